@@ -1,0 +1,31 @@
+"""`s2f info`: the presets and the networks' parameter counts."""
+
+HELP = "print a preset's configuration and the parameter counts of its networks"
+
+
+def add_arguments(parser):
+    parser.add_argument(
+        "--preset", default="wen2019", help="configuration preset (default: wen2019)"
+    )
+    parser.add_argument(
+        "--classes", type=int, default=924, help="identities for the classifier head"
+    )
+    parser.add_argument("--summary", action="store_true", help="also print Keras model summaries")
+
+
+def run(args):
+    from s2f_tf.config import PRESETS, preset
+    from s2f_tf.errors import S2FError
+    from s2f_tf.models import build_models
+
+    if args.preset not in PRESETS:
+        raise S2FError(f"unknown preset {args.preset!r}; choose from {', '.join(PRESETS)}")
+    config = preset(args.preset)
+    models = build_models(config, args.classes)
+    counts = {}
+    for name in ("voice_encoder", "generator", "face_embedder", "discriminator", "classifier"):
+        net = getattr(models, name)
+        if args.summary and hasattr(net, "summary"):
+            net.summary()
+        counts[name] = sum(int(w.numpy().size) for w in net.trainable_weights)
+    return {"preset": config.name, "trainable_parameters": counts, "config": config.to_dict()}

@@ -1,0 +1,131 @@
+"""The one audio front end: waveform -> normalised 64-band log-mel, in TensorFlow ops.
+
+Training, evaluation, the SavedModel and the TFLite models all call this layer, so the features a deployed
+model sees are the features it was trained on. It reproduces steps 2-7 of SPEC-wen2019.md, including the
+reference's two quirks: a frame that runs past the end is filled by repeating its own samples cyclically,
+and pre-emphasis carries the *previous frame's last raw sample*, not the sample before the frame.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from s2f_tf.config import AudioConfig
+
+
+def hertz_to_mel(hertz):
+    """HTK mel scale, as the reference."""
+    return 2595.0 * np.log10(1.0 + np.asarray(hertz, np.float64) / 700.0)
+
+
+def mel_to_hertz(mel):
+    return 700.0 * (10.0 ** (np.asarray(mel, np.float64) / 2595.0) - 1.0)
+
+
+def mel_filterbank(audio: AudioConfig = AudioConfig()) -> np.ndarray:
+    """Triangular, area-normalised filters `[fft_bins, mel_bins]` with edges rounded to FFT bins.
+
+    Edges are `num_mel_bins + 2` points evenly spaced in HTK mel between the band limits, rounded to the
+    nearest FFT bin; each triangle peaks at 2 / ((right - left) * bin_hz), rising linearly from its left
+    edge to its centre and falling to its right edge.
+    """
+    bin_hz = audio.sample_rate / audio.fft_length
+    mel_edges = np.linspace(
+        hertz_to_mel(audio.lower_edge_hertz),
+        hertz_to_mel(audio.upper_edge_hertz),
+        audio.num_mel_bins + 2,
+    )
+    bins = np.round(mel_to_hertz(mel_edges) / bin_hz).astype(np.int64)
+    filters = np.zeros((audio.num_fft_bins, audio.num_mel_bins), np.float64)
+    for m in range(audio.num_mel_bins):
+        left, center, right = bins[m], bins[m + 1], bins[m + 2]
+        height = 2.0 / ((right - left) * bin_hz)
+        if center > left:
+            k = np.arange(left, center)
+            filters[k, m] = height * (k - left) / (center - left)
+        if right > center:
+            k = np.arange(center, right)
+            filters[k, m] = height * (right - k) / (right - center)
+        filters[center, m] = height
+    return filters
+
+
+@keras.saving.register_keras_serializable(package="s2f_tf")
+class LogMelSpectrogram(keras.layers.Layer):
+    """Waveform `[batch, samples]` (float32, 16 kHz, [-1, 1]) -> features `[batch, frames, 64]`.
+
+    `frames = floor(samples / 160) + 1`. Samples are scaled to the int16 range inside the layer (the
+    reference works on int16 values). Every example in a batch has the same length; an input shorter than
+    one frame, or empty, gives finite features. Converts to TFLite with builtin ops only (RFFT2D,
+    COMPLEX_ABS, GATHER, ...).
+
+    Args:
+        audio: an `AudioConfig`, or a dict of its fields (as `get_config` returns).
+        normalize: subtract the per-bin mean over time and divide by (std + float32 eps) per example.
+
+    Example:
+    >>> layer = LogMelSpectrogram()
+    >>> layer(tf.zeros([2, 16000])).shape
+    TensorShape([2, 101, 64])
+    """
+
+    def __init__(self, audio: AudioConfig | dict | None = None, normalize: bool = True, **kwargs):
+        kwargs.setdefault("dtype", "float32")  # the front end stays float32 under mixed precision.
+        super().__init__(**kwargs)
+        if isinstance(audio, dict):
+            audio = AudioConfig(**audio)
+
+        # === Config ===
+        self.audio = audio or AudioConfig()
+        self.normalize = normalize
+
+        # === Constants ===
+        a = self.audio
+        self._filters = tf.constant(mel_filterbank(a), tf.float32)
+        self._window = tf.constant(np.hamming(a.frame_length), tf.float32)
+        self._offsets = tf.range(a.frame_length, dtype=tf.int32)
+
+    def num_frames(self, num_samples):
+        return num_samples // self.audio.frame_step + 1
+
+    def call(self, waveform):
+        a = self.audio
+        x = tf.cast(waveform, tf.float32) * 32768.0
+        num_samples = tf.shape(x)[1]
+        num_frames = self.num_frames(num_samples)
+
+        # Frame i covers samples s..s+L-1 (s = i * step). Where that runs past the end, the frame repeats
+        # its available samples cyclically; a frame with none is zero. One zero is appended so every index
+        # is valid even for an empty input; masked frames read it.
+        starts = tf.range(num_frames, dtype=tf.int32) * a.frame_step
+        available = num_samples - starts
+        index = starts[:, None] + self._offsets[None, :] % tf.maximum(available, 1)[:, None]
+        index = tf.where(available[:, None] > 0, index, num_samples)
+        x = tf.pad(x, [[0, 0], [0, 1]])
+        frames = tf.gather(x, index, axis=1)  # [batch, frames, frame_length]
+
+        # Pre-emphasis per frame; the first sample's predecessor is the previous frame's last raw sample.
+        previous_last = tf.pad(frames[:, :-1, -1:], [[0, 0], [1, 0], [0, 0]])
+        previous = tf.concat([previous_last, frames[:, :, :-1]], axis=2)
+        frames = (frames - a.preemphasis * previous) * self._window
+
+        spectrum = tf.signal.rfft(frames, fft_length=[a.fft_length])
+        power = tf.square(tf.abs(spectrum))
+        mel = tf.tensordot(power, self._filters, axes=1)
+        features = tf.math.log(tf.maximum(mel, a.log_floor))
+        if self.normalize:
+            mean, variance = tf.nn.moments(features, axes=[1], keepdims=True)
+            features = (features - mean) / (tf.sqrt(variance) + np.finfo(np.float32).eps)
+        return features
+
+    def compute_output_shape(self, input_shape):
+        samples = input_shape[1]
+        frames = None if samples is None else self.num_frames(samples)
+        return (input_shape[0], frames, self.audio.num_mel_bins)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"audio": vars(self.audio).copy(), "normalize": self.normalize})
+        return config

@@ -1,0 +1,78 @@
+"""The face embedding network shared by the discriminator and the identity classifier (Wen et al. 2019)."""
+
+import keras
+
+from s2f_tf.config import ModelConfig
+from s2f_tf.models.stack import build_stack
+
+
+@keras.saving.register_keras_serializable(package="s2f_tf")
+class FaceEmbedder(keras.Model):
+    """Face `[batch, 64, 64, 3]` in [-1, 1] -> embedding `[batch, embedding_dim]`.
+
+    A 1x1 conv stem + LeakyReLU(0.2), then Conv(k4, s2, PyTorch padding 1) + LeakyReLU(0.2) blocks halving
+    the size, then a valid 4x4 conv to a 1x1 embedding with no activation.
+
+    Args:
+        channels: the stem width followed by the widths of the stride-2 blocks.
+        embedding_dim: output width.
+        leaky_relu_slope: negative slope (PyTorch's 0.2; Keras defaults to 0.3).
+
+    Example:
+    >>> embedder = FaceEmbedder()
+    >>> embedder(keras.ops.zeros([2, 64, 64, 3])).shape
+    (2, 64)
+    """
+
+    def __init__(
+        self, channels=(32, 64, 128, 256, 512), embedding_dim=64, leaky_relu_slope=0.2, **kwargs
+    ):
+        super().__init__(**kwargs)
+        # === Config ===
+        self.channels = tuple(channels)
+        self.embedding_dim = embedding_dim
+        self.leaky_relu_slope = leaky_relu_slope
+
+        # === Layers ===
+        self.blocks = [
+            keras.layers.Conv2D(self.channels[0], 1, name="stem"),
+            keras.layers.LeakyReLU(leaky_relu_slope, name="act0"),
+        ]
+        for i, width in enumerate(self.channels[1:], start=1):
+            self.blocks += [
+                keras.layers.ZeroPadding2D(1, name=f"pad{i}"),
+                keras.layers.Conv2D(width, 4, strides=2, name=f"conv{i}"),
+                keras.layers.LeakyReLU(leaky_relu_slope, name=f"act{i}"),
+            ]
+        self.blocks += [
+            keras.layers.Conv2D(embedding_dim, 4, name="conv_out"),
+            keras.layers.Flatten(name="flatten"),
+        ]
+
+    @classmethod
+    def from_model_config(cls, model: ModelConfig, **kwargs):
+        return cls(
+            channels=model.face_channels,
+            embedding_dim=model.embedding_dim,
+            leaky_relu_slope=model.leaky_relu_slope,
+            **kwargs,
+        )
+
+    def build(self, input_shape):
+        build_stack(self.blocks, input_shape)
+        self.built = True
+
+    def call(self, images):
+        x = images
+        for layer in self.blocks:
+            x = layer(x)
+        return x
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            channels=list(self.channels),
+            embedding_dim=self.embedding_dim,
+            leaky_relu_slope=self.leaky_relu_slope,
+        )
+        return config

@@ -1,0 +1,85 @@
+"""The layout of a training work directory, shared by pretrain, train, import-torch, evaluate and export.
+
+WORKDIR/config.json               the Config the models were built with (a resumed run must match)
+WORKDIR/labels.json               {"train": [names...], ...}: label index -> identity (copied from data)
+WORKDIR/voice_encoder.weights.h5  the pretrained (frozen) voice encoder
+WORKDIR/pretrain/                 pretraining checkpoints (tf.train.CheckpointManager)
+WORKDIR/checkpoints/              GAN checkpoints; the object graph names the generator "generator"
+WORKDIR/logs/                     TensorBoard event files
+WORKDIR/samples/                  PNG grids written during training
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import tensorflow as tf
+
+from s2f_tf.config import Config
+from s2f_tf.errors import S2FError
+from s2f_tf.files import atomic_write_text
+
+CONFIG = "config.json"
+LABELS = "labels.json"
+ENCODER_WEIGHTS = "voice_encoder.weights.h5"
+PRETRAIN_CHECKPOINTS = "pretrain"
+CHECKPOINTS = "checkpoints"
+LOGS = "logs"
+SAMPLES = "samples"
+
+
+def load_config(workdir) -> Config:
+    path = Path(workdir) / CONFIG
+    if not path.is_file():
+        raise S2FError(f"{workdir}: no {CONFIG} (not a work directory of s2f pretrain-voice/train)")
+    return Config.from_json(path.read_text())
+
+
+def save_or_check_config(workdir, config: Config) -> None:
+    """Write config.json, or refuse if the work directory already holds a different one.
+
+    Only the training length may differ (a resumed run may be asked to train longer).
+    """
+    path = Path(workdir) / CONFIG
+    if path.is_file():
+        existing = Config.from_json(path.read_text())
+        comparable = existing.replace(
+            train={"steps": config.train.steps}, pretrain={"steps": config.pretrain.steps}
+        )
+        if comparable != config:
+            raise S2FError(
+                f"{path} holds a different configuration ({existing.name}); use a new --workdir"
+                " or the same preset and options to resume"
+            )
+    atomic_write_text(path, config.to_json())
+
+
+def latest_checkpoint(workdir, kind=CHECKPOINTS) -> str | None:
+    return tf.train.latest_checkpoint(str(Path(workdir) / kind))
+
+
+def load_inference_models(workdir):
+    """(config, voice_encoder, generator) restored from a work directory, ready for inference/export."""
+    from s2f_tf.models import Generator, VoiceEncoder
+
+    workdir = Path(workdir)
+    config = load_config(workdir)
+    encoder = VoiceEncoder.from_model_config(config.model, name="voice_encoder")
+    encoder.build((None, None, config.audio.num_mel_bins))
+    weights = workdir / ENCODER_WEIGHTS
+    if not weights.is_file():
+        raise S2FError(f"{workdir}: no {ENCODER_WEIGHTS} (run s2f pretrain-voice or import-torch)")
+    encoder.load_weights(str(weights))
+    generator = Generator.from_model_config(config.model, name="generator")
+    generator.build((None, config.model.embedding_dim))
+    checkpoint = latest_checkpoint(workdir)
+    if checkpoint is None:
+        raise S2FError(f"{workdir}: no GAN checkpoint under {CHECKPOINTS}/ (run s2f train)")
+    tf.train.Checkpoint(generator=generator).restore(checkpoint).expect_partial()
+    return config, encoder, generator
+
+
+def load_labels(workdir) -> dict:
+    path = Path(workdir) / LABELS
+    return json.loads(path.read_text()) if path.is_file() else {}
