@@ -1,0 +1,36 @@
+"""Pure loss functions of the recipe, per example (callers scale by the global batch size).
+
+The adversarial terms are the non-saturating GAN losses of Goodfellow et al. (2014) written with
+binary cross-entropy on logits, as Wen et al. (2019) train them (BCE(d(f(real)), 1) + BCE(d(f(fake)), 0)
+for the discriminator, BCE(d(f(fake)), 1) for the generator); the identity terms are the softmax
+cross-entropy of the auxiliary classifier c (Odena et al. 2017, AC-GAN) used by Wen et al.
+"""
+
+import tensorflow as tf
+
+
+def _logits(x):
+    x = tf.cast(x, tf.float32)
+    return tf.reshape(x, [-1]) if x.shape.rank == 2 and x.shape[-1] == 1 else x
+
+
+def discriminator_adversarial_loss(real_logits, fake_logits):
+    """Per example: BCE(real, 1) + BCE(fake, 0). Real and fake batches have the same size."""
+    real = _logits(real_logits)
+    fake = _logits(fake_logits)
+    return tf.nn.sigmoid_cross_entropy_with_logits(
+        labels=tf.ones_like(real), logits=real
+    ) + tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.zeros_like(fake), logits=fake)
+
+
+def generator_adversarial_loss(fake_logits):
+    """Per example: BCE(fake, 1) (the non-saturating generator loss)."""
+    fake = _logits(fake_logits)
+    return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.ones_like(fake), logits=fake)
+
+
+def identity_loss(labels, class_logits):
+    """Per example: softmax cross-entropy of the identity classifier."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(labels, tf.int32), logits=tf.cast(class_logits, tf.float32)
+    )

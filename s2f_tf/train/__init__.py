@@ -1,0 +1,1 @@
+"""Training: the GAN step (once), its two drivers (custom tf.distribute loop and keras fit), pretraining."""

@@ -1,0 +1,49 @@
+"""Building everything a GAN step needs, inside the current tf.distribute scope."""
+
+from __future__ import annotations
+
+import contextlib
+
+import keras
+
+from s2f_tf.config import Config, TrainConfig
+from s2f_tf.models import build_models
+from s2f_tf.train.step import GANStep
+
+
+@contextlib.contextmanager
+def dtype_policy(mixed_precision: bool):
+    """Layers built inside use "mixed_bfloat16" when asked (the front end stays float32)."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16" if mixed_precision else "float32")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def adam(train: TrainConfig) -> keras.optimizers.Adam:
+    """Adam with the reference's PyTorch settings (eps 1e-8, not Keras' 1e-7)."""
+    return keras.optimizers.Adam(
+        learning_rate=train.learning_rate,
+        beta_1=train.beta_1,
+        beta_2=train.beta_2,
+        epsilon=train.epsilon,
+    )
+
+
+def build_gan(config: Config, num_classes: int, encoder_weights=None) -> GANStep:
+    """Models + optimizers (slots built) + the step. Call inside `strategy.scope()` (TF-NOTES 2).
+
+    The voice encoder is loaded from `encoder_weights` when given and frozen either way.
+    """
+    with dtype_policy(config.train.mixed_precision):
+        models = build_models(config, num_classes)
+    if encoder_weights is not None:
+        models.voice_encoder.load_weights(str(encoder_weights))
+    models.voice_encoder.trainable = False
+    step = GANStep(
+        models, adam(config.train), adam(config.train), embedding_noise=config.train.embedding_noise
+    )
+    step.build_optimizers()
+    return step

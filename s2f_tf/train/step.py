@@ -1,0 +1,139 @@
+"""The GAN step of Wen, Raj & Singh (2019), written once and driven by both the custom loop and `fit()`.
+
+One iteration (SPEC "Training"):
+1. e = normalize(E(voice)), e = normalize(e + 0.05 * N(0, 1)), fake = G(e); E is frozen, inference mode.
+2. D/C update: BCE(d(f(face)), 1) + BCE(d(f(fake)), 0) + CE(c(f(face)), face_label) on f, d and c, with
+   `fake` a constant. The classifier learns from real faces only.
+3. G update: BCE(d(f(fake)), 1) + CE(c(f(fake)), voice_label) on G only, through the *updated* f, d, c.
+
+The generator runs forward once per step: the G tape is open around it, paused during the D/C update.
+Real and fake faces go through f as one batch (f has no batch statistics, so this is exact).
+Per-example losses are scaled by the global batch size, so gradients summed over replicas (what Keras 3
+optimizers do under tf.distribute) are the global-batch mean.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+from s2f_tf import losses
+from s2f_tf.models import Models
+
+
+def voice_embedding(voice_encoder, features):
+    """normalize(E(features)) with E in inference mode, float32 [batch, embedding_dim]."""
+    embedding = voice_encoder(features, training=False)
+    return tf.math.l2_normalize(tf.cast(embedding, tf.float32), axis=-1)
+
+
+def _accuracy(correct):
+    return tf.cast(correct, tf.float32)
+
+
+class GANStep:
+    """Holds the networks and the two optimizers; `step(batch, global_batch_size)` trains once.
+
+    Args:
+        models: the `Models` of `build_models`; the voice encoder is not trained.
+        g_optimizer: updates the generator.
+        d_optimizer: updates the face embedder, the discriminator and the classifier heads.
+        embedding_noise: standard deviation of the noise added to the normalised voice embedding.
+
+    The batch is a dict: "voice" [B, T, 64] features, "voice_label" [B], "face" [B, 64, 64, 3] in [-1, 1],
+    "face_label" [B] and optionally "noise" [B, embedding_dim] ~ N(0, 1) (drawn here when absent; the
+    input pipeline supplies it so that runs are reproducible across replica counts).
+    Returns global means of the loss terms and accuracies (identical on every replica).
+    """
+
+    def __init__(self, models: Models, g_optimizer, d_optimizer, embedding_noise: float = 0.05):
+        self.models = models
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        self.embedding_noise = embedding_noise
+
+    @property
+    def g_variables(self):
+        return self.models.generator.trainable_variables
+
+    @property
+    def d_variables(self):
+        m = self.models
+        return (
+            m.face_embedder.trainable_variables
+            + m.discriminator.trainable_variables
+            + m.classifier.trainable_variables
+        )
+
+    def build_optimizers(self):
+        """Create the optimizer slots now (TF-NOTES 2: never lazily inside a replica context)."""
+        self.g_optimizer.build(self.g_variables)
+        self.d_optimizer.build(self.d_variables)
+
+    def _discriminator_update(self, real, fake, face_label, scale):
+        m = self.models
+        batch = tf.shape(real)[0]
+        with tf.GradientTape() as tape:
+            embedding = m.face_embedder(tf.concat([real, tf.cast(fake, real.dtype)], 0))
+            logits = tf.cast(m.discriminator(embedding), tf.float32)
+            real_logits, fake_logits = logits[:batch], logits[batch:]
+            class_logits = m.classifier(embedding[:batch])
+            adversarial = losses.discriminator_adversarial_loss(real_logits, fake_logits)
+            identity = losses.identity_loss(face_label, class_logits)
+            loss = scale(adversarial + identity)
+        gradients = tape.gradient(loss, self.d_variables)
+        self.d_optimizer.apply_gradients(zip(gradients, self.d_variables))
+        return {
+            "loss/d_adversarial": scale(adversarial),
+            "loss/d_identity": scale(identity),
+            "acc/d_real": scale(_accuracy(real_logits[:, 0] > 0)),
+            "acc/d_fake": scale(_accuracy(fake_logits[:, 0] < 0)),
+            "acc/c_real": scale(_accuracy(_top1(class_logits, face_label))),
+        }
+
+    def __call__(self, batch, global_batch_size):
+        m = self.models
+
+        def scale(per_example):
+            return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
+
+        embedding = voice_embedding(m.voice_encoder, batch["voice"])
+        noise = batch.get("noise")
+        if noise is None:
+            noise = tf.random.normal(tf.shape(embedding))
+        embedding = tf.math.l2_normalize(embedding + self.embedding_noise * noise, axis=-1)
+
+        with tf.GradientTape() as tape:
+            fake = m.generator(embedding)
+            with tape.stop_recording():
+                # The D/C update sees the fake faces as constants; G is not touched here.
+                metrics = self._discriminator_update(
+                    batch["face"], tf.stop_gradient(fake), batch["face_label"], scale
+                )
+            fake_embedding = m.face_embedder(fake)
+            fake_logits = m.discriminator(fake_embedding)
+            class_logits = m.classifier(fake_embedding)
+            adversarial = losses.generator_adversarial_loss(fake_logits)
+            identity = losses.identity_loss(batch["voice_label"], class_logits)
+            loss = scale(adversarial + identity)
+        gradients = tape.gradient(loss, self.g_variables)
+        self.g_optimizer.apply_gradients(zip(gradients, self.g_variables))
+
+        metrics.update(
+            {
+                "loss/g_adversarial": scale(adversarial),
+                "loss/g_identity": scale(identity),
+                "acc/c_fake": scale(_accuracy(_top1(class_logits, batch["voice_label"]))),
+            }
+        )
+        return _sum_over_replicas(metrics)
+
+
+def _top1(logits, labels):
+    return tf.equal(tf.argmax(logits, -1, output_type=tf.int32), tf.cast(labels, tf.int32))
+
+
+def _sum_over_replicas(values):
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return values
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, values)
