@@ -45,6 +45,17 @@ class GANStep:
     Returns global means of the loss terms and accuracies (identical on every replica).
     """
 
+    METRICS = (
+        "loss/d_adversarial",
+        "loss/d_identity",
+        "loss/g_adversarial",
+        "loss/g_identity",
+        "acc/d_real",
+        "acc/d_fake",
+        "acc/c_real",
+        "acc/c_fake",
+    )
+
     def __init__(self, models: Models, g_optimizer, d_optimizer, embedding_noise: float = 0.05):
         self.models = models
         self.g_optimizer = g_optimizer
@@ -81,7 +92,7 @@ class GANStep:
             identity = losses.identity_loss(face_label, class_logits)
             loss = scale(adversarial + identity)
         gradients = tape.gradient(loss, self.d_variables)
-        self.d_optimizer.apply_gradients(zip(gradients, self.d_variables))
+        self.d_optimizer.apply_gradients(zip(gradients, self.d_variables, strict=True))
         return {
             "loss/d_adversarial": scale(adversarial),
             "loss/d_identity": scale(identity),
@@ -116,7 +127,7 @@ class GANStep:
             identity = losses.identity_loss(batch["voice_label"], class_logits)
             loss = scale(adversarial + identity)
         gradients = tape.gradient(loss, self.g_variables)
-        self.g_optimizer.apply_gradients(zip(gradients, self.g_variables))
+        self.g_optimizer.apply_gradients(zip(gradients, self.g_variables, strict=True))
 
         metrics.update(
             {

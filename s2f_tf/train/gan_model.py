@@ -1,0 +1,65 @@
+"""The `fit()` driver: a keras.Model whose `train_step` is the same GANStep the custom loop runs."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from s2f_tf.models import Models
+from s2f_tf.train.step import GANStep, voice_embedding
+
+
+class VoiceToFaceGAN(keras.Model):
+    """Keras users train the recipe with `compile(g_optimizer, d_optimizer)` + `fit(dataset)`.
+
+    The dataset yields the GANStep batch dicts. Works under any tf.distribute strategy: build it and
+    compile it inside `strategy.scope()` (the optimizers' slots are built in `compile`, TF-NOTES 2).
+    Standard callbacks (TensorBoard, BackupAndRestore, ModelCheckpoint) apply.
+
+    Args:
+        models: the `Models` of `build_models`; the voice encoder is frozen.
+        embedding_noise: noise added to the normalised voice embedding.
+
+    Example:
+    >>> gan = VoiceToFaceGAN(build_models(preset("tiny"), num_classes=10))
+    >>> gan.compile(keras.optimizers.Adam(2e-4, 0.5), keras.optimizers.Adam(2e-4, 0.5))
+    >>> gan.fit(dataset, steps_per_epoch=100, epochs=5)  # doctest: +SKIP
+    """
+
+    def __init__(self, models: Models, embedding_noise: float = 0.05, **kwargs):
+        super().__init__(**kwargs)
+        self.voice_encoder = models.voice_encoder
+        self.generator = models.generator
+        self.face_embedder = models.face_embedder
+        self.discriminator = models.discriminator
+        self.classifier = models.classifier
+        self.voice_encoder.trainable = False
+        self.embedding_noise = embedding_noise
+        self._models = models
+        self.gan_step = None
+        self.trackers = {}
+
+    def compile(self, g_optimizer, d_optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.gan_step = GANStep(self._models, g_optimizer, d_optimizer, self.embedding_noise)
+        self.gan_step.build_optimizers()
+        # Metric variables too must exist before the first traced step (TF-NOTES 2).
+        self.trackers = {k: keras.metrics.Mean(name=k) for k in GANStep.METRICS}
+        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        self.built = True
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def call(self, features):
+        """Voice features -> generated faces (no noise): what a user of the trained model wants."""
+        return self.generator(voice_embedding(self.voice_encoder, features))
+
+    def train_step(self, data):
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        global_batch = tf.shape(data["face"])[0] * replicas
+        values = self.gan_step(data, global_batch)
+        for key, value in values.items():
+            self.trackers[key].update_state(value)
+        return {key: tracker.result() for key, tracker in self.trackers.items()}
