@@ -16,10 +16,13 @@ def add_arguments(parser):
 def run(args):
     from s2f_tf.config import PRESETS, preset
     from s2f_tf.errors import S2FError
-    from s2f_tf.models import build_models
 
     if args.preset not in PRESETS:
         raise S2FError(f"unknown preset {args.preset!r}; choose from {', '.join(PRESETS)}")
+    if args.classes < 1:
+        raise S2FError(f"--classes must be at least 1, got {args.classes}")
+    # TensorFlow prints start-up lines on import, so bad arguments are rejected before it loads.
+    from s2f_tf.models import build_models
     config = preset(args.preset)
     models = build_models(config, args.classes)
     counts = {}

@@ -1,0 +1,83 @@
+"""The `s2f` command line, run as a user runs it: a separate process, exit status, stdout, stderr."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from test_models import expected_counts
+
+from s2f_tf import cli
+from s2f_tf.config import preset
+
+
+def s2f(*args, timeout=120):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    return subprocess.run(
+        [sys.executable, "-m", "s2f_tf", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def test_help_lists_existing_commands():
+    result = s2f("--help")
+    assert result.returncode == 0, result.stderr
+    available = cli._available()
+    assert "info" in available
+    listed = set(
+        re.findall(r"^    (\S+)", result.stdout, re.MULTILINE)
+    )  # argparse's command column.
+    assert set(available) <= listed
+    assert (
+        not (set(cli.COMMANDS) - set(available)) & listed
+    )  # registered, not written yet: not offered.
+    assert "usage: s2f" in result.stdout
+
+
+def test_info_prints_parameter_counts_as_last_json_line():
+    result = s2f("info", "--preset", "tiny", "--classes", "5")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["preset"] == "tiny"
+    assert summary["config"]["model"]["voice_channels"] == [8, 8, 16, 16]
+    # Counted by hand from the tiny widths (tests/test_models.py::expected_counts gives the same).
+    assert summary["trainable_parameters"] == {
+        "voice_encoder": 6112,
+        "generator": 24659,
+        "face_embedder": 24192,
+        "discriminator": 64,
+        "classifier": 64 * 5,
+    }
+    assert summary["trainable_parameters"] == expected_counts(preset("tiny"), 5)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["info", "--preset", "nope"],
+            "s2f info: error: unknown preset 'nope'; choose from wen2019, small, tiny",
+        ),
+        (
+            ["info", "--preset", "tiny", "--classes", "0"],
+            "s2f info: error: --classes must be at least 1, got 0",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    result = s2f(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [message]
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_command_is_a_usage_error():
+    result = s2f("no-such-command")
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr and "Traceback" not in result.stderr
