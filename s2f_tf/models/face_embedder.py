@@ -48,6 +48,10 @@ class FaceEmbedder(keras.Model):
             keras.layers.Conv2D(embedding_dim, 4, name="conv_out"),
             keras.layers.Flatten(name="flatten"),
         ]
+        # tf.train.Checkpoint cannot see layers held only in a list (a Keras 3 TrackedList is not a
+        # TensorFlow trackable): also hold each layer by its name, or checkpoints save no weights.
+        for layer in self.blocks:
+            setattr(self, layer.name, layer)
 
     @classmethod
     def from_model_config(cls, model: ModelConfig, **kwargs):

@@ -49,6 +49,10 @@ class Generator(keras.Model):
                 keras.layers.ReLU(name=f"relu{i}"),
             ]
         self.blocks.append(keras.layers.Conv2DTranspose(image_channels, 1, name="to_rgb"))
+        # tf.train.Checkpoint cannot see layers held only in a list (a Keras 3 TrackedList is not a
+        # TensorFlow trackable): also hold each layer by its name, or checkpoints save no weights.
+        for layer in self.blocks:
+            setattr(self, layer.name, layer)
 
     @classmethod
     def from_model_config(cls, model: ModelConfig, **kwargs):

@@ -57,6 +57,10 @@ class VoiceEncoder(keras.Model):
             keras.layers.Conv1D(embedding_dim, 3, strides=2, name="conv_out"),
         ]
         self.pool = keras.layers.GlobalAveragePooling1D(name="mean_over_time")
+        # tf.train.Checkpoint cannot see layers held only in a list (a Keras 3 TrackedList is not a
+        # TensorFlow trackable): also hold each layer by its name, or checkpoints save no weights.
+        for layer in self.blocks:
+            setattr(self, layer.name, layer)
 
     @classmethod
     def from_model_config(cls, model: ModelConfig, **kwargs):
