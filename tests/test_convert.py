@@ -319,3 +319,56 @@ def test_import_torch_bad_file_is_one_line(tmp_path, capsys):
     assert status == 2
     assert captured.err.strip() == f"s2f import-torch: error: {tmp_path / 'v.pth'}: no such file"
     assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize("name", ["tiny", "wen2019"])
+def test_tflite_export_of_imported_weights_matches_pytorch(name, tmp_path, capsys):
+    """Waveform -> the imported model's exported TFLite file vs the PyTorch nets fed the float64 numpy
+    reference front end (tiled to the test length as SPEC step 8): the product end to end."""
+    export = pytest.importorskip(
+        "s2f_tf.serving.export", reason="s2f_tf.serving.export not present"
+    )
+    from reference_frontend import reference_logmel
+
+    from s2f_tf.serving.inference import TFLiteFaces
+
+    config = preset(name)
+    voice, generator = reference_nets(config, seed=11)
+    root = tmp_path / "work"
+    status, captured = _cli(
+        capsys,
+        "--voice",
+        save(voice.state_dict(), tmp_path / "voice_embedding.pth", "legacy"),
+        "--generator",
+        save(generator.state_dict(), tmp_path / "generator.pth", "legacy"),
+        "--workdir",
+        root,
+        "--preset",
+        name,
+    )
+    assert status == 0, captured.err
+    report = export.export(
+        root,
+        tmp_path / "savedmodels" / "s2f_torch",
+        quantizations=("fp32",),
+        check_samples=(8000,),
+        progress=False,
+    )
+    tflite = TFLiteFaces(report["tflite"]["fp32"]["path"])
+
+    rng = np.random.default_rng(3)
+    test_frames = config.audio.test_frames
+    for samples in (4000, 16001, 48000):  # fewer and more frames than the test length
+        t = np.arange(samples) / config.audio.sample_rate
+        wave = 0.3 * np.sin(2 * np.pi * 220 * t * (1 + t)) + 0.05 * rng.standard_normal(samples)
+        wave = (np.round(wave * 32767) / 32768).astype(np.float32)  # on the int16 grid
+        features = reference_logmel(wave.astype(np.float64) * 32768.0)
+        repeats = -(-test_frames // len(features))
+        features = np.tile(features, (repeats, 1))[: max(len(features), test_frames)]
+        torch_embedding, torch_face = torch_run(voice, generator, features[None].astype(np.float32))
+        torch_embedding /= np.linalg.norm(torch_embedding, axis=1, keepdims=True)
+
+        outputs = tflite(wave)
+        assert np.abs(torch_face).max() > 0.1
+        np.testing.assert_allclose(outputs["embedding"], torch_embedding[0], rtol=0, atol=TOLERANCE)
+        np.testing.assert_allclose(outputs["face_float"], torch_face[0], rtol=0, atol=TOLERANCE)
