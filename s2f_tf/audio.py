@@ -19,21 +19,33 @@ from s2f_tf.config import AudioConfig
 from s2f_tf.errors import S2FError
 
 
+class AudioFileError(S2FError):
+    """An audio file that cannot be used; `reason` is a short key for skip counts ("unreadable", ...)."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
 def load_audio(path, sample_rate: int = 16000) -> np.ndarray:
     """Decode `path`, downmix to mono and resample to `sample_rate`: float32 in [-1, 1].
 
-    Raises S2FError (one line) for a missing, unreadable or non-finite file.
+    Raises AudioFileError (an S2FError, one line) for a missing, unreadable, empty or non-finite file;
+    its `reason` is "missing", "unreadable", "empty" or "non_finite".
     """
     try:
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except FileNotFoundError:
-        raise S2FError(f"{path}: no such file") from None
-    except (soundfile.LibsndfileError, RuntimeError, ValueError) as error:
-        raise S2FError(f"{path}: not a readable audio file ({error})") from None
+        raise AudioFileError(f"{path}: no such file", "missing") from None
+    except (soundfile.LibsndfileError, OSError, RuntimeError, ValueError, EOFError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise AudioFileError(
+            f"{path}: not a readable audio file ({message})", "unreadable"
+        ) from None
     if data.size == 0:
-        raise S2FError(f"{path}: contains no samples")
+        raise AudioFileError(f"{path}: contains no samples", "empty")
     if not np.isfinite(data).all():
-        raise S2FError(f"{path}: contains NaN or infinite samples")
+        raise AudioFileError(f"{path}: contains NaN or infinite samples", "non_finite")
     mono = data.mean(axis=1)
     if rate != sample_rate:
         mono = soxr.resample(mono, rate, sample_rate, quality="HQ")

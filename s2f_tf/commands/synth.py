@@ -1,0 +1,29 @@
+"""`s2f synth`: write the synthetic identity corpus in the VoxCeleb1 / VGGFace1 layout."""
+
+HELP = "generate the synthetic voice/face identity corpus (VoxCeleb1 layout + vox1_meta.csv)"
+
+
+def add_arguments(parser):
+    parser.add_argument("--out", required=True, help="corpus directory to create (must not exist)")
+    parser.add_argument("--identities", type=int, default=48, help="identities (default: 48)")
+    parser.add_argument(
+        "--utterances", type=int, default=20, help="utterances per identity (default: 20)"
+    )
+    parser.add_argument(
+        "--faces", type=int, default=20, help="face photos per identity (default: 20)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+
+
+def run(args):
+    from s2f_tf.synth.corpus import generate
+
+    return generate(
+        args.out,
+        identities=args.identities,
+        utterances=args.utterances,
+        faces=args.faces,
+        seed=args.seed,
+        workers=args.workers,
+    )

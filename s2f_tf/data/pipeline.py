@@ -1,0 +1,334 @@
+"""Prepared shards -> tf.data: training streams (unpaired voices and faces) and evaluation sets.
+
+Voice features are computed by `s2f_tf.frontend.LogMelSpectrogram` (the one front end) on the whole VAD'd
+utterance inside the tf.data graph, then cropped, as the reference does. Training: one random crop length T
+in [train_min_frames, train_max_frames] per batch (each element's T is drawn from a stateless seed keyed by
+its batch index, so a batch always shares it), utterances shorter than `min_utterance_frames` dropped.
+Evaluation: whole utterances; shorter than `test_frames` -> tiled and cut at `test_frames` (SPEC step 8).
+Faces: uint8 -> (x - 127.5) / 127.5, random horizontal flip with `flip_probability` when training.
+
+Under tf.distribute, pass the `tf.distribute.InputContext` and the per-replica batch size: files are sharded
+by input pipeline when there are at least as many files as pipelines, else elements are.
+
+Example:
+>>> info = load_info("data/prepared")
+>>> batch = next(iter(train_dataset("data/prepared", preset("small"), 32, seed=0)))
+>>> batch["voice"].shape, batch["face"].shape
+(TensorShape([32, 187, 64]), TensorShape([32, 64, 64, 3]))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from s2f_tf.config import Config
+from s2f_tf.data import records
+from s2f_tf.data.prepare import DATASET, FORMAT
+from s2f_tf.errors import S2FError
+from s2f_tf.frontend import LogMelSpectrogram
+
+AUTOTUNE = tf.data.AUTOTUNE
+VOICE_SHUFFLE = 512  # serialized utterances (a few hundred kB each at most)
+FACE_SHUFFLE = 4096  # serialized 64x64 faces (12 kB each)
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What `s2f prepare` wrote (dataset.json), with shard paths made absolute.
+
+    Args:
+        data_dir: the prepared directory.
+        splits: split -> {"num_classes", "names" (label -> name), "genders" (label -> "m"/"f"),
+            "voxceleb_ids", "voices", "faces", "speech_seconds", "voice_shards", "face_shards",
+            "face_split", "voices_per_label", "faces_per_label"}; splits are "train", "train_heldout"
+            (utterances kept out of training, train labels and faces), "val" and "test".
+        num_classes: identities in "train".
+        image_size: face side in pixels. sample_rate: audio rate. min_frames: prepare's minimum length.
+        identities: name -> {"id", "gender", "nationality", "split"}.
+        options: the prepare options used.
+
+    Example:
+    >>> info = load_info("data/prepared")
+    >>> info.splits["train"]["names"][0], info.num_classes
+    """
+
+    data_dir: str
+    splits: dict
+    num_classes: int
+    image_size: int
+    sample_rate: int
+    min_frames: int
+    identities: dict
+    options: dict
+
+    def names(self, split: str = "train") -> list[str]:
+        return list(self.split(split)["names"])
+
+    def genders(self, split: str = "train") -> list[str]:
+        return list(self.split(split)["genders"])
+
+    def split(self, split: str) -> dict:
+        if split not in self.splits:
+            raise S2FError(f"{self.data_dir}: no split {split!r}; have {', '.join(self.splits)}")
+        return self.splits[split]
+
+    def files(self, split: str, kind: str) -> list[str]:
+        """Absolute shard paths of `kind` ("voices" or "faces"); faces of train_heldout are train's."""
+        entry = self.split(split)
+        if kind == "faces":
+            entry = self.split(entry["face_split"])
+        key = "voice_shards" if kind == "voices" else "face_shards"
+        return [str(Path(self.data_dir) / p) for p in entry[key]]
+
+
+def load_info(data_dir) -> DatasetInfo:
+    """Read `data_dir/dataset.json`; S2FError if it is not a complete prepared dataset."""
+    path = Path(data_dir) / DATASET
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise S2FError(f"{data_dir}: no {DATASET} (run `s2f prepare` first)") from None
+    except (OSError, ValueError) as error:
+        raise S2FError(f"{path}: unreadable ({error})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise S2FError(f"{path}: not a dataset written by `s2f prepare` ({FORMAT})")
+    for split, entry in data["splits"].items():
+        for shard in entry["voice_shards"] + entry["face_shards"]:
+            if not (Path(data_dir) / shard).is_file():
+                raise S2FError(f"{data_dir}: shard {shard} of split {split} is missing")
+    return DatasetInfo(
+        data_dir=str(data_dir),
+        splits=data["splits"],
+        num_classes=int(data["num_classes"]),
+        image_size=int(data["image_size"]),
+        sample_rate=int(data["sample_rate"]),
+        min_frames=int(data["min_frames"]),
+        identities=data["identities"],
+        options=data["options"],
+    )
+
+
+def _seed(seed):
+    """A fixed int seed; a fresh random one when `seed` is None."""
+    if seed is None:
+        return int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
+    return int(seed)
+
+
+def _records(files, *, input_context, shuffle, seed, buffer, repeat):
+    """Serialized records of `files`, sharded by input pipeline, shuffled, repeated."""
+    if not files:
+        raise S2FError("the split has no shards (no identities or no data)")
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    shards, index = 1, 0
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        shards, index = input_context.num_input_pipelines, input_context.input_pipeline_id
+    by_file = shards > 1 and len(files) >= shards
+    if by_file:
+        ds = ds.shard(shards, index)
+    if shuffle and (
+        by_file or shards == 1
+    ):  # element sharding needs the same file order everywhere
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.interleave(
+        tf.data.TFRecordDataset,
+        cycle_length=min(len(files), 8),
+        block_length=1,
+        num_parallel_calls=AUTOTUNE,
+        deterministic=True,
+    )
+    if shards > 1 and not by_file:
+        ds = ds.shard(shards, index)
+    if shuffle:
+        ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    return ds
+
+
+def _waveform(samples):
+    """int16 [N] -> float32 [1, N] in [-1, 1) (the front end scales back to int16 values)."""
+    return tf.cast(samples, tf.float32)[None, :] / 32768.0
+
+
+def _test_rule(features, test_frames: int):
+    """Whole utterance; shorter than `test_frames` -> tiled until at least that, then cut at it."""
+    frames = tf.shape(features)[0]
+    reps = (test_frames + frames - 1) // frames
+    tiled = tf.tile(features, [reps, 1])[:test_frames]
+    return tf.cond(frames < test_frames, lambda: tiled, lambda: features)
+
+
+def _training_voices(info, config: Config, split, batch_size, input_context, seed, repeat):
+    audio = config.audio
+    frontend = LogMelSpectrogram(audio)
+    lo, hi = audio.train_min_frames, audio.train_max_frames
+    ds = _records(
+        info.files(split, "voices"),
+        input_context=input_context,
+        shuffle=True,
+        seed=seed,
+        buffer=VOICE_SHUFFLE,
+        repeat=repeat,
+    )
+    ds = ds.map(records.parse_voice, num_parallel_calls=AUTOTUNE)
+    ds = ds.filter(lambda r: r["num_samples"] >= audio.min_utterance_samples)
+
+    def crop(index, record):
+        batch_seed = tf.stack([tf.constant(seed, tf.int64), index // batch_size])
+        length = tf.random.stateless_uniform([], batch_seed, lo, hi + 1, tf.int32)
+        features = frontend(_waveform(record["samples"]))[0]
+        frames = tf.shape(features)[0]
+        features = tf.tile(
+            features, [(length + frames - 1) // frames, 1]
+        )  # only if frames < length
+        element_seed = tf.stack([index, tf.constant(seed + 1, tf.int64)])
+        start = tf.random.stateless_uniform(
+            [], element_seed, 0, tf.shape(features)[0] - length + 1, tf.int32
+        )
+        return {"voice": features[start : start + length], "voice_label": record["label"]}
+
+    ds = ds.enumerate().map(crop, num_parallel_calls=AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size, drop_remainder=True)
+
+
+def _training_faces(info, config: Config, split, batch_size, input_context, seed, repeat):
+    p = float(config.train.flip_probability)
+    size = info.image_size
+    ds = _records(
+        info.files(split, "faces"),
+        input_context=input_context,
+        shuffle=True,
+        seed=seed,
+        buffer=FACE_SHUFFLE,
+        repeat=repeat,
+    )
+
+    def load(index, serialized):
+        record = records.parse_face(serialized, size)
+        image = (tf.cast(record["image"], tf.float32) - 127.5) / 127.5
+        flip = tf.random.stateless_uniform([], tf.stack([index, tf.constant(seed, tf.int64)])) < p
+        image = tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
+        return {"face": image, "face_label": record["label"]}
+
+    ds = ds.enumerate().map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size, drop_remainder=True)
+
+
+def train_dataset(
+    data_dir,
+    config: Config,
+    batch_size: int,
+    *,
+    split: str = "train",
+    input_context: tf.distribute.InputContext | None = None,
+    seed: int | None = None,
+    repeat: bool = True,
+) -> tf.data.Dataset:
+    """Unpaired training batches: {"voice" [B, T, 64] float32, "voice_label" [B] int32,
+    "face" [B, S, S, 3] float32 in [-1, 1], "face_label" [B] int32}.
+
+    Args:
+        data_dir: a directory written by `s2f prepare`.
+        config: the Config (audio crop lengths, minimum length, flip probability).
+        batch_size: per replica (voices and faces each).
+        split: "train" (default) or another split.
+        input_context: from `strategy.distribute_datasets_from_function`; shards across input pipelines.
+        seed: fixes shuffling, crop lengths/positions and flips; None draws a fresh seed.
+        repeat: repeat forever (default) or stop at the end of the shorter stream.
+    """
+    info = load_info(data_dir)
+    seed = _seed(seed)
+    voices = _training_voices(info, config, split, batch_size, input_context, seed, repeat)
+    faces = _training_faces(info, config, split, batch_size, input_context, seed + 7919, repeat)
+    ds = tf.data.Dataset.zip(voices, faces).map(lambda v, f: {**v, **f})
+    return ds.prefetch(AUTOTUNE)
+
+
+def eval_voices(data_dir, config: Config, split: str, *, input_context=None) -> tf.data.Dataset:
+    """Every utterance of `split` in file order, one at a time, by the SPEC test rule:
+    {"voice" [1, T, 64] (T >= test_frames), "voice_label" [1] int32, "gender" [1] string ("m"/"f"),
+    "identity" [1] string, "utterance" [1] string, "samples" [1, N] int16 (the VAD'd waveform)}.
+    """
+    info = load_info(data_dir)
+    frontend = LogMelSpectrogram(config.audio)
+    test_frames = config.audio.test_frames
+    ds = _records(
+        info.files(split, "voices"),
+        input_context=input_context,
+        shuffle=False,
+        seed=None,
+        buffer=0,
+        repeat=False,
+    )
+
+    def load(serialized):
+        record = records.parse_voice(serialized)
+        features = frontend(_waveform(record["samples"]))[0]
+        return {
+            "voice": _test_rule(features, test_frames),
+            "voice_label": record["label"],
+            "gender": record["gender"],
+            "identity": record["identity"],
+            "utterance": record["utterance"],
+            "samples": record["samples"],
+        }
+
+    return ds.map(load, num_parallel_calls=AUTOTUNE).batch(1).prefetch(AUTOTUNE)
+
+
+def voice_dataset(
+    data_dir,
+    config: Config,
+    batch_size: int,
+    *,
+    split: str = "train",
+    training: bool = True,
+    input_context: tf.distribute.InputContext | None = None,
+    seed: int | None = None,
+    repeat: bool | None = None,
+) -> tf.data.Dataset:
+    """Voices only (pretraining): {"voice", "voice_label"}.
+
+    training=True: shuffled random crops as `train_dataset`, `batch_size` per replica, repeated unless
+    repeat=False. training=False: every utterance once, whole, by the SPEC test rule, batches of one
+    (lengths differ; `batch_size` is not used), repeated only if repeat=True.
+    """
+    if training:
+        info = load_info(data_dir)
+        return _training_voices(
+            info,
+            config,
+            split,
+            batch_size,
+            input_context,
+            _seed(seed),
+            True if repeat is None else repeat,
+        ).prefetch(AUTOTUNE)
+    ds = eval_voices(data_dir, config, split, input_context=input_context)
+    ds = ds.map(lambda r: {"voice": r["voice"], "voice_label": r["voice_label"]})
+    return ds.repeat() if repeat else ds
+
+
+def load_faces(data_dir, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All faces of `split` in file order: (uint8 [N, S, S, 3], int32 labels [N], genders [N] "m"/"f")."""
+    info = load_info(data_dir)
+    size = info.image_size
+    files = info.files(split, "faces")
+    images, labels, genders = [np.zeros((0, size, size, 3), np.uint8)], [], []
+    if files:
+        ds = tf.data.TFRecordDataset(files).map(lambda s: records.parse_face(s, size)).batch(4096)
+        for batch in ds.as_numpy_iterator():
+            images.append(batch["image"])
+            labels.append(batch["label"])
+            genders.extend(g.decode() for g in batch["gender"])
+    return (
+        np.concatenate(images),
+        np.concatenate(labels).astype(np.int32) if labels else np.zeros(0, np.int32),
+        np.array(genders, dtype="<U1"),
+    )

@@ -1,0 +1,509 @@
+"""`prepare`: VoxCeleb1 voices + VGGFace1 faces (or the synthetic corpus) -> TFRecord shards + dataset.json.
+
+Steps: read `vox1_meta.csv` and join identities (VoxCeleb1 ID -> voice folder, VGGFace1 name -> face folder);
+split them (reference rule: names starting A-E are held out and divided into val and test, F-Z train; or a
+split file); hold out ~10 % of each training identity's utterances as "train_heldout" (same labels as
+"train"); label sorted names 0..K-1 per split; then decode, VAD and resize in a process pool and write shards.
+
+    OUT/plan.json                               the options and file lists (a rerun must match it)
+    OUT/voices/<split>-NNNNN-of-NNNNN.tfrecord   (+ .json: that shard's counts, written before the shard)
+    OUT/faces/<split>-NNNNN-of-NNNNN.tfrecord
+    OUT/dataset.json                            splits, label maps, genders, counts, options
+
+Every shard is written to a temporary name and renamed when complete, so a rerun skips finished shards and
+never reads a half-written one. Bad files are skipped and counted by reason; nothing aborts the run.
+
+Example:
+>>> summary = prepare(PrepareOptions(meta="c/vox1_meta.csv", voices="c/wav", faces="c/faces", out="d"))
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import csv
+import dataclasses
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+import time
+import unicodedata
+import zlib
+from pathlib import Path
+
+import numpy as np
+import tqdm
+from PIL import Image, ImageOps
+
+from s2f_tf import audio as audio_io
+from s2f_tf.config import AudioConfig
+from s2f_tf.errors import S2FError
+from s2f_tf.files import atomic_write_json
+
+FORMAT = "s2f_tf.prepared/1"
+DATASET = "dataset.json"
+PLAN = "plan.json"
+META_HEADER = ("VoxCeleb1 ID", "VGGFace1 ID", "Gender", "Nationality", "Set")
+AUDIO_EXTENSIONS = (".wav", ".flac")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+SPLITS = ("train", "train_heldout", "val", "test")
+VAL_FRACTION = 112 / 301  # the reference's val : test identities among the held-out ones.
+
+
+@dataclasses.dataclass(frozen=True)
+class PrepareOptions:
+    """What `prepare` reads, how it splits and what it keeps.
+
+    Args:
+        meta: vox1_meta.csv path. voices: the `wav/` root. faces: the face root. out: output directory.
+        gender: "m" or "f" for a single-gender dataset; None keeps both.
+        split: "letters" (reference rule) or "file" (`split_file`: lines `name<TAB>train|val|test`).
+        split_file: see `split`.
+        min_frames: utterances with fewer VAD'd frames are skipped (300 keeps the small preset usable).
+        image_size: faces are resized to this square size.
+        heldout_fraction: share of each training identity's utterances kept out as "train_heldout".
+        voices_per_shard / faces_per_shard: shard sizes; min_shards: at least this many shards for train
+            (and half of it, at least 2, for the other splits) so tf.data can shard across workers.
+        workers: processes (default: all cores); 1 runs in this process.
+    """
+
+    meta: str
+    voices: str
+    faces: str
+    out: str
+    gender: str | None = None
+    split: str = "letters"
+    split_file: str | None = None
+    min_frames: int = 300
+    image_size: int = 64
+    heldout_fraction: float = 0.1
+    voices_per_shard: int = 256
+    faces_per_shard: int = 2048
+    min_shards: int = 8
+    workers: int | None = None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Identities and splits.
+
+
+def read_meta(path) -> tuple[list[dict], collections.Counter]:
+    """Rows of a VoxCeleb1 meta file as dicts (id, name, gender, nationality, set); bad rows counted."""
+    skipped = collections.Counter()
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise S2FError(f"{path}: cannot read the meta file ({error})") from None
+    rows = []
+    seen_ids, seen_names = set(), set()
+    for fields in csv.reader(text.splitlines(), delimiter="\t"):
+        fields = [f.strip() for f in fields]
+        if not any(fields):
+            continue
+        if tuple(fields[:2]) == META_HEADER[:2]:
+            continue
+        if len(fields) < 3 or not fields[0] or not fields[1] or fields[2].lower() not in ("m", "f"):
+            skipped["bad_meta_row"] += 1
+            continue
+        if fields[0] in seen_ids or fields[1] in seen_names:
+            skipped["duplicate_meta_row"] += 1
+            continue
+        seen_ids.add(fields[0])
+        seen_names.add(fields[1])
+        rows.append(
+            {
+                "id": fields[0],
+                "name": fields[1],
+                "gender": fields[2].lower(),
+                "nationality": fields[3] if len(fields) > 3 else "",
+                "set": fields[4] if len(fields) > 4 else "",
+            }
+        )
+    if not rows:
+        raise S2FError(f"{path}: no identities (expected the tab-separated VoxCeleb1 meta format)")
+    return rows, skipped
+
+
+def first_letter(name: str) -> str:
+    """The split letter of a name: the first letter with accents removed, upper case."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    letters = [c for c in decomposed if c.isascii() and c.isalpha()]
+    return letters[0].upper() if letters else ""
+
+
+def letter_splits(names) -> dict[str, str]:
+    """Reference rule: A-E held out (divided ~112:189 into val and test, deterministically), F-Z train."""
+    held = sorted(n for n in names if first_letter(n) in "ABCDE" and first_letter(n))
+    order = np.random.default_rng(0).permutation(len(held))
+    n_val = round(len(held) * VAL_FRACTION)
+    result = {n: "train" for n in names}
+    for rank, index in enumerate(order):
+        result[held[index]] = "val" if rank < n_val else "test"
+    return result
+
+
+def file_splits(path, names) -> dict[str, str]:
+    """`name<TAB or space>train|val|test` per line; names not listed are left out."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise S2FError(f"{path}: cannot read the split file ({error})") from None
+    listed = {}
+    for number, line in enumerate(lines, 1):
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        if len(parts) != 2 or parts[1] not in ("train", "val", "test"):
+            raise S2FError(f"{path}:{number}: expected 'name train|val|test', got {line.strip()!r}")
+        listed[parts[0]] = parts[1]
+    return {n: listed[n] for n in names if n in listed}
+
+
+def _files(folder: Path, extensions) -> list[str]:
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            if name.lower().endswith(extensions) and not name.startswith("."):
+                found.append(os.path.relpath(os.path.join(root, name), folder))
+    return found
+
+
+def _heldout(name: str, count: int, fraction: float) -> set[int]:
+    if count < 2 or fraction <= 0:
+        return set()
+    k = min(count - 1, max(1, round(fraction * count)))
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    return set(rng.choice(count, k, replace=False).tolist())
+
+
+def plan(options: PrepareOptions) -> dict:
+    """Scan the folders and decide identities, splits, labels and shard contents (no decoding)."""
+    if options.gender not in (None, "m", "f"):
+        raise S2FError(f"--gender must be m or f, got {options.gender!r}")
+    if options.split not in ("letters", "file"):
+        raise S2FError(f"--split must be letters or file, got {options.split!r}")
+    if options.split == "file" and not options.split_file:
+        raise S2FError("--split file needs --split-file")
+    for label, folder in (("--voices", options.voices), ("--faces", options.faces)):
+        if not Path(folder).is_dir():
+            raise S2FError(f"{label} {folder}: not a directory")
+    rows, skipped = read_meta(options.meta)
+    filtered = collections.Counter()
+    if options.gender:
+        filtered["other_gender"] = sum(r["gender"] != options.gender for r in rows)
+        rows = [r for r in rows if r["gender"] == options.gender]
+
+    voices_root, faces_root = Path(options.voices), Path(options.faces)
+    people = {}
+    for row in rows:
+        has_voices = (voices_root / row["id"]).is_dir()
+        has_faces = (faces_root / row["name"]).is_dir()
+        if not has_voices and not has_faces:
+            skipped["missing_folders"] += 1
+            continue
+        if not has_voices:
+            skipped["no_voice_folder"] += 1
+            continue
+        if not has_faces:
+            skipped["no_face_folder"] += 1
+            continue
+        utterances = [f"{row['id']}/{p}" for p in _files(voices_root / row["id"], AUDIO_EXTENSIONS)]
+        images = [f"{row['name']}/{p}" for p in _files(faces_root / row["name"], IMAGE_EXTENSIONS)]
+        if not utterances:
+            skipped["no_voice_files"] += 1
+            continue
+        if not images:
+            skipped["no_face_files"] += 1
+            continue
+        people[row["name"]] = {**row, "utterances": utterances, "images": images}
+
+    if options.split == "letters":
+        split_of = letter_splits(people)
+    else:
+        split_of = file_splits(options.split_file, people)
+        filtered["not_in_split_file"] = len(people) - len(split_of)
+
+    splits = {}
+    for split in ("train", "val", "test"):
+        names = sorted(n for n in people if split_of.get(n) == split)
+        splits[split] = {
+            "names": names,
+            "genders": [people[n]["gender"] for n in names],
+            "voxceleb_ids": [people[n]["id"] for n in names],
+        }
+    splits["train_heldout"] = dict(splits["train"])
+
+    items = {("voices", s): [] for s in SPLITS} | {("faces", s): [] for s in SPLITS}
+    for split in ("train", "val", "test"):
+        for label, name in enumerate(splits[split]["names"]):
+            person = people[name]
+            held = _heldout(name, len(person["utterances"]), options.heldout_fraction)
+            for k, utterance in enumerate(person["utterances"]):
+                target = "train_heldout" if split == "train" and k in held else split
+                items[("voices", target)].append((utterance, label, person["gender"], name))
+            for image in person["images"]:
+                items[("faces", split)].append((image, label, person["gender"], name))
+
+    shards = []
+    for (kind, split), entries in items.items():
+        if not entries:
+            continue
+        per_shard = options.voices_per_shard if kind == "voices" else options.faces_per_shard
+        at_least = options.min_shards if split == "train" else max(2, options.min_shards // 2)
+        count = min(len(entries), max(at_least, math.ceil(len(entries) / per_shard)))
+        order = np.random.default_rng(zlib.crc32(f"{kind}/{split}".encode())).permutation(
+            len(entries)
+        )
+        for index in range(count):
+            chosen = [entries[i] for i in order[index::count]]
+            shards.append(
+                {
+                    "kind": kind,
+                    "split": split,
+                    "path": f"{kind}/{split}-{index:05d}-of-{count:05d}.tfrecord",
+                    "items": chosen,
+                }
+            )
+    return {
+        "identities": {
+            n: {k: p[k] for k in ("id", "gender", "nationality")} | {"split": split_of.get(n)}
+            for n, p in sorted(people.items())
+        },
+        "splits": splits,
+        "shards": shards,
+        "skipped_identities": dict(skipped),
+        "filtered_identities": {k: v for k, v in filtered.items() if v},
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Decoding (runs in worker processes: no TensorFlow here).
+
+
+def load_utterance(path, audio: AudioConfig, min_frames: int) -> tuple[np.ndarray | None, str]:
+    """(VAD'd int16 samples, "") or (None, reason) for one audio file."""
+    try:
+        samples = audio_io.load_audio(path, audio.sample_rate)
+    except audio_io.AudioFileError as error:
+        return None, error.reason
+    if len(samples) < audio.frame_length:
+        return None, "too_short"
+    speech = audio_io.voiced(samples, audio)
+    if speech.size == 0:
+        return None, "no_speech"
+    if speech.size // audio.frame_step + 1 < min_frames:
+        return None, "too_short"
+    return speech, ""
+
+
+def load_face(path, size: int) -> tuple[np.ndarray | None, str]:
+    """(uint8 [size, size, 3], "") or (None, reason): any mode -> RGB, centre square, Lanczos resize."""
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image)
+            if image.mode in ("P", "PA", "LA", "RGBA", "La", "RGBa"):
+                rgba = image.convert("RGBA")
+                image = Image.new("RGB", rgba.size, (255, 255, 255))
+                image.paste(rgba, mask=rgba.getchannel("A"))
+            image = image.convert("RGB")
+            image = ImageOps.fit(image, (size, size), Image.Resampling.LANCZOS)
+            pixels = np.asarray(image, np.uint8)
+    except Exception:  # noqa: BLE001 - any decoder failure is a bad file, never a crash
+        return None, "unreadable_image"
+    return pixels, ""
+
+
+def process_shard(shard: dict, voices_root: str, faces_root: str, min_frames: int, image_size: int):
+    """Decode one shard's files: (records, skipped Counter, seconds of speech)."""
+    audio = AudioConfig()
+    records, skipped, seconds = [], collections.Counter(), 0.0
+    for relative, label, gender, name in shard["items"]:
+        if shard["kind"] == "voices":
+            data, reason = load_utterance(os.path.join(voices_root, relative), audio, min_frames)
+            if data is not None:
+                seconds += data.size / audio.sample_rate
+        else:
+            data, reason = load_face(os.path.join(faces_root, relative), image_size)
+        if data is None:
+            skipped[reason] += 1
+        else:
+            records.append((data, label, gender, name, relative))
+    return records, skipped, seconds
+
+
+# ---------------------------------------------------------------------------------------------------
+# Writing.
+
+
+def _write_shard(out: Path, shard: dict, records, skipped, seconds) -> dict:
+    """Write records to a temporary file, then the shard's stats, then rename the shard into place."""
+    import tensorflow as tf
+
+    from s2f_tf.data import records as schema
+
+    final = out / shard["path"]
+    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    encode = schema.voice_example if shard["kind"] == "voices" else schema.face_example
+    labels = collections.Counter()
+    with tf.io.TFRecordWriter(str(tmp)) as writer:
+        for data, label, gender, name, relative in records:
+            writer.write(encode(data, label, gender, name, relative))
+            labels[label] += 1
+    stats = {
+        "count": len(records),
+        "labels": {str(k): v for k, v in sorted(labels.items())},
+        "seconds": seconds,
+        "skipped": dict(skipped),
+    }
+    atomic_write_json(final.with_suffix(".json"), stats)
+    os.replace(tmp, final)
+    return stats
+
+
+def _finished(out: Path, shard: dict) -> dict | None:
+    final = out / shard["path"]
+    stats = final.with_suffix(".json")
+    if final.is_file() and stats.is_file():
+        try:
+            return json.loads(stats.read_text())
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def _fingerprint(options: PrepareOptions, layout: dict) -> dict:
+    kept = dataclasses.asdict(options)
+    for key in ("out", "workers"):
+        kept.pop(key)
+    digest = hashlib.sha256(json.dumps(layout["shards"], sort_keys=True).encode()).hexdigest()
+    return {"format": FORMAT, "options": kept, "shards_sha256": digest}
+
+
+def prepare(options: PrepareOptions) -> dict:
+    """Run the whole preparation; returns the JSON summary (also stored in dataset.json)."""
+    start = time.perf_counter()
+    out = Path(options.out)
+    layout = plan(options)
+    if not layout["splits"]["train"]["names"]:
+        raise S2FError("no training identities after joining meta, voices and faces")
+    out.mkdir(parents=True, exist_ok=True)
+    fingerprint = _fingerprint(options, layout)
+    plan_path = out / PLAN
+    if plan_path.is_file():
+        previous = json.loads(plan_path.read_text())
+        if previous != json.loads(json.dumps(fingerprint)):
+            raise S2FError(f"{out} was prepared from other inputs or options; use a new --out")
+    else:
+        atomic_write_json(plan_path, fingerprint)
+    for kind in ("voices", "faces"):
+        (out / kind).mkdir(exist_ok=True)
+        for stale in (out / kind).glob(".*.tmp"):  # left by an interrupted run; never read
+            stale.unlink(missing_ok=True)
+
+    stats = {}
+    todo = []
+    for shard in layout["shards"]:
+        done = _finished(out, shard)
+        if done is None:
+            todo.append(shard)
+        else:
+            stats[shard["path"]] = done
+    reused = len(stats)
+    workers = max(1, min(options.workers or os.cpu_count() or 1, len(todo) or 1))
+    args = (options.voices, options.faces, options.min_frames, options.image_size)
+    bar = tqdm.tqdm(
+        total=sum(len(s["items"]) for s in todo), desc="prepare", unit="file", leave=False
+    )
+    if workers == 1:
+        for shard in todo:
+            stats[shard["path"]] = _write_shard(out, shard, *process_shard(shard, *args))
+            bar.update(len(shard["items"]))
+    else:
+        context = multiprocessing.get_context("spawn")  # never fork a process holding TensorFlow
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = {pool.submit(process_shard, shard, *args): shard for shard in todo}
+            for future in concurrent.futures.as_completed(futures):
+                shard = futures[future]
+                stats[shard["path"]] = _write_shard(out, shard, *future.result())
+                bar.update(len(shard["items"]))
+    bar.close()
+    elapsed = time.perf_counter() - start
+
+    dataset = _dataset_json(options, layout, stats)
+    atomic_write_json(out / DATASET, dataset)
+    processed = sum(len(s["items"]) for s in todo if s["kind"] == "voices")
+    summary = {
+        "out": str(out),
+        "identities": {s: dataset["splits"][s]["num_classes"] for s in SPLITS},
+        "utterances": {s: dataset["splits"][s]["voices"] for s in SPLITS},
+        "faces": {s: dataset["splits"][s]["faces"] for s in SPLITS},
+        "speech_seconds": {s: dataset["splits"][s]["speech_seconds"] for s in SPLITS},
+        "skipped": dataset["skipped"],
+        "filtered_identities": dataset["filtered_identities"],
+        "labels_without_data": {
+            f"{s}/{kind}": n
+            for s in SPLITS
+            for kind in ("voices", "faces")
+            if (n := dataset["splits"][s][f"{kind}_per_label"].count(0))
+            and dataset["splits"][s][f"{kind[:-1]}_shards"]
+        },
+        "shards": {"written": len(todo), "reused": reused},
+        "workers": workers,
+        "elapsed_s": round(elapsed, 2),
+        "utterances_per_s": round(processed / elapsed, 1) if processed else None,
+    }
+    return summary
+
+
+def _dataset_json(options: PrepareOptions, layout: dict, stats: dict) -> dict:
+    skipped = {"identities": layout["skipped_identities"], "utterances": {}, "faces": {}}
+    splits = {}
+    for split in SPLITS:
+        info = layout["splits"][split]
+        k = len(info["names"])
+        entry = {
+            "num_classes": k,
+            "names": info["names"],
+            "genders": info["genders"],
+            "voxceleb_ids": info["voxceleb_ids"],
+            "face_split": "train" if split == "train_heldout" else split,
+            "voices": 0,
+            "faces": 0,
+            "speech_seconds": 0.0,
+            "voice_shards": [],
+            "face_shards": [],
+            "voices_per_label": [0] * k,
+            "faces_per_label": [0] * k,
+        }
+        for shard in layout["shards"]:
+            if shard["split"] != split:
+                continue
+            s = stats[shard["path"]]
+            kind = shard["kind"]
+            singular = "voice" if kind == "voices" else "face"
+            entry[kind] += s["count"]
+            entry[f"{singular}_shards"].append(shard["path"])
+            for label, n in s["labels"].items():
+                entry[f"{kind}_per_label"][int(label)] += n
+            entry["speech_seconds"] += s["seconds"]
+            bucket = skipped["utterances" if kind == "voices" else "faces"]
+            for reason, n in s["skipped"].items():
+                bucket[reason] = bucket.get(reason, 0) + n
+        entry["speech_seconds"] = round(entry["speech_seconds"], 1)
+        splits[split] = entry
+    options_dict = dataclasses.asdict(options)
+    return {
+        "format": FORMAT,
+        "options": options_dict,
+        "sample_rate": AudioConfig().sample_rate,
+        "min_frames": options.min_frames,
+        "image_size": options.image_size,
+        "num_classes": splits["train"]["num_classes"],
+        "splits": splits,
+        "identities": layout["identities"],
+        "skipped": skipped,
+        "filtered_identities": layout["filtered_identities"],
+    }

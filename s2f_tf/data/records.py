@@ -1,0 +1,86 @@
+"""The TFRecord schema of prepared datasets: one `tf.train.Example` per utterance or face image.
+
+Voice example: `audio` (int16 little-endian PCM bytes, VAD'd, 16 kHz), `num_samples`, `label`, `gender`
+("m"/"f"), `identity` (the VGGFace1 name), `utterance` (path relative to the voices root).
+Face example: `image` (raw uint8 bytes, height x width x 3), `height`, `width`, `label`, `gender`,
+`identity`, `image_id` (path relative to the faces root).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+VOICE_FEATURES = {
+    "audio": tf.io.FixedLenFeature([], tf.string),
+    "num_samples": tf.io.FixedLenFeature([], tf.int64),
+    "label": tf.io.FixedLenFeature([], tf.int64),
+    "gender": tf.io.FixedLenFeature([], tf.string),
+    "identity": tf.io.FixedLenFeature([], tf.string),
+    "utterance": tf.io.FixedLenFeature([], tf.string),
+}
+FACE_FEATURES = {
+    "image": tf.io.FixedLenFeature([], tf.string),
+    "height": tf.io.FixedLenFeature([], tf.int64),
+    "width": tf.io.FixedLenFeature([], tf.int64),
+    "label": tf.io.FixedLenFeature([], tf.int64),
+    "gender": tf.io.FixedLenFeature([], tf.string),
+    "identity": tf.io.FixedLenFeature([], tf.string),
+    "image_id": tf.io.FixedLenFeature([], tf.string),
+}
+
+
+def _bytes(value: bytes):
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def _int(value: int):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
+
+
+def voice_example(
+    audio: np.ndarray, label: int, gender: str, identity: str, utterance: str
+) -> bytes:
+    """Serialised Example for one VAD'd utterance (`audio` int16, mono)."""
+    pcm = np.asarray(audio, np.int16)
+    feature = {
+        "audio": _bytes(pcm.astype("<i2").tobytes()),
+        "num_samples": _int(pcm.size),
+        "label": _int(label),
+        "gender": _bytes(gender.encode()),
+        "identity": _bytes(identity.encode()),
+        "utterance": _bytes(utterance.encode()),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def face_example(image: np.ndarray, label: int, gender: str, identity: str, image_id: str) -> bytes:
+    """Serialised Example for one face (`image` uint8 [height, width, 3])."""
+    pixels = np.ascontiguousarray(image, np.uint8)
+    feature = {
+        "image": _bytes(pixels.tobytes()),
+        "height": _int(pixels.shape[0]),
+        "width": _int(pixels.shape[1]),
+        "label": _int(label),
+        "gender": _bytes(gender.encode()),
+        "identity": _bytes(identity.encode()),
+        "image_id": _bytes(image_id.encode()),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def parse_voice(serialized):
+    """Serialised voice Example -> dict with `samples` int16 [N] and the scalar fields."""
+    record = tf.io.parse_single_example(serialized, VOICE_FEATURES)
+    record["samples"] = tf.io.decode_raw(record.pop("audio"), tf.int16, little_endian=True)
+    record["label"] = tf.cast(record["label"], tf.int32)
+    return record
+
+
+def parse_face(serialized, image_size: int):
+    """Serialised face Example -> dict with `image` uint8 [size, size, 3] and the scalar fields."""
+    record = tf.io.parse_single_example(serialized, FACE_FEATURES)
+    pixels = tf.io.decode_raw(record.pop("image"), tf.uint8)
+    record["image"] = tf.reshape(pixels, [image_size, image_size, 3])
+    record["label"] = tf.cast(record["label"], tf.int32)
+    return record

@@ -1,0 +1,323 @@
+"""The synthetic identity corpus in the VoxCeleb1 / VGGFace1 layout (the project's embedded default data).
+
+    DIR/vox1_meta.csv                        VoxCeleb1 meta format (tab-separated)
+    DIR/wav/<idNNNNN>/<video>/<NNNNN>.wav    16 kHz mono int16
+    DIR/faces/<First_Last>/<NNNNNNNN>.jpg    128x128 JPEG
+
+Each identity draws latent attributes (gender, age group, vocal-tract length, F0, ...) that drive both its
+voice (s2f_tf.synth.voices) and its face (s2f_tf.synth.faces): gender, vocal-tract length (face size and
+width) and age (hair greyness, wrinkles) are shared between the two, eye colour, skin/hair tint, glasses and
+shirt colour are face-only. Everything derives from one seed, so a seed gives the same files byte for byte.
+
+Example:
+>>> summary = generate("corpus", identities=8, utterances=3, faces=2, seed=0, workers=1)
+"""
+
+from __future__ import annotations
+
+import colorsys
+import concurrent.futures
+import csv
+import dataclasses
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import tqdm
+
+from s2f_tf.audio import to_int16
+from s2f_tf.errors import S2FError
+from s2f_tf.files import atomic_directory
+from s2f_tf.synth import faces as face_drawer
+from s2f_tf.synth import voices as voice_synth
+
+SAMPLE_RATE = 16000
+META_HEADER = ("VoxCeleb1 ID", "VGGFace1 ID", "Gender", "Nationality", "Set")
+HELD_OUT_LETTERS = "ABCDE"  # the reference split: names starting A-E are held out.
+HELD_OUT_FRACTION = 301 / 1225  # as in VoxCeleb1 x VGGFace1.
+
+FIRST_NAMES = {
+    "m": "Aaron Adam Alan Andrew Arthur Ben Brian Bruce Caleb Carlos Charles Colin Daniel David Dennis "
+    "Diego Edward Elias Eric Ethan Felix Frank George Gordon Henry Hugo Ian Isaac Jack James Jonas "
+    "Kevin Karl Leo Louis Marco Martin Nathan Noah Oliver Oscar Paul Peter Quentin Rafael Robert "
+    "Samuel Simon Thomas Tobias Ulrich Victor Vincent Walter William Xavier Yusuf Yves Zachary Zane",
+    "f": "Abigail Alice Amelia Anna Beatrice Bella Brenda Camila Carla Chloe Clara Daisy Diana Dora "
+    "Eleanor Elena Emma Eva Fiona Freya Grace Greta Hannah Helen Ingrid Irene Julia Jane Karen Katie "
+    "Laura Lena Maria Mia Nadia Nora Olivia Paula Priya Quinn Rachel Rosa Sara Sofia Tessa Tina Uma "
+    "Valerie Vera Wendy Willa Ximena Yara Yvonne Zoe Zara",
+}
+LAST_NAMES = (
+    "Abbott Baker Carter Dawson Ellis Fischer Garcia Hughes Ito Jensen Kowalski Lopez Moreau Nakamura "
+    "Okafor Patel Rossi Silva Tanaka Usman Varga Walsh Xu Yilmaz Zhang Bianchi Novak Schmidt Murphy "
+    "Kim Singh Costa Horvath Lindqvist Dubois Mensah Haddad Olsen Reyes Sato"
+).split()
+NATIONALITIES = (
+    "USA",
+    "UK",
+    "India",
+    "Canada",
+    "Australia",
+    "Ireland",
+    "Germany",
+    "France",
+    "Brazil",
+)
+SKIN_TONES = ((241, 204, 178), (224, 180, 150), (198, 148, 110), (160, 110, 75), (112, 76, 52))
+HAIR_COLOURS = (
+    (25, 20, 18),
+    (60, 40, 25),
+    (100, 70, 40),
+    (130, 70, 35),
+    (200, 165, 100),
+    (150, 60, 30),
+)
+EYE_COLOURS = (
+    (70, 45, 25),
+    (40, 25, 15),
+    (60, 110, 180),
+    (70, 130, 80),
+    (120, 125, 130),
+    (130, 100, 50),
+)
+AGE_GROUPS = ("young", "adult", "senior")
+
+
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    """One synthetic person: meta fields plus the voice and face traits drawn from shared latents."""
+
+    voxceleb_id: str
+    name: str
+    gender: str
+    nationality: str
+    age_group: str
+    voice: voice_synth.VoiceTraits
+    face: face_drawer.FaceTraits
+
+
+def _tint(colour, rng, spread):
+    return tuple(int(np.clip(c + rng.normal(0, spread), 0, 255)) for c in colour)
+
+
+def _names(rng, genders, held_out):
+    taken = set()
+    names = []
+    for gender, out in zip(genders, held_out, strict=True):
+        pool = [n for n in FIRST_NAMES[gender].split() if (n[0] in HELD_OUT_LETTERS) == out]
+        while True:
+            name = f"{rng.choice(pool)}_{rng.choice(LAST_NAMES)}"
+            if name not in taken:
+                taken.add(name)
+                names.append(name)
+                break
+    return names
+
+
+def _traits(rng, gender, age):
+    male = gender == "m"
+    vtl = float(np.clip(rng.normal(17.0, 0.6) if male else rng.normal(14.6, 0.5), 13.4, 18.8))
+    vtl -= 0.25 if age == "young" else 0.0
+    f0 = float(np.exp(rng.normal(np.log(118.0), 0.12) if male else rng.normal(np.log(205.0), 0.1)))
+    f0 *= (16.0 / vtl) ** 0.5 if male else (14.6 / vtl) ** 0.5
+    f0 += (8.0 if male else -15.0) if age == "senior" else 0.0
+    senior = age == "senior"
+    voice = voice_synth.VoiceTraits(
+        f0=f0,
+        vocal_tract_cm=vtl,
+        formant_offsets=tuple(float(x) for x in rng.normal(1.0, 0.04, 5)),
+        rate=float(rng.normal(4.6, 0.5) * (0.85 if senior else 1.08 if age == "young" else 1.0)),
+        jitter=float(rng.uniform(0.015, 0.03) if senior else rng.uniform(0.004, 0.012)),
+        shimmer=float(rng.uniform(0.05, 0.2)),
+        breathiness=float(rng.uniform(0.03, 0.09) if not male else rng.uniform(0.01, 0.05)),
+        tilt=float(rng.uniform(0.4, 0.75)),
+        open_quotient=float(rng.uniform(0.6, 0.72) if not male else rng.uniform(0.45, 0.6)),
+        f0_range=float(rng.uniform(2.0, 4.5)),
+    )
+
+    width = 92.0 + (vtl - 13.4) / 5.4 * 32.0 + rng.normal(0, 2.5)
+    hair = HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))]
+    if senior:  # grey to white
+        grey = rng.uniform(0.55, 0.95)
+        hair = tuple(int((1 - grey) * c + grey * 200) for c in hair)
+    hair = _tint(hair, rng, 10)
+    skin = _tint(SKIN_TONES[rng.integers(len(SKIN_TONES))], rng, 8)
+    if male:
+        hair_length = 0.0 if senior and rng.random() < 0.35 else float(rng.uniform(0.05, 0.3))
+        beard = int(rng.choice(4, p=[0.35, 0.2, 0.15, 0.3]))
+        lips = _tint(tuple(int(c * 0.8) for c in (skin[0], skin[1] * 0.8, skin[2] * 0.8)), rng, 6)
+    else:
+        hair_length, beard = float(rng.uniform(0.55, 1.0)), 0
+        lipstick = rng.random() < 0.8
+        lips = _tint(
+            (200, 40, 70) if lipstick else (skin[0], skin[1] * 0.7, skin[2] * 0.75), rng, 15
+        )
+    shirt = tuple(
+        int(255 * c)
+        for c in colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.3, 0.9), rng.uniform(0.3, 0.9))
+    )
+    face = face_drawer.FaceTraits(
+        gender=gender,
+        face_width=float(width),
+        face_height=float(width * rng.uniform(1.2, 1.32)),
+        jaw=float(rng.uniform(0.5, 1.0) if male else rng.uniform(0.0, 0.4)),
+        skin=skin,
+        hair=hair,
+        hair_length=hair_length,
+        fringe=float(rng.uniform(0.1, 0.3)),
+        beard=beard,
+        eyes=_tint(EYE_COLOURS[rng.integers(len(EYE_COLOURS))], rng, 8),
+        eye_spacing=float(rng.uniform(0.38, 0.48)),
+        brow_weight=float(rng.uniform(5.0, 8.0) if male else rng.uniform(3.0, 4.5)),
+        lips=lips,
+        shirt=shirt,
+        glasses=bool(rng.random() < 0.2),
+        wrinkles=float(
+            rng.uniform(0.5, 1.0) if senior else rng.uniform(0.0, 0.3) if age == "adult" else 0.0
+        ),
+    )
+    return voice, face
+
+
+def sample_identities(count: int, seed: int = 0) -> list[Identity]:
+    """`count` identities (sorted by name, VoxCeleb IDs id10001... in that order), about a quarter A-E."""
+    if count < 1:
+        raise S2FError(f"--identities must be at least 1, got {count}")
+    rng = np.random.default_rng([seed, 0])
+    genders = np.array(["m"] * round(count * 0.55) + ["f"] * (count - round(count * 0.55)))
+    rng.shuffle(genders)
+    held_out = np.zeros(count, bool)
+    held_out[rng.permutation(count)[: max(1, round(count * HELD_OUT_FRACTION))]] = True
+    names = _names(rng, genders, held_out)
+    people = []
+    for gender, name in zip(genders, names, strict=True):
+        age = AGE_GROUPS[rng.choice(3, p=[0.3, 0.45, 0.25])]
+        voice, face = _traits(rng, str(gender), age)
+        people.append((name, str(gender), str(rng.choice(NATIONALITIES)), age, voice, face))
+    people.sort(key=lambda p: p[0])
+    return [
+        Identity(f"id{10001 + i}", name, g, nat, age, voice, face)
+        for i, (name, g, nat, age, voice, face) in enumerate(people)
+    ]
+
+
+def write_meta(path, identities) -> None:
+    """`vox1_meta.csv` exactly as VoxCeleb1: tab-separated, header, one row per identity."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+        writer.writerow(META_HEADER)
+        for person in identities:
+            writer.writerow(
+                (person.voxceleb_id, person.name, person.gender, person.nationality, "dev")
+            )
+
+
+def _video_ids(rng, count):
+    alphabet = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"))
+    return ["".join(rng.choice(alphabet, 11)) for _ in range(count)]
+
+
+def render_identity(out_dir, person: Identity, index: int, utterances: int, faces: int, seed: int):
+    """Write one identity's utterances and photos under `out_dir`; returns (utterances, faces, seconds)."""
+    out_dir = Path(out_dir)
+    rng = np.random.default_rng([seed, 1, index])
+    videos = _video_ids(rng, int(rng.integers(2, 6)) if utterances > 1 else 1)
+    conditions = [
+        dict(
+            snr=rng.uniform(8, 30), colour=rng.uniform(0, 1), hum=rng.choice([0.0, 0.0, 50.0, 60.0])
+        )
+        for _ in videos
+    ]
+    counters = [0] * len(videos)
+    seconds = 0.0
+    for k in range(utterances):
+        v = k % len(videos) if k < len(videos) else int(rng.integers(len(videos)))
+        counters[v] += 1
+        c = conditions[v]
+        recording = voice_synth.Recording(
+            seconds=float(rng.uniform(4.5, 7.5)),
+            snr_db=float(c["snr"] + rng.normal(0, 3)),
+            lead=float(rng.uniform(0.2, 1.0)),
+            trail=float(rng.uniform(0.2, 1.0)),
+            noise_colour=float(c["colour"]),
+            hum_hz=float(c["hum"]),
+            gain=float(rng.uniform(0.2, 0.9)),
+        )
+        wave = voice_synth.synthesize(person.voice, recording, rng, SAMPLE_RATE)
+        path = out_dir / "wav" / person.voxceleb_id / videos[v] / f"{counters[v]:05d}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(path, to_int16(wave), SAMPLE_RATE, subtype="PCM_16")
+        seconds += len(wave) / SAMPLE_RATE
+    face_dir = out_dir / "faces" / person.name
+    face_dir.mkdir(parents=True, exist_ok=True)
+    for k in range(faces):
+        light = [tuple(int(x) for x in rng.integers(40, 240, 3)) for _ in range(2)]
+        photo = face_drawer.Photo(
+            angle=float(rng.normal(0, 5)),
+            shift=(float(rng.normal(0, 3)), float(rng.normal(0, 3))),
+            scale=float(rng.uniform(0.9, 1.12)),
+            light=float(rng.uniform(0.75, 1.25)),
+            warmth=float(rng.uniform(-1, 1)),
+            smile=float(rng.uniform(-0.3, 1.0)),
+            eyes_open=float(rng.uniform(0.6, 1.0)),
+            background=(light[0], light[1]),
+            blur=float(rng.uniform(0.3, 1.0)) if rng.random() < 0.3 else 0.0,
+        )
+        image = face_drawer.draw(person.face, photo, rng)
+        image.save(face_dir / f"{k + 1:08d}.jpg", quality=int(rng.integers(80, 96)))
+    return utterances, faces, seconds
+
+
+def generate(out, identities=48, utterances=20, faces=20, seed=0, workers=None) -> dict:
+    """Write the corpus to `out` (built in a temporary sibling, renamed when complete).
+
+    Args:
+        out: the corpus directory; must not exist or be empty.
+        identities, utterances, faces: corpus size (utterances and photos per identity).
+        seed: everything derives from it.
+        workers: processes (default: all cores); 1 runs in this process.
+
+    Returns the JSON summary.
+    """
+    start = time.perf_counter()
+    out = Path(out)
+    if utterances < 1 or faces < 1:
+        raise S2FError("--utterances and --faces must be at least 1")
+    if out.exists():
+        if not out.is_dir() or any(out.iterdir()):
+            raise S2FError(f"{out} exists and is not empty; choose a new --out")
+        out.rmdir()
+    people = sample_identities(identities, seed)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(people)))
+    totals = np.zeros(3)
+    with atomic_directory(out) as tmp:
+        write_meta(tmp / "vox1_meta.csv", people)
+        jobs = [(tmp, p, i, utterances, faces, seed) for i, p in enumerate(people)]
+        bar = tqdm.tqdm(total=len(jobs), desc="synth", unit="id", leave=False)
+        if workers == 1:
+            for job in jobs:
+                totals += render_identity(*job)
+                bar.update()
+        else:
+            context = multiprocessing.get_context("spawn")  # never fork a process that may hold TF
+            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+                for result in pool.map(render_identity, *zip(*jobs, strict=True)):
+                    totals += result
+                    bar.update()
+        bar.close()
+    held_out = sum(p.name[0] in HELD_OUT_LETTERS for p in people)
+    return {
+        "out": str(out),
+        "meta": str(out / "vox1_meta.csv"),
+        "identities": len(people),
+        "held_out_identities": held_out,
+        "female": sum(p.gender == "f" for p in people),
+        "utterances": int(totals[0]),
+        "faces": int(totals[1]),
+        "audio_seconds": round(float(totals[2]), 1),
+        "seed": seed,
+        "workers": workers,
+        "elapsed_s": round(time.perf_counter() - start, 2),
+    }
