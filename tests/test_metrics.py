@@ -1,0 +1,146 @@
+"""The metric functions of s2f_tf.evaluate.metrics on constructed inputs with known answers."""
+
+import numpy as np
+import pytest
+
+from s2f_tf.evaluate import metrics
+
+
+def _prototypes(k, d=32, seed=0):
+    return metrics.l2_normalize(np.random.default_rng(seed).normal(size=(k, d)))
+
+
+def _real_faces(prototypes, per_identity=5, noise=0.05, seed=1):
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(len(prototypes)), per_identity)
+    faces = prototypes[labels] + noise * rng.normal(size=(len(labels), prototypes.shape[1]))
+    return faces, labels
+
+
+def test_topk_known_values():
+    logits = np.array([[0.1, 0.9, 0.0], [0.8, 0.2, 0.5], [0.3, 0.2, 0.1]])
+    labels = np.array([1, 2, 2])
+    np.testing.assert_array_equal(metrics.topk_correct(logits, labels, 1), [1, 0, 0])
+    np.testing.assert_array_equal(metrics.topk_correct(logits, labels, 2), [1, 1, 0])
+    np.testing.assert_array_equal(metrics.topk_correct(logits, labels, 3), [1, 1, 1])
+
+
+def test_perfect_generator_scores_100_percent():
+    protos = _prototypes(20)
+    real, real_labels = _real_faces(protos)
+    labels = np.repeat(np.arange(20), 3)
+    genders = np.where(labels % 2, "m", "f")
+    generated = protos[labels]  # the generator reproduces each identity exactly
+    assert metrics.topk_correct(generated @ protos.T, labels, 1).mean() == 1.0
+    for stratified in (False, True):
+        t, i = metrics.matching_trials(
+            labels, genders, real_labels, np.where(real_labels % 2, "m", "f"), stratified, seed=3
+        )
+        assert np.all(t >= 0) and np.all(i >= 0)
+        assert metrics.matching_correct(generated, real[t], real[i]).mean() == 1.0
+    ids, means = metrics.identity_means(real, real_labels)
+    hits, size = metrics.retrieval_hits(generated, labels, means, ids)
+    assert size == 20
+    assert hits[1].mean() == 1.0 and hits[10].mean() == 1.0
+    same, other = metrics.same_identity_cosine(generated, labels, real, real_labels)
+    assert same.min() > 0.93  # noise of norm ~0.28 around each prototype: cos ~ 0.96
+    assert abs(other.mean()) < 0.1
+
+
+def test_random_generator_scores_near_chance():
+    rng = np.random.default_rng(5)
+    k, n = 10, 4000
+    protos = _prototypes(k)
+    real, real_labels = _real_faces(protos)
+    labels = rng.integers(0, k, n)
+    genders = np.where(labels % 2, "m", "f")
+    generated = rng.normal(size=(n, 32))
+    assert metrics.topk_correct(generated @ protos.T, labels, 1).mean() == pytest.approx(
+        0.1, abs=0.02
+    )
+    assert metrics.topk_correct(generated @ protos.T, labels, 5).mean() == pytest.approx(
+        0.5, abs=0.03
+    )
+    t, i = metrics.matching_trials(labels, genders, real_labels, real_labels % 2, seed=0)
+    assert metrics.matching_correct(generated, real[t], real[i]).mean() == pytest.approx(
+        0.5, abs=0.03
+    )
+    ids, means = metrics.identity_means(real, real_labels)
+    hits, size = metrics.retrieval_hits(generated, labels, means, ids, ks=(1, 2, 5))
+    for kk in (1, 2, 5):
+        assert hits[kk].mean() == pytest.approx(kk / size, abs=0.03)
+
+
+def test_swapped_identities_score_zero():
+    protos = _prototypes(2)
+    real, real_labels = _real_faces(protos)
+    labels = np.array([0, 0, 1, 1, 1])
+    generated = protos[1 - labels]  # every voice produces the other identity's face
+    assert metrics.topk_correct(generated @ protos.T, labels, 1).sum() == 0
+    t, i = metrics.matching_trials(labels, np.array(["f"] * 5), real_labels, np.array(["f"] * 10))
+    assert metrics.matching_correct(generated, real[t], real[i]).sum() == 0
+    ids, means = metrics.identity_means(real, real_labels)
+    hits, _ = metrics.retrieval_hits(generated, labels, means, ids, ks=(1, 2))
+    assert hits[1].sum() == 0 and hits[2].mean() == 1.0
+
+
+def test_matching_trials_draw_valid_impostors_and_are_seeded():
+    face_labels = np.repeat(np.arange(6), 4)
+    face_genders = np.where(face_labels < 3, "f", "m")
+    labels = np.repeat(np.arange(6), 10)
+    genders = np.where(labels < 3, "f", "m")
+    t, i = metrics.matching_trials(labels, genders, face_labels, face_genders, True, seed=7)
+    assert np.all(face_labels[t] == labels)
+    assert np.all(face_labels[i] != labels)
+    assert np.all(face_genders[i] == genders)
+    t2, i2 = metrics.matching_trials(labels, genders, face_labels, face_genders, True, seed=7)
+    np.testing.assert_array_equal(i, i2)
+    # Only one identity of a gender: no stratified impostor exists; unknown identity: no trial.
+    t, i = metrics.matching_trials([0, 9], ["f", "f"], [0, 0, 1], ["f", "f", "m"], True)
+    np.testing.assert_array_equal(t, [-1, -1])
+
+
+def test_matching_ties_count_half():
+    q = np.ones((1, 4))
+    assert metrics.matching_correct(q, q, q)[0] == 0.5
+
+
+def test_retrieval_galleries_smaller_than_identities():
+    rng = np.random.default_rng(0)
+    k, n = 50, 3000
+    protos = _prototypes(k)
+    labels = rng.integers(0, k, n)
+    hits, size = metrics.retrieval_hits(
+        rng.normal(size=(n, 32)), labels, protos, np.arange(k), gallery_size=10
+    )
+    assert size == 10
+    assert hits[1].mean() == pytest.approx(0.1, abs=0.02)
+    assert hits[10].mean() == 1.0
+    hits, _ = metrics.retrieval_hits(protos[labels], labels, protos, np.arange(k), gallery_size=10)
+    assert hits[1].mean() == 1.0
+
+
+def test_paired_l1_on_pixels():
+    black = np.zeros((2, 4, 4, 3), np.uint8)
+    white = np.full((3, 4, 4, 3), 255, np.uint8)
+    real = np.concatenate([black, white])
+    real_labels = np.array([0, 0, 1, 1, 1])
+    np.testing.assert_allclose(metrics.paired_l1(black, [0, 1], real, real_labels), [0.0, 255.0])
+    gray = np.full((1, 4, 4, 3), 100, np.uint8)
+    np.testing.assert_allclose(metrics.paired_l1(gray, [1], real, real_labels), [155.0])
+    assert np.isnan(metrics.paired_l1(gray, [7], real, real_labels)[0])
+
+
+def test_agreement_and_summary_with_bootstrap():
+    correct = metrics.agreement(np.array(["m", "f", "m", "m"]), np.array(["m", "f", "f", "m"]))
+    np.testing.assert_array_equal(correct, [1, 1, 0, 1])
+    values = np.random.default_rng(0).binomial(1, 0.7, 1000).astype(float)
+    summary = metrics.summarize(np.append(values, np.nan), chance=0.5)
+    assert summary["n"] == 1000 and summary["chance"] == 0.5
+    lo, hi = summary["ci95"]
+    assert lo < summary["value"] < hi
+    assert hi - lo == pytest.approx(2 * 1.96 * np.sqrt(0.21 / 1000), rel=0.25)
+    assert metrics.summarize([1.0, 1.0, 1.0])["ci95"] == [1.0, 1.0]
+    assert metrics.summarize([np.nan])["value"] is None
+    with pytest.raises(ValueError):
+        metrics.agreement([1, 2], [1])
