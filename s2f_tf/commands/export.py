@@ -1,0 +1,46 @@
+"""`s2f export`: SavedModel (TF Serving layout) + TFLite files from a work directory, checked, versioned."""
+
+HELP = (
+    "export a trained work directory to savedmodels/NAME/<version>/ (SavedModel + TFLite), checked"
+)
+
+
+def add_arguments(parser):
+    from s2f_tf.serving.export import FP32_TOLERANCE, QUANTIZATIONS
+
+    parser.add_argument(
+        "--workdir", required=True, help="work directory of s2f train / import-torch"
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="model base path savedmodels/NAME (NAME names the TFLite files)",
+    )
+    parser.add_argument(
+        "--version", type=int, default=None, help="version to write (default: next free integer)"
+    )
+    parser.add_argument(
+        "--tflite",
+        nargs="*",
+        default=list(QUANTIZATIONS),
+        choices=QUANTIZATIONS,
+        help="TFLite variants to write (default: all; none with an empty list)",
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=FP32_TOLERANCE,
+        help=f"max |face_float - Keras| for SavedModel and fp32 TFLite (default {FP32_TOLERANCE:g})",
+    )
+
+
+def run(args):
+    from s2f_tf.serving.export import export
+
+    return export(
+        args.workdir,
+        args.out,
+        version=args.version,
+        quantizations=tuple(args.tflite),
+        tolerance=args.tolerance,
+    )

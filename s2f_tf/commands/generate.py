@@ -1,0 +1,71 @@
+"""`s2f generate`: faces for voice recordings from an exported SavedModel or TFLite file."""
+
+import argparse
+
+HELP = "generate faces for audio files with an exported model (SavedModel directory or .tflite)"
+
+
+def add_arguments(parser):
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="SavedModel version directory (savedmodels/NAME/N), model base path, or .tflite file",
+    )
+    parser.add_argument(
+        "--wav", nargs="*", default=[], metavar="FILE", help="audio files (WAV/FLAC, any rate)"
+    )
+    parser.add_argument(
+        "--out", required=True, help="PNG grid path; with --separate, a directory of PNGs"
+    )
+    parser.add_argument(
+        "--vad",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="keep only voiced audio (webrtcvad, as prepare; default on)",
+    )
+    layout = parser.add_mutually_exclusive_group()
+    layout.add_argument(
+        "--grid", dest="separate", action="store_false", help="one labelled grid (default)"
+    )
+    layout.add_argument(
+        "--separate", dest="separate", action="store_true", help="one PNG per input file"
+    )
+    parser.set_defaults(separate=False)
+
+
+def run(args):
+    from pathlib import Path
+
+    from tqdm.auto import tqdm
+
+    from s2f_tf.errors import S2FError
+    from s2f_tf.serving.generate import generate_faces
+    from s2f_tf.serving.images import face_grid, write_png
+    from s2f_tf.serving.inference import load_model
+
+    if not args.wav:
+        raise S2FError("no input files: give one or more --wav FILE")
+    out = Path(args.out)
+    if not args.separate and out.suffix.lower() != ".png":
+        raise S2FError(
+            f"--out {out}: a grid is written as .png (or use --separate with a directory)"
+        )
+    model = load_model(args.model)
+    results = generate_faces(model, args.wav, vad=args.vad, progress=tqdm)
+    labels = [Path(r["file"]).stem for r in results]
+    if args.separate:
+        written, used = [], set()
+        for label, result in zip(labels, results, strict=True):
+            name, k = label, 1
+            while name in used:
+                name, k = f"{label}_{k}", k + 1
+            used.add(name)
+            written.append(str(write_png(result["face"], out / f"{name}.png")))
+    else:
+        written = [str(write_png(face_grid([r["face"] for r in results], labels), out))]
+    return {
+        "model": str(model.path),
+        "images": written,
+        "inputs": [{"file": r["file"], "seconds_used": r["seconds_used"]} for r in results],
+        "vad": args.vad,
+    }

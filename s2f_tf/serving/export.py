@@ -1,0 +1,560 @@
+"""`s2f export`: a work directory -> a TF Serving SavedModel and TFLite files, each checked before publishing.
+
+Everything lands in one version directory of the TF Serving layout, written to a temporary sibling and
+renamed only after every check has passed (an existing version is never overwritten):
+
+    OUT/<version>/saved_model.pb, variables/, assets/, fingerprint.pb   the SavedModel (TF Serving loads these)
+    OUT/<version>/NAME_fp32.tflite, NAME_fp16.tflite, NAME_int8.tflite  LiteRT models (Serving ignores them)
+    OUT/<version>/config.json                                           preset, sample rate, I/O contract
+    OUT/<version>/export_report.json                                    parity figures, sizes, paths
+
+The SavedModel and the TFLite source are written with `keras.export.ExportArchive` (never a plain
+`tf.Module`: see TF-NOTES item 1). Checks: the SavedModel is reloaded with the TF1 session loader (what TF
+Serving does) and both signatures are run and compared with the Keras model; each TFLite file runs in the
+LiteRT interpreter on clips from 1 sample to 20 s; fp32 must match Keras within `tolerance`, fp16 and int8
+report PSNR against fp32.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import soundfile
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from s2f_tf import workdir as workdir_layout
+from s2f_tf.errors import S2FError
+from s2f_tf.files import atomic_directory, atomic_write_json
+from s2f_tf.serving.inference_model import OUTPUTS, VoiceToFace
+
+QUANTIZATIONS = ("fp32", "fp16", "int8")
+CHECK_SAMPLES = (
+    1,
+    200,
+    8000,
+    48000,
+    320000,
+)  # 62.5 us, 12.5 ms (< one 25 ms frame), 0.5 s, 3 s, 20 s.
+FP32_TOLERANCE = 1e-4  # max |face_float - Keras| for the SavedModel and the fp32 TFLite file.
+INT8_TARGET_PSNR_DB = 30.0
+REPORT = "export_report.json"
+CONTRACT = "config.json"
+SERVING_TAG = "serve"
+
+
+class ExportCheckError(S2FError):
+    """An exported artifact disagrees with the Keras model; nothing was published."""
+
+
+# === The artifacts ===
+
+
+def build_inference_model(config, voice_encoder, generator) -> VoiceToFace:
+    """The Keras reference, built by one call on a short clip."""
+    model = VoiceToFace(voice_encoder, generator, config.audio, name="voice_to_face")
+    model(np.zeros([1, config.audio.sample_rate // 10], np.float32))
+    return model
+
+
+def _output_signature(model):
+    """Per-example output specs, from one eager call (subclassed models have no static output shape)."""
+    outputs = model(np.zeros([1, model.audio.frame_length], np.float32))
+    return {key: tf.TensorSpec(value.shape[1:], value.dtype) for key, value in outputs.items()}
+
+
+def _from_wav_fn(model):
+    """Encoded 16-bit WAV strings `[batch]` -> outputs; each file is decoded, downmixed and run alone."""
+    sample_rate = model.audio.sample_rate
+    output_signature = _output_signature(model)
+
+    def one(wav_bytes):
+        audio, rate = tf.audio.decode_wav(wav_bytes)
+        check = tf.debugging.assert_equal(
+            rate,
+            tf.constant(sample_rate, tf.int32),
+            message=f"from_wav: the WAV sample rate must be {sample_rate} Hz (resample before sending)",
+        )
+        with tf.control_dependencies([check]):
+            waveform = tf.reduce_mean(audio, axis=1)[None, :]  # downmix channels
+        outputs = model(waveform)
+        return {key: value[0] for key, value in outputs.items()}
+
+    def from_wav(wav):
+        return tf.map_fn(one, wav, fn_output_signature=output_signature)
+
+    return from_wav
+
+
+def export_archive(model: VoiceToFace, batch: int | None = None, with_wav: bool = True):
+    """A `keras.export.ExportArchive` with `serving_default` (and `from_wav`) endpoints.
+
+    `batch=None` gives the Serving signature `waveform [None, None]`; `batch=1` the TFLite one `[1, None]`.
+    """
+    archive = keras.export.ExportArchive()
+    # add_endpoint tracks the variables the endpoints use. `archive.track(model)` would also save every
+    # Keras Variable wrapper next to its tf.Variable (Keras 3.15), doubling the SavedModel's size.
+    archive.add_endpoint(
+        "serving_default",
+        lambda waveform: model(waveform),
+        input_signature=[tf.TensorSpec([batch, None], tf.float32, name="waveform")],
+    )
+    if with_wav:
+        archive.add_endpoint(
+            "from_wav",
+            _from_wav_fn(model),
+            input_signature=[tf.TensorSpec([batch], tf.string, name="wav")],
+        )
+    return archive
+
+
+def write_saved_model(model: VoiceToFace, path) -> Path:
+    export_archive(model).write_out(str(path), verbose=False)
+    return Path(path)
+
+
+def convert_saved_model(source, quantization: str = "fp32") -> bytes:
+    """One SavedModel (its `serving_default`) -> TFLite bytes, builtin ops only.
+
+    fp16 stores float16 weights; int8 is dynamic-range quantisation (int8 weights, float activations).
+    Raises ExportCheckError naming the ops if the graph would need Flex (select TF) ops.
+    """
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"unknown quantization {quantization!r}; choose from {QUANTIZATIONS}")
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        str(source), signature_keys=["serving_default"]
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization != "fp32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantization == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+    try:
+        return converter.convert()
+    except Exception as error:  # convert_phase.ConverterError has no public name
+        if type(error).__name__ != "ConverterError":
+            raise
+        # MLIR's message is pages of source locations; keep the op names.
+        flex = re.findall(r"TF Select ops: ([^\n]+)", str(error))
+        what = f"non-builtin ops: {flex[0]}" if flex else _first_line(error)
+        raise ExportCheckError(f"TFLite {quantization} conversion failed ({what})") from None
+
+
+def convert_tflite(model: VoiceToFace, quantizations=QUANTIZATIONS) -> dict[str, bytes]:
+    """TFLite flatbuffers `{quantization: bytes}` of `model` with input `waveform [1, None]`."""
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="s2f_tflite_") as source:
+        export_archive(model, batch=1, with_wav=False).write_out(source, verbose=False)
+        for quantization in quantizations:
+            results[quantization] = convert_saved_model(source, quantization)
+    return results
+
+
+def _first_line(error) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:200] if lines else type(error).__name__
+
+
+# === The checks ===
+
+
+def check_clips(sample_rate: int, lengths=CHECK_SAMPLES, seed: int = 0) -> list[np.ndarray]:
+    """Deterministic voice-like test signals: a gliding harmonic tone, syllable envelope, a little noise."""
+    rng = np.random.default_rng(seed)
+    clips = []
+    for n in lengths:
+        t = np.arange(n) / sample_rate
+        pitch = 110.0 + 40.0 * rng.random() + 20.0 * np.sin(2 * np.pi * 0.7 * t)
+        phase = 2 * np.pi * np.cumsum(pitch) / sample_rate
+        tone = sum(np.sin(k * phase) / k for k in range(1, 12))
+        envelope = 0.55 + 0.45 * np.sin(2 * np.pi * 3.0 * t + rng.random() * 6.28)
+        clip = 0.2 * envelope * tone + 0.01 * rng.standard_normal(n)
+        clips.append(np.clip(clip, -1, 1).astype(np.float32))
+    return clips
+
+
+def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
+    """16-bit PCM WAV bytes of float samples `[n]` or `[n, channels]` (the `from_wav` input format)."""
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, sample_rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def psnr_db(test: np.ndarray, reference: np.ndarray, peak_to_peak: float = 2.0) -> float:
+    """PSNR of `test` against `reference` after clipping both to [-1, 1] (the image range)."""
+    test, reference = (np.clip(np.asarray(x, np.float64), -1, 1) for x in (test, reference))
+    mse = float(np.mean((test - reference) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(peak_to_peak**2 / mse)
+
+
+def _finite(value: float):
+    return None if math.isinf(value) else round(value, 2)
+
+
+def run_session(path, signature: str, inputs: dict) -> dict:
+    """Run one signature of a SavedModel through the TF1 session loader, as TensorFlow Serving does."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # the v1 loader's deprecation notice is expected here
+    try:
+        with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as session:
+            meta_graph = tf.compat.v1.saved_model.loader.load(session, [SERVING_TAG], str(path))
+            signature_def = meta_graph.signature_def[signature]
+            feed = {signature_def.inputs[key].name: value for key, value in inputs.items()}
+            fetch = {key: tensor.name for key, tensor in signature_def.outputs.items()}
+            return session.run(fetch, feed)
+    finally:
+        logger.setLevel(level)
+
+
+def _keras_outputs(model, waveform) -> dict:
+    return {key: value.numpy() for key, value in model(waveform).items()}
+
+
+def _max_diff(a, b) -> float:
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+def check_saved_model(path, model: VoiceToFace, clips, tolerance=FP32_TOLERANCE) -> dict:
+    """Session-load the SavedModel, run both signatures, compare with Keras; raise ExportCheckError."""
+    rate = model.audio.sample_rate
+    diffs = {"serving_default": [], "from_wav": []}
+    face_diffs = []
+    batches = [clip for clip in clips if len(clip) < 20 * rate]
+    for clip in batches:  # a batch of two different signals of the same length
+        waveform = np.stack([clip, clip[::-1]])
+        got = run_session(path, "serving_default", {"waveform": waveform})
+        want = _keras_outputs(model, waveform)
+        _check_outputs(
+            got, want, batch=2, where=f"SavedModel serving_default ({len(clip)} samples)"
+        )
+        diffs["serving_default"].append(_max_diff(got["face_float"], want["face_float"]))
+        face_diffs.append(_max_diff(got["face"], want["face"]))
+
+    # from_wav: files of different lengths in one request, one of them stereo.
+    long, short = max(batches, key=len), min(clips, key=len)
+    stereo = np.stack([short, 0.5 * short[::-1]], axis=1)
+    wavs = [wav_bytes(long, rate), wav_bytes(stereo, rate)]
+    got = run_session(path, "from_wav", {"wav": np.array(wavs, dtype=object)})
+    for i, audio in enumerate([long[:, None], stereo]):
+        decoded, _ = soundfile.read(io.BytesIO(wavs[i]), dtype="float32", always_2d=True)
+        want = _keras_outputs(model, decoded.mean(axis=1, dtype=np.float32)[None])
+        one = {key: value[i : i + 1] for key, value in got.items()}
+        _check_outputs(one, want, batch=1, where=f"SavedModel from_wav (file {i}, {audio.shape})")
+        diffs["from_wav"].append(_max_diff(one["face_float"], want["face_float"]))
+
+    try:
+        run_session(path, "from_wav", {"wav": np.array([wav_bytes(short, rate // 2)], object)})
+        rejects = False
+    except tf.errors.InvalidArgumentError as error:
+        rejects = "sample rate" in str(error)
+    if not rejects:
+        raise ExportCheckError(
+            f"SavedModel from_wav accepted a {rate // 2} Hz file without an error"
+        )
+
+    worst = max(max(values) for values in diffs.values())
+    if not worst <= tolerance:
+        raise ExportCheckError(
+            f"SavedModel differs from the Keras model by {worst:.3g} (> {tolerance:g}) in face_float"
+        )
+    return {
+        "loader": "tf.compat.v1.saved_model.loader.load (TF Serving)",
+        "max_abs_diff_face_float": {key: max(values) for key, values in diffs.items()},
+        "max_abs_diff_face_uint8": max(face_diffs),
+        "rejects_other_sample_rates": rejects,
+    }
+
+
+def _check_outputs(got: dict, want: dict, batch: int, where: str):
+    for key in OUTPUTS:
+        if key not in got:
+            raise ExportCheckError(f"{where}: output {key!r} missing (has {sorted(got)})")
+        value = np.asarray(got[key])
+        if value.shape != want[key].shape or value.shape[0] != batch:
+            raise ExportCheckError(
+                f"{where}: {key} has shape {value.shape}, want {want[key].shape}"
+            )
+        if value.dtype != want[key].dtype:
+            raise ExportCheckError(
+                f"{where}: {key} has dtype {value.dtype}, want {want[key].dtype}"
+            )
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise ExportCheckError(f"{where}: {key} contains NaN or infinite values")
+
+
+def tflite_operators(content: bytes) -> list[str]:
+    """The distinct operator names of a TFLite model (Flex ops would show as `Flex...`/custom ops)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=content)
+    return sorted({op["op_name"] for op in interpreter._get_ops_details()})
+
+
+def run_tflite_clips(content: bytes, clips) -> list[dict]:
+    from s2f_tf.serving.inference import TFLiteFaces
+
+    runner = TFLiteFaces(content)
+    return [{k: v[None] for k, v in runner(clip).items()} for clip in clips]
+
+
+def check_tflite(contents: dict[str, bytes], model: VoiceToFace, clips, tolerance) -> dict:
+    """Run every TFLite model on every clip; fp32 vs Keras within `tolerance`, others PSNR vs fp32."""
+    keras_outputs = [_keras_outputs(model, clip[None]) for clip in clips]
+    outputs = {}
+    report = {}
+    for quantization, content in contents.items():
+        operators = tflite_operators(content)
+        flex = [op for op in operators if op.startswith("Flex") or op in ("CUSTOM", "DELEGATE")]
+        if flex:
+            raise ExportCheckError(f"TFLite {quantization} needs non-builtin ops: {flex}")
+        outputs[quantization] = run_tflite_clips(content, clips)
+        for clip, got, want in zip(clips, outputs[quantization], keras_outputs, strict=True):
+            _check_outputs(got, want, batch=1, where=f"TFLite {quantization} ({len(clip)} samples)")
+        diffs = [
+            _max_diff(g["face_float"], w["face_float"])
+            for g, w in zip(outputs[quantization], keras_outputs, strict=True)
+        ]
+        report[quantization] = {
+            "size_bytes": len(content),
+            "operators": operators,
+            "max_abs_diff_face_float_vs_keras": max(diffs),
+        }
+    if "fp32" in outputs:
+        worst = report["fp32"]["max_abs_diff_face_float_vs_keras"]
+        if not worst <= tolerance:
+            raise ExportCheckError(
+                f"TFLite fp32 differs from the Keras model by {worst:.3g} (> {tolerance:g})"
+            )
+        reference = outputs["fp32"]
+        for quantization in set(outputs) - {"fp32"}:
+            got = outputs[quantization]
+            per_clip = [
+                psnr_db(g["face_float"], r["face_float"])
+                for g, r in zip(got, reference, strict=True)
+            ]
+            pooled = psnr_db(
+                np.concatenate([g["face_float"].ravel() for g in got]),
+                np.concatenate([r["face_float"].ravel() for r in reference]),
+            )
+            report[quantization]["psnr_db_vs_fp32"] = _finite(pooled)
+            report[quantization]["relative_rms_error_vs_fp32"] = _relative_rms(got, reference)
+            report[quantization]["min_clip_psnr_db_vs_fp32"] = _finite(min(per_clip))
+        if "int8" in report:
+            pooled = report["int8"]["psnr_db_vs_fp32"]
+            report["int8"]["psnr_target_db"] = INT8_TARGET_PSNR_DB
+            report["int8"]["psnr_target_met"] = pooled is None or pooled >= INT8_TARGET_PSNR_DB
+    return report
+
+
+def _relative_rms(got, reference) -> float:
+    """rms(test - fp32) / rms(fp32) of face_float: meaningful even when outputs are tiny (random weights)."""
+    test = np.concatenate([g["face_float"].ravel() for g in got]).astype(np.float64)
+    ref = np.concatenate([r["face_float"].ravel() for r in reference]).astype(np.float64)
+    return float(np.sqrt(np.mean((test - ref) ** 2) / max(np.mean(ref**2), 1e-30)))
+
+
+# === Versions and the contract ===
+
+
+def versions(base) -> list[int]:
+    """The published integer versions under a model base path, ascending."""
+    base = Path(base)
+    if not base.is_dir():
+        return []
+    return sorted(
+        int(p.name) for p in base.iterdir() if p.is_dir() and re.fullmatch(r"\d+", p.name)
+    )
+
+
+def next_version(base) -> int:
+    existing = versions(base)
+    return existing[-1] + 1 if existing else 1
+
+
+def _make_readable(path: Path):
+    for item in [path, *path.rglob("*")]:
+        item.chmod(0o755 if item.is_dir() else 0o644)
+
+
+def _directory_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def contract(config, name: str, version: int, quantizations) -> dict:
+    """The input/output contract written to config.json beside the artifacts."""
+    size = config.model.image_size
+    outputs = {
+        "face": {
+            "dtype": "uint8",
+            "shape": [None, size, size, 3],
+            "meaning": "round((clip(face_float, -1, 1) + 1) * 127.5), RGB",
+        },
+        "face_float": {
+            "dtype": "float32",
+            "shape": [None, size, size, 3],
+            "meaning": "generator output, linear, nominally [-1, 1]",
+        },
+        "embedding": {
+            "dtype": "float32",
+            "shape": [None, config.model.embedding_dim],
+            "meaning": "L2-normalised voice embedding fed to the generator",
+        },
+    }
+    rate = config.audio.sample_rate
+    return {
+        "name": name,
+        "version": version,
+        "preset": config.name,
+        "sample_rate": rate,
+        "test_frames": config.audio.test_frames,
+        "saved_model": {
+            "tag": SERVING_TAG,
+            "signatures": {
+                "serving_default": {
+                    "inputs": {
+                        "waveform": {
+                            "dtype": "float32",
+                            "shape": [None, None],
+                            "meaning": f"mono samples at {rate} Hz in [-1, 1]; one length per batch",
+                        }
+                    },
+                    "outputs": outputs,
+                },
+                "from_wav": {
+                    "inputs": {
+                        "wav": {
+                            "dtype": "string",
+                            "shape": [None],
+                            "meaning": f'encoded 16-bit PCM WAV files at {rate} Hz (REST: {{"b64": ...}})',
+                        }
+                    },
+                    "outputs": outputs,
+                    "other_sample_rates": "rejected with InvalidArgumentError (not resampled)",
+                    "channels": "downmixed to mono (mean)",
+                },
+            },
+        },
+        "tflite": {
+            "files": {q: f"{name}_{q}.tflite" for q in quantizations},
+            "signature": "serving_default",
+            "inputs": {"waveform": {"dtype": "float32", "shape": [1, None]}},
+            "outputs": {k: dict(v, shape=[1] + v["shape"][1:]) for k, v in outputs.items()},
+            "note": "resize_tensor_input + allocate_tensors for every new length",
+        },
+        "config": config.to_dict(),
+    }
+
+
+# === The whole export ===
+
+
+def export(
+    workdir,
+    out,
+    version: int | None = None,
+    quantizations=QUANTIZATIONS,
+    tolerance: float = FP32_TOLERANCE,
+    check_samples=CHECK_SAMPLES,
+    progress: bool = True,
+) -> dict:
+    """Export the work directory's models to `out/<version>/` (SavedModel + TFLite), checked; the report.
+
+    Args:
+        workdir: a work directory (`s2f_tf.workdir` layout) with a voice encoder and a GAN checkpoint.
+        out: the model base path, `savedmodels/NAME`; NAME names the TFLite files.
+        version: the integer version to write (default: one more than the highest existing one).
+        quantizations: which TFLite files to write (subset of fp32, fp16, int8; empty for none).
+        tolerance: the largest max |face_float - Keras| accepted for the SavedModel and fp32 TFLite.
+        check_samples: clip lengths (samples) the checks run.
+
+    Raises:
+        S2FError: bad work directory, existing version; ExportCheckError if a check fails (then no version
+        directory is left behind).
+
+    Example:
+    >>> report = export("runs/small", "savedmodels/s2f_small")
+    >>> report["saved_model"]["path"]
+    'savedmodels/s2f_small/1'
+    """
+    start = time.time()
+    base = Path(out)
+    name = base.name
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", name or ""):
+        raise S2FError(
+            f"--out {out}: the last path component names the model; use letters, digits, . _ -"
+        )
+    if version is None:
+        version = next_version(base)
+    elif version < 0:
+        raise S2FError(f"--version {version}: must be a non-negative integer")
+    target = base / str(version)
+    if target.exists():
+        raise S2FError(f"{target} already exists (versions are never overwritten; omit --version)")
+
+    config, voice_encoder, generator = workdir_layout.load_inference_models(workdir)
+    bar = tqdm(total=6, desc="export", disable=not progress, unit="step")
+
+    started = False
+
+    def step(label):  # marks the previous step done and names the next one
+        nonlocal started
+        bar.update(1 if started else 0)
+        bar.set_description(f"export: {label}")
+        started = True
+
+    try:
+        step("keras reference")
+        model = build_inference_model(config, voice_encoder, generator)
+        clips = check_clips(config.audio.sample_rate, check_samples)
+        tflite_report = {}
+        try:
+            with atomic_directory(target) as staging:
+                step("write SavedModel")
+                write_saved_model(model, staging)
+                saved_model_bytes = _directory_size(staging)
+                step("check SavedModel (session loader)")
+                saved_model_report = check_saved_model(staging, model, clips, tolerance)
+                step("convert TFLite")
+                contents = convert_tflite(model, quantizations)
+                step("check TFLite (LiteRT)")
+                tflite_report = check_tflite(contents, model, clips, tolerance) if contents else {}
+                for quantization, content in contents.items():
+                    filename = f"{name}_{quantization}.tflite"
+                    (staging / filename).write_bytes(content)
+                    tflite_report[quantization]["path"] = str(target / filename)
+                step("publish")
+                report = {
+                    "name": name,
+                    "version": version,
+                    "workdir": str(workdir),
+                    "checkpoint": workdir_layout.latest_checkpoint(workdir),
+                    "preset": config.name,
+                    "saved_model": dict(
+                        path=str(target), size_bytes=saved_model_bytes, **saved_model_report
+                    ),
+                    "tflite": tflite_report,
+                    "check_clip_samples": list(check_samples),
+                    "tolerance": tolerance,
+                    "config_path": str(target / CONTRACT),
+                    "report_path": str(target / REPORT),
+                    "seconds": round(time.time() - start, 1),
+                }
+                atomic_write_json(
+                    staging / CONTRACT, contract(config, name, version, quantizations)
+                )
+                atomic_write_json(staging / REPORT, report)
+                _make_readable(staging)  # mkdtemp gives 0700; TF Serving may run as another user
+        except FileExistsError:
+            raise S2FError(f"{target} appeared while exporting; not overwritten") from None
+        bar.update(1)
+    finally:
+        bar.close()
+    return report

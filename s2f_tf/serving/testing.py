@@ -1,0 +1,43 @@
+"""Work directories of randomly initialised models, for tests, benchmarks and smoke runs of `export`.
+
+They have the layout of `s2f_tf.workdir` (config.json, voice_encoder.weights.h5, checkpoints/), so every
+consumer of a trained work directory accepts them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from s2f_tf import workdir as workdir_layout
+from s2f_tf.config import Config
+from s2f_tf.files import atomic_write_text
+from s2f_tf.models import Generator, VoiceEncoder
+
+
+def write_random_workdir(path, config: Config, seed: int = 0) -> Path:
+    """Write a work directory holding randomly initialised voice encoder and generator for `config`.
+
+    The encoder's BatchNorm statistics are left at their initial values (mean 0, variance 1).
+
+    Example:
+    >>> write_random_workdir(tmp_path / "work", preset("tiny"))
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(seed)
+    encoder = VoiceEncoder.from_model_config(config.model, name="voice_encoder")
+    encoder.build((None, None, config.audio.num_mel_bins))
+    generator = Generator.from_model_config(config.model, name="generator")
+    generator.build((None, config.model.embedding_dim))
+    atomic_write_text(path / workdir_layout.CONFIG, config.to_json())
+    encoder.save_weights(str(path / workdir_layout.ENCODER_WEIGHTS))
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(generator=generator),
+        str(path / workdir_layout.CHECKPOINTS),
+        max_to_keep=3,
+    )
+    manager.save()
+    return path

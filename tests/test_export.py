@@ -1,0 +1,218 @@
+"""s2f_tf.serving.export: SavedModel signatures, the TF Serving session loader, TFLite parity, versions."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from s2f_tf.cli import main
+from s2f_tf.config import Config, preset
+from s2f_tf.errors import S2FError
+from s2f_tf.serving import export as export_module
+from s2f_tf.serving.export import (
+    ExportCheckError,
+    check_clips,
+    convert_saved_model,
+    export,
+    next_version,
+    run_session,
+    tflite_operators,
+    wav_bytes,
+)
+from s2f_tf.serving.inference import TFLiteFaces
+from s2f_tf.serving.inference_model import TileToMinFrames, VoiceToFace
+from s2f_tf.serving.testing import write_random_workdir
+from s2f_tf.workdir import load_inference_models
+
+RATE = 16000
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return write_random_workdir(tmp_path_factory.mktemp("work"), preset("tiny"), seed=1)
+
+
+@pytest.fixture(scope="module")
+def exported(workdir, tmp_path_factory):
+    """One export (all three TFLite files) shared by the module: exporting is the slow part."""
+    base = tmp_path_factory.mktemp("savedmodels") / "s2f_tiny"
+    report = export(workdir, base, progress=False)
+    return base, report
+
+
+@pytest.fixture(scope="module")
+def keras_model(workdir):
+    config, encoder, generator = load_inference_models(workdir)
+    return VoiceToFace(encoder, generator, config.audio)
+
+
+def test_tiling_repeats_short_sequences_and_keeps_long_ones():
+    layer = TileToMinFrames(7)
+    short = tf.reshape(tf.range(3.0), [1, 3, 1])
+    np.testing.assert_array_equal(layer(short)[0, :, 0], [0, 1, 2, 0, 1, 2, 0])
+    long = tf.reshape(tf.range(9.0), [1, 9, 1])
+    np.testing.assert_array_equal(layer(long)[0, :, 0], np.arange(9))
+    exact = tf.reshape(tf.range(7.0), [1, 7, 1])
+    np.testing.assert_array_equal(layer(exact)[0, :, 0], np.arange(7))
+
+
+def test_report_and_layout(exported):
+    base, report = exported
+    version = base / "1"
+    assert report["version"] == 1 and report["saved_model"]["path"] == str(version)
+    names = sorted(p.name for p in version.iterdir())
+    for expected in ("saved_model.pb", "variables", "config.json", "export_report.json"):
+        assert expected in names
+    for q in ("fp32", "fp16", "int8"):
+        path = version / f"s2f_tiny_{q}.tflite"
+        assert path.stat().st_size == report["tflite"][q]["size_bytes"] > 10_000
+    assert [p.name for p in base.iterdir()] == ["1"]  # no temporary directory left behind
+    on_disk = json.loads((version / "export_report.json").read_text())
+    assert on_disk["tflite"]["fp32"]["max_abs_diff_face_float_vs_keras"] <= 1e-4
+    assert on_disk["saved_model"]["rejects_other_sample_rates"] is True
+    assert report["tflite"]["int8"]["psnr_db_vs_fp32"] is None or (
+        report["tflite"]["int8"]["psnr_db_vs_fp32"] > 30
+    )
+    assert report["tflite"]["int8"]["size_bytes"] < report["tflite"]["fp16"]["size_bytes"]
+    assert report["tflite"]["fp16"]["size_bytes"] < report["tflite"]["fp32"]["size_bytes"]
+    contract = json.loads((version / "config.json").read_text())
+    assert contract["sample_rate"] == RATE and contract["preset"] == "tiny"
+    assert contract["tflite"]["inputs"]["waveform"]["shape"] == [1, None]
+    assert Config.from_dict(contract["config"]) == preset("tiny")
+
+
+def test_signatures_and_dtypes(exported):
+    base, _ = exported
+    loaded = tf.saved_model.load(str(base / "1"))
+    assert set(loaded.signatures) == {"serving_default", "from_wav"}
+    serving = loaded.signatures["serving_default"]
+    (spec,) = serving.structured_input_signature[1].values()
+    assert spec.dtype == tf.float32 and spec.shape.as_list() == [None, None]
+    assert list(serving.structured_input_signature[1]) == ["waveform"]
+    wav = loaded.signatures["from_wav"].structured_input_signature[1]["wav"]
+    assert wav.dtype == tf.string and wav.shape.as_list() == [None]
+    for name in ("serving_default", "from_wav"):
+        outputs = loaded.signatures[name].structured_outputs
+        assert outputs["face"].dtype == tf.uint8 and outputs["face"].shape[1:] == [64, 64, 3]
+        assert outputs["face_float"].dtype == tf.float32
+        assert outputs["embedding"].dtype == tf.float32 and outputs["embedding"].shape[1:] == [64]
+
+
+def test_session_loader_runs_serving_default(exported, keras_model):
+    base, _ = exported
+    waveform = np.stack(check_clips(RATE, (3000, 3000), seed=7))
+    got = run_session(base / "1", "serving_default", {"waveform": waveform})
+    want = keras_model(waveform)
+    assert got["face"].shape == (2, 64, 64, 3) and got["face"].dtype == np.uint8
+    np.testing.assert_allclose(got["face_float"], want["face_float"], atol=1e-4)
+    np.testing.assert_allclose(np.linalg.norm(got["embedding"], axis=1), 1.0, atol=1e-5)
+    expected_face = np.round((np.clip(got["face_float"], -1, 1) + 1) * 127.5)
+    np.testing.assert_array_equal(got["face"], expected_face.astype(np.uint8))
+
+
+def test_session_loader_runs_from_wav_with_mixed_lengths_and_stereo(exported, keras_model):
+    base, _ = exported
+    mono, other = check_clips(RATE, (5000, 2000), seed=3)
+    stereo = np.stack([other, -other], axis=1) * 0.5 + 0.25 * other[:, None]
+    wavs = np.array([wav_bytes(mono, RATE), wav_bytes(stereo, RATE)], dtype=object)
+    got = run_session(base / "1", "from_wav", {"wav": wavs})
+    assert got["face"].shape == (2, 64, 64, 3)
+    as_int16 = [np.round(mono * 32768) / 32768, (np.round(stereo * 32768) / 32768).mean(axis=1)]
+    for i, waveform in enumerate(as_int16):
+        want = keras_model(waveform[None].astype(np.float32))
+        np.testing.assert_allclose(got["face_float"][i : i + 1], want["face_float"], atol=1e-4)
+
+
+def test_from_wav_rejects_other_sample_rates(exported):
+    base, _ = exported
+    wav = wav_bytes(check_clips(8000, (4000,))[0], 8000)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="sample rate must be 16000 Hz"):
+        run_session(base / "1", "from_wav", {"wav": np.array([wav], dtype=object)})
+
+
+@pytest.mark.parametrize("samples", [0, 1, 150, 399, 401, 1601, 45000, 320000])
+def test_tflite_fp32_matches_keras_at_many_lengths(exported, keras_model, samples):
+    base, _ = exported
+    runner = TFLiteFaces(base / "1" / "s2f_tiny_fp32.tflite", num_threads=1)
+    clip = check_clips(RATE, (samples,), seed=samples)[0]
+    got = runner(clip)
+    want = {k: v.numpy()[0] for k, v in keras_model(clip[None]).items()}
+    assert got["face"].dtype == np.uint8 and got["face"].shape == (64, 64, 3)
+    assert np.isfinite(got["face_float"]).all()
+    np.testing.assert_allclose(got["face_float"], want["face_float"], atol=1e-4)
+    np.testing.assert_allclose(got["embedding"], want["embedding"], atol=1e-4)
+
+
+def test_quantized_tflite_runs_and_stays_close(exported):
+    base, _ = exported
+    clip = check_clips(RATE, (24000,), seed=11)[0]
+    fp32 = TFLiteFaces(base / "1" / "s2f_tiny_fp32.tflite")(clip)["face_float"]
+    scale = np.sqrt(np.mean(fp32**2))
+    for q, limit in (("fp16", 0.01), ("int8", 0.5)):
+        got = TFLiteFaces(base / "1" / f"s2f_tiny_{q}.tflite")(clip)["face_float"]
+        assert np.isfinite(got).all()
+        assert np.sqrt(np.mean((got - fp32) ** 2)) / scale < limit
+
+
+def test_tflite_files_use_builtin_ops_only(exported):
+    base, _ = exported
+    for q in ("fp32", "fp16", "int8"):
+        operators = tflite_operators((base / "1" / f"s2f_tiny_{q}.tflite").read_bytes())
+        assert "RFFT2D" in operators and "TRANSPOSE_CONV" in operators
+        assert not [op for op in operators if op.startswith("Flex") or op == "CUSTOM"]
+
+
+def test_conversion_fails_loudly_on_flex_ops(tmp_path):
+    archive = keras.export.ExportArchive()
+    archive.add_endpoint(
+        "serving_default",
+        lambda x: {"y": tf.math.cumprod(x, axis=1)},
+        input_signature=[tf.TensorSpec([1, None], tf.float32, name="x")],
+    )
+    archive.write_out(str(tmp_path / "flex"), verbose=False)
+    with pytest.raises(ExportCheckError, match="non-builtin ops: Cumprod"):
+        convert_saved_model(tmp_path / "flex", "fp32")
+
+
+def test_next_version_ignores_temporary_and_non_numeric(tmp_path):
+    assert next_version(tmp_path / "missing") == 1
+    for name in ("1", "3", ".4.abc.tmp", "notes", "10x"):
+        (tmp_path / name).mkdir()
+    assert next_version(tmp_path) == 4
+
+
+def test_existing_version_is_never_overwritten(exported, workdir):
+    base, _ = exported
+    before = (base / "1" / "saved_model.pb").read_bytes()
+    with pytest.raises(S2FError, match="already exists"):
+        export(workdir, base, version=1, progress=False)
+    assert (base / "1" / "saved_model.pb").read_bytes() == before
+
+
+def test_failed_check_publishes_nothing(workdir, tmp_path, monkeypatch):
+    def failing(*args, **kwargs):
+        raise ExportCheckError("simulated parity failure")
+
+    monkeypatch.setattr(export_module, "check_saved_model", failing)
+    base = tmp_path / "s2f_tiny"
+    with pytest.raises(ExportCheckError, match="simulated"):
+        export(workdir, base, quantizations=(), progress=False)
+    assert list(base.iterdir()) == []
+
+
+def test_cli_export_takes_the_next_version_and_prints_json_last(
+    exported, workdir, capsys, tmp_path
+):
+    base, _ = exported
+    assert main(["export", "--workdir", str(workdir), "--out", str(base), "--tflite"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["version"] == 2 and summary["tflite"] == {}
+    assert (base / "2" / "saved_model.pb").is_file() and (base / "1").is_dir()
+
+
+def test_cli_export_bad_workdir_is_one_line(tmp_path, capsys):
+    assert main(["export", "--workdir", str(tmp_path), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "config.json" in err[0]
