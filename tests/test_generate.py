@@ -1,0 +1,134 @@
+"""`s2f generate`: faces from audio files with a SavedModel or TFLite model, and its bad-input errors."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile
+from PIL import Image
+
+from s2f_tf.cli import main
+from s2f_tf.config import preset
+from s2f_tf.serving.export import check_clips, export
+from s2f_tf.serving.images import face_grid
+from s2f_tf.serving.testing import write_random_workdir
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    workdir = write_random_workdir(tmp_path_factory.mktemp("work"), preset("tiny"), seed=3)
+    base = tmp_path_factory.mktemp("savedmodels") / "gen"
+    export(workdir, base, quantizations=("fp32",), check_samples=(200, 8000), progress=False)
+    return base / "1"
+
+
+@pytest.fixture(scope="module")
+def audio(tmp_path_factory):
+    """A voiced mono 16 kHz WAV, a voiced stereo 44.1 kHz FLAC, silence, and a text file."""
+    root = tmp_path_factory.mktemp("audio")
+    voice, other = (
+        check_clips(16000, (24000, 1), seed=5)[0],
+        check_clips(44100, (66150,), seed=6)[0],
+    )
+    soundfile.write(root / "alice.wav", voice, 16000, subtype="PCM_16")
+    soundfile.write(root / "bob.flac", np.stack([other, 0.8 * other], axis=1), 44100)
+    soundfile.write(root / "quiet.wav", np.zeros(16000, np.float32), 16000, subtype="PCM_16")
+    (root / "notes.wav").write_text("this is not audio\n")
+    return root
+
+
+def run_cli(args, capsys):
+    code = main(["generate", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_grid_from_savedmodel(model_dir, audio, tmp_path, capsys):
+    out = tmp_path / "faces.png"
+    code, stdout, _ = run_cli(
+        ["--model", model_dir, "--wav", audio / "alice.wav", audio / "bob.flac", "--out", out],
+        capsys,
+    )
+    assert code == 0
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["images"] == [str(out)] and summary["vad"] is True
+    assert [round(i["seconds_used"], 1) for i in summary["inputs"]] == [1.5, 1.5]
+    image = Image.open(out)
+    assert image.size == (2 * 128, 128 + 14) and image.mode == "RGB"
+
+
+def test_separate_pngs_from_tflite_without_vad(model_dir, audio, tmp_path, capsys):
+    out = tmp_path / "pngs"
+    wavs = [audio / "alice.wav", audio / "quiet.wav", audio / "alice.wav"]
+    code, stdout, _ = run_cli(
+        [
+            "--model",
+            model_dir / "gen_fp32.tflite",
+            "--wav",
+            *wavs,
+            "--out",
+            out,
+            "--separate",
+            "--no-vad",
+        ],
+        capsys,
+    )
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["alice.png", "alice_1.png", "quiet.png"]
+    first = np.asarray(Image.open(out / "alice.png"))
+    assert first.shape == (64, 64, 3) and first.dtype == np.uint8
+    np.testing.assert_array_equal(first, np.asarray(Image.open(out / "alice_1.png")))
+
+
+def test_savedmodel_and_tflite_give_the_same_face(model_dir, audio, tmp_path, capsys):
+    faces = []
+    for model in (model_dir, model_dir / "gen_fp32.tflite"):
+        out = tmp_path / model.name
+        assert (
+            run_cli(
+                ["--model", model, "--wav", audio / "bob.flac", "--out", out, "--separate"], capsys
+            )[0]
+            == 0
+        )
+        faces.append(np.asarray(Image.open(out / "bob.png"), np.int16))
+    assert np.abs(faces[0] - faces[1]).max() <= 1
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing", "no such file"),
+        ("not_audio", "not a readable audio file"),
+        ("silence", "no speech detected"),
+        ("empty", "no input files"),
+        ("bad_model", "no such model"),
+        ("not_a_model", "not a .tflite file"),
+        ("grid_not_png", "written as .png"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(case, message, model_dir, audio, tmp_path, capsys):
+    wavs = {
+        "missing": [audio / "nobody.wav"],
+        "not_audio": [audio / "alice.wav", audio / "notes.wav"],
+        "silence": [audio / "quiet.wav"],
+        "empty": [],
+    }.get(case, [audio / "alice.wav"])
+    model = {"bad_model": tmp_path / "nowhere", "not_a_model": audio / "alice.wav"}.get(
+        case, model_dir
+    )
+    out = tmp_path / ("faces.jpg" if case == "grid_not_png" else "faces.png")
+    code, stdout, stderr = run_cli(["--model", model, "--wav", *wavs, "--out", out], capsys)
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and lines[0].startswith("s2f generate: error:")
+    assert "Traceback" not in stderr and stdout == ""
+    assert not out.exists()
+
+
+def test_face_grid_layout():
+    faces = np.full([10, 64, 64, 3], 200, np.uint8)
+    grid = face_grid(faces, [f"voice{i}" for i in range(10)], columns=4)
+    assert grid.size == (4 * 128, 3 * (128 + 14))
+    pixels = np.asarray(grid)
+    assert (pixels[:128, :128] == 200).all()  # the first face, scaled 2x
+    assert (pixels[2 * 142 :, 2 * 128 :] == 255).all()  # empty cells stay white
