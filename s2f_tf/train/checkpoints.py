@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -37,9 +38,10 @@ class Checkpoints:
             try:
                 self.checkpoint.restore(path).assert_existing_objects_matched()
                 return path
-            except (tf.errors.OpError, ValueError, AssertionError) as error:
+            except Exception as error:  # any damage: OpError, IndexError, ValueError...
                 print(
-                    f"warning: checkpoint {path} is unreadable ({type(error).__name__}); trying older"
+                    f"warning: checkpoint {path} is unreadable ({type(error).__name__}); trying older",
+                    file=sys.stderr,
                 )
         return None
 

@@ -35,17 +35,17 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     with MirroredStrategy when there are several, else one device."""
     if name not in STRATEGIES:
         raise S2FError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
-    gpus = tf.config.list_logical_devices("GPU")
-    devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-    if name == "auto":
-        if _workers_in_tf_config() > 1:
-            name = "multi_worker"
-        else:
-            name = "mirrored" if len(devices) > 1 else "one_device"
+    if name == "auto" and _workers_in_tf_config() > 1:
+        name = "multi_worker"
     if name == "multi_worker":
+        # Must come before anything lists devices: that initialises the runtime without collectives.
         if _workers_in_tf_config() < 1:
             raise S2FError("--strategy multi_worker needs TF_CONFIG with a cluster and a task")
         return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+    if name == "auto":
+        name = "mirrored" if len(devices) > 1 else "one_device"
     if name == "mirrored":
         return tf.distribute.MirroredStrategy(devices)
     return tf.distribute.OneDeviceStrategy(devices[0])

@@ -1,0 +1,41 @@
+"""`s2f pretrain-voice`: the voice encoder as a speaker classifier, saved for the GAN to load frozen."""
+
+HELP = "pretrain the voice encoder as a speaker classifier (cross-entropy over training speakers)"
+
+
+def add_arguments(parser):
+    from s2f_tf.commands.common import add_training_arguments
+
+    add_training_arguments(parser, "pretraining")
+
+
+def run(args):
+    import json
+    from pathlib import Path
+
+    from s2f_tf import workdir as wd
+    from s2f_tf.commands.common import check_batch, resolve_config, start_strategy
+    from s2f_tf.data import pipeline
+    from s2f_tf.files import atomic_write_text
+    from s2f_tf.train.pretrain import pretrain_voice
+
+    config = resolve_config(args, "pretrain")
+    info = pipeline.load_info(args.data)
+    strategy = start_strategy(args)
+    check_batch(config.pretrain.batch_size, strategy)
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    wd.save_or_check_config(args.workdir, config)
+    atomic_write_text(Path(args.workdir) / wd.LABELS, json.dumps(info.label_names(), indent=1))
+    train = pipeline.voice_dataset(
+        args.data, config, config.pretrain.batch_size, split="train", seed=config.pretrain.seed
+    )
+    heldout = pipeline.eval_voices(args.data, config, "train_heldout")
+    return pretrain_voice(
+        config,
+        args.workdir,
+        train,
+        heldout,
+        info.num_classes,
+        strategy=strategy,
+        progress=not args.no_progress,
+    )

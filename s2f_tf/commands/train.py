@@ -1,0 +1,51 @@
+"""`s2f train`: the GAN of Wen et al. (2019) under tf.distribute, resuming from the last checkpoint."""
+
+HELP = "train the voice-to-face GAN (custom tf.distribute loop; resumes automatically)"
+
+
+def add_arguments(parser):
+    from s2f_tf.commands.common import add_training_arguments
+
+    add_training_arguments(parser, "GAN")
+    parser.add_argument(
+        "--mixed-precision", action="store_true", help="compute in mixed_bfloat16 (float32 weights)"
+    )
+    parser.add_argument("--jit-compile", action="store_true", help="XLA-compile the GAN step")
+    parser.add_argument(
+        "--encoder",
+        help="voice encoder weights (default: WORKDIR/voice_encoder.weights.h5 from pretrain-voice)",
+    )
+
+
+def run(args):
+    import json
+    from pathlib import Path
+
+    from s2f_tf import workdir as wd
+    from s2f_tf.commands.common import check_batch, resolve_config, start_strategy
+    from s2f_tf.data import pipeline
+    from s2f_tf.errors import S2FError
+    from s2f_tf.files import atomic_write_text
+    from s2f_tf.train.data import gan_dataset_fn, preview_batch
+    from s2f_tf.train.loop import train_gan
+
+    config = resolve_config(args, "train")
+    info = pipeline.load_info(args.data)
+    encoder = Path(args.encoder) if args.encoder else Path(args.workdir) / wd.ENCODER_WEIGHTS
+    if not encoder.is_file():
+        raise S2FError(f"no voice encoder weights at {encoder}: run s2f pretrain-voice first")
+    strategy = start_strategy(args)
+    check_batch(config.train.batch_size, strategy)
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    wd.save_or_check_config(args.workdir, config)
+    atomic_write_text(Path(args.workdir) / wd.LABELS, json.dumps(info.label_names(), indent=1))
+    return train_gan(
+        config,
+        args.workdir,
+        gan_dataset_fn(args.data, config),
+        info.num_classes,
+        strategy,
+        encoder_weights=encoder,
+        preview=preview_batch(args.data, config),
+        progress=not args.no_progress,
+    )

@@ -1,0 +1,243 @@
+"""The GAN step and its drivers: replicas, exact global-batch scaling, fit() parity, resume, NaN stop."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from s2f_tf.config import preset
+from s2f_tf.errors import S2FError
+from s2f_tf.models import build_models
+from s2f_tf.train import loop
+from s2f_tf.train.builder import adam, build_gan
+from s2f_tf.train.gan_model import VoiceToFaceGAN
+from s2f_tf.workdir import save_or_check_config
+
+sys.path.insert(0, str(Path(__file__).parent))
+from train_worker import NUM_CLASSES, toy_batches, toy_dataset_fn  # noqa: E402
+
+WORKER = Path(__file__).parent / "train_worker.py"
+CONFIG = preset("tiny")
+BATCH = 8
+
+
+def _dataset(count=3):
+    return tf.data.Dataset.from_tensor_slices(toy_batches(count, BATCH))
+
+
+def _weights(models):
+    return [v.numpy() for v in models.generator.weights + models.face_embedder.weights]
+
+
+def _custom_loop(strategy, steps=3):
+    keras.utils.set_random_seed(1)
+    with strategy.scope():
+        gan = build_gan(CONFIG, NUM_CLASSES)
+    batches = iter(strategy.experimental_distribute_dataset(_dataset(steps)))
+
+    @tf.function
+    def step(batch):
+        out = strategy.run(gan, args=(batch, BATCH))
+        return strategy.experimental_local_results(out)[0]
+
+    losses = [{k: float(v) for k, v in step(next(batches)).items()} for _ in range(steps)]
+    return gan, losses
+
+
+def _two_cpus():
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+def test_two_replicas_train_and_stay_in_sync():
+    keras.utils.set_random_seed(1)
+    with _two_cpus().scope():
+        initial = build_gan(CONFIG, NUM_CLASSES).models
+    before = {
+        "g": _weights(initial)[0].copy(),
+        "enc": [v.numpy().copy() for v in initial.voice_encoder.weights],
+    }
+    gan, losses = _custom_loop(_two_cpus())
+    m = gan.models
+    assert all(np.isfinite(v) for record in losses for v in record.values())
+    assert set(losses[0]) == set(gan.METRICS)
+    # Same seed -> same initial weights; training moved G and D but not the frozen encoder.
+    assert np.abs(m.generator.weights[0].numpy() - before["g"]).max() > 1e-6
+    assert np.abs(m.discriminator.weights[0].numpy()).max() > 0
+    for v, v0 in zip(m.voice_encoder.weights, before["enc"], strict=True):
+        np.testing.assert_array_equal(v.numpy(), v0)
+    # Every mirrored variable holds the same value on both replicas.
+    for variable in m.generator.weights + m.face_embedder.weights + m.classifier.weights:
+        copies = [c.numpy() for c in variable.value.values]
+        assert len(copies) == 2
+        np.testing.assert_array_equal(copies[0], copies[1])
+
+
+def test_global_batch_scaling_is_exact_across_replica_counts():
+    one, losses_one = _custom_loop(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    two, losses_two = _custom_loop(_two_cpus())
+    for a, b in zip(losses_one, losses_two, strict=True):
+        for key in a:
+            assert abs(a[key] - b[key]) <= 1e-5, key
+    for a, b in zip(_weights(one.models), _weights(two.models), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_fit_driver_matches_custom_loop(replicas):
+    strategy = _two_cpus() if replicas == 2 else tf.distribute.get_strategy()
+    reference, _ = _custom_loop(tf.distribute.get_strategy())
+    keras.utils.set_random_seed(1)
+    with strategy.scope():
+        models = build_models(CONFIG, NUM_CLASSES)
+        gan = VoiceToFaceGAN(models)
+        gan.compile(adam(CONFIG.train), adam(CONFIG.train))
+    history = gan.fit(_dataset(), epochs=1, verbose=0)
+    assert set(history.history) == set(reference.METRICS)
+    for a, b in zip(_weights(reference.models), _weights(models), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert gan(np.zeros((2, 30, 64), np.float32)).shape == (2, 64, 64, 3)
+
+
+def test_train_gan_writes_checkpoints_logs_samples_and_resumes(tmp_path):
+    config = CONFIG.replace(train={"checkpoint_every": 2, "image_every": 2, "log_every": 1})
+    preview = {
+        "voice": np.random.default_rng(0).standard_normal((3, 30, 64)).astype("float32"),
+        "face": np.zeros((3, 64, 64, 3), np.uint8),
+    }
+    strategy = tf.distribute.get_strategy()
+    first = loop.train_gan(
+        config,
+        tmp_path,
+        toy_dataset_fn(4),
+        NUM_CLASSES,
+        strategy,
+        steps=3,
+        preview=preview,
+        progress=False,
+    )
+    assert first["steps"] == 3 and first["resumed_from"] is None
+    assert first["checkpoint"].endswith("ckpt-3")
+    assert sorted(p.name for p in (tmp_path / "samples").glob("*.png")) == [
+        "step_000002.png",
+        "step_000003.png",
+    ]
+    assert list((tmp_path / "logs" / "train").glob("events.out.tfevents.*"))
+    second = loop.train_gan(
+        config, tmp_path, toy_dataset_fn(4), NUM_CLASSES, strategy, steps=5, progress=False
+    )
+    assert second["resumed_from"] == 3 and second["steps"] == 5 and second["steps_this_run"] == 2
+
+
+def test_non_finite_loss_stops_without_saving(tmp_path):
+    config = CONFIG.replace(train={"checkpoint_every": 1})
+
+    def poisoned(context, start_step=0):
+        def poison(batch):
+            return {**batch, "face": batch["face"] * np.float32("nan")}
+
+        return toy_dataset_fn(4)(context, start_step).skip(2 - start_step).map(poison)
+
+    strategy = tf.distribute.get_strategy()
+    loop.train_gan(
+        config, tmp_path, toy_dataset_fn(4), NUM_CLASSES, strategy, steps=2, progress=False
+    )
+    with pytest.raises(loop.NonFiniteLoss, match=r"non-finite at step 3.*ckpt-2"):
+        loop.train_gan(config, tmp_path, poisoned, NUM_CLASSES, strategy, steps=4, progress=False)
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith("ckpt-2")
+
+
+def test_damaged_latest_checkpoint_falls_back_to_previous(tmp_path):
+    config = CONFIG.replace(train={"checkpoint_every": 1})
+    strategy = tf.distribute.get_strategy()
+    loop.train_gan(
+        config, tmp_path, toy_dataset_fn(4), NUM_CLASSES, strategy, steps=2, progress=False
+    )
+    data = next((tmp_path / "checkpoints").glob("ckpt-2.data-*"))
+    data.write_bytes(data.read_bytes()[:100])  # cut short
+    summary = loop.train_gan(
+        config, tmp_path, toy_dataset_fn(4), NUM_CLASSES, strategy, steps=3, progress=False
+    )
+    assert summary["resumed_from"] == 1 and summary["steps_this_run"] == 2
+
+
+def test_conflicting_config_is_refused(tmp_path):
+    save_or_check_config(tmp_path, CONFIG)
+    save_or_check_config(tmp_path, CONFIG.replace(train={"steps": 99}))  # longer training is fine
+    with pytest.raises(S2FError, match="different configuration"):
+        save_or_check_config(tmp_path, CONFIG.replace(train={"batch_size": 2}))
+
+
+def _run_worker(workdir, steps, *extra, env=None):
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), str(workdir), str(steps), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _checksum(output):
+    lines = [line for line in output.splitlines() if line.startswith("generator_checksum")]
+    assert lines, output[-2000:]
+    return float(lines[-1].split()[1])
+
+
+def test_kill_9_mid_training_resumes_from_last_checkpoint(tmp_path):
+    process = _run_worker(tmp_path, 1000, "--slow")
+    checkpoints = tmp_path / "checkpoints"
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(checkpoints.glob("ckpt-*.index"))) < 2:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    latest = tf.train.latest_checkpoint(str(checkpoints))
+    assert latest is not None, "no checkpoint before the kill"
+    killed_at = int(latest.rsplit("-", 1)[1])
+    resumed = _run_worker(tmp_path, killed_at + 2)
+    output, _ = resumed.communicate(timeout=180)
+    summary = json.loads(next(line for line in output.splitlines() if line.startswith("{")))
+    assert summary["resumed_from"] == killed_at
+    assert summary["steps"] == killed_at + 2 and summary["steps_this_run"] == 2
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_multi_worker_mirrored_strategy_two_processes_agree(tmp_path):
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    processes = []
+    for index in range(2):
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        processes.append(
+            _run_worker(
+                tmp_path / f"w{index}",
+                3,
+                "--strategy",
+                "multi_worker",
+                env={"TF_CONFIG": json.dumps(tf_config)},
+            )
+        )
+    outputs = [p.communicate(timeout=240)[0] for p in processes]
+    assert all(p.returncode == 0 for p in processes), outputs[0][-3000:] + outputs[1][-3000:]
+    checksums = [_checksum(out) for out in outputs]
+    assert checksums[0] == pytest.approx(checksums[1], rel=1e-6)
+    assert list((tmp_path / "w0" / "checkpoints").glob("ckpt-3.index"))  # the chief saved
+    assert not (tmp_path / "w1" / "checkpoints").exists()  # the other worker kept nothing
