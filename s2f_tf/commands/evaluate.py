@@ -1,0 +1,92 @@
+"""`s2f evaluate`: every metric of the anchors, figures and a Markdown report for a work directory."""
+
+HELP = "evaluate a trained work directory: metrics.json, report.md and PNG figures"
+
+SPLIT_NAMES = {"train-heldout": "train_heldout", "test": "test", "val": "val"}
+
+
+def add_arguments(parser):
+    parser.add_argument(
+        "--data", required=True, help="prepared dataset directory (s2f prepare --out)"
+    )
+    parser.add_argument(
+        "--workdir", required=True, help="work directory of s2f train (or import-torch)"
+    )
+    parser.add_argument(
+        "--split",
+        action="append",
+        choices=sorted(SPLIT_NAMES),
+        help="voice split to evaluate; repeat for several (default: train-heldout and test)",
+    )
+    parser.add_argument("--out", help="output directory (default: WORKDIR/eval)")
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        default=[],
+        metavar="PATH",
+        help="other work directories (evaluated on the same data) or earlier evaluate outputs"
+        " (directories with metrics.json) to put side by side, e.g. the female and male models",
+    )
+    parser.add_argument(
+        "--classifier-steps",
+        type=int,
+        default=300,
+        help="training steps of the judging face classifiers (default: 300)",
+    )
+    parser.add_argument(
+        "--max-utterances",
+        type=int,
+        help="at most N utterances per identity and split (default: all)",
+    )
+    parser.add_argument(
+        "--gallery-size",
+        type=int,
+        default=100,
+        help="identities per retrieval gallery (default: 100)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of classifiers, trials and galleries"
+    )
+    parser.add_argument(
+        "--no-fid",
+        action="store_true",
+        help="skip FID/KID even when the Inception weights are cached",
+    )
+
+
+def run(args):
+    from pathlib import Path
+
+    from s2f_tf.errors import S2FError
+
+    for name in ("classifier_steps", "gallery_size"):
+        if getattr(args, name) < 1:
+            raise S2FError(f"--{name.replace('_', '-')} must be positive")
+    if args.max_utterances is not None and args.max_utterances < 1:
+        raise S2FError("--max-utterances must be positive")
+    if not Path(args.data).is_dir():
+        raise S2FError(f"{args.data}: no such dataset directory")
+    if not Path(args.workdir).is_dir():
+        raise S2FError(f"{args.workdir}: no such work directory")
+
+    from s2f_tf.evaluate import EvalOptions, PipelineSource, evaluate, report
+
+    splits = tuple(dict.fromkeys(SPLIT_NAMES[s] for s in (args.split or ["train-heldout", "test"])))
+    options = EvalOptions(
+        splits=splits,
+        classifier_steps=args.classifier_steps,
+        max_utterances=args.max_utterances,
+        gallery_size=args.gallery_size,
+        seed=args.seed,
+    )
+    out = Path(args.out) if args.out else Path(args.workdir) / "eval"
+    result = evaluate(
+        PipelineSource(args.data),
+        args.workdir,
+        out,
+        options,
+        compare=args.compare,
+        extractor=None if args.no_fid else "auto",
+    )
+    result["out"] = str(out)
+    return report.summary(result)

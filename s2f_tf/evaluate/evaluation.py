@@ -1,0 +1,532 @@
+"""Evaluating a work directory on a prepared dataset: generate faces, train the judges, compute everything.
+
+Data flows one way: the data source gives real faces and whole test utterances (SPEC test rule); the work
+directory's voice encoder and generator turn each utterance into a face; classifiers trained here on real
+faces of the training identities (`classifiers.py`) judge them; `metrics.py` / `fid.py` give the numbers;
+`figures.py` and `report.py` write them. Every model (the trained generator, the untrained baseline and any
+compared work directory) is judged by the same classifiers, trials and galleries (one seed).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from s2f_tf.errors import S2FError
+from s2f_tf.evaluate import figures, metrics
+from s2f_tf.evaluate.classifiers import TrainedClassifier, train_face_classifier
+from s2f_tf.evaluate.fid import fid_from_features, inception_extractor, kid_from_features
+from s2f_tf.evaluate.images import to_uint8
+
+SEEN = "train_heldout"
+SPLITS = ("train_heldout", "val", "test")
+GENDERS = ("f", "m")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalOptions:
+    """How to evaluate.
+
+    splits: voice splits to evaluate; "train_heldout" (held-out utterances of training identities) gives
+        identity top-k; "val"/"test" are unseen identities.
+    classifier_steps / classifier_batch / classifier_learning_rate: training of the face classifiers.
+    heldout_fraction: share of each training identity's real faces kept out of classifier training; they
+        measure the classifiers and serve as the real faces of the seen-identity metrics.
+    max_utterances: at most this many utterances per identity and split (None: all).
+    gallery_size: identities per retrieval gallery (SF2F: 100).
+    grid_identities: rows of the face grids.
+    seed: one seed for classifier training, impostor and gallery draws and the untrained generator.
+    inception_cache: directory holding the InceptionV3 weights (default: the Keras cache).
+    """
+
+    splits: tuple[str, ...] = ("train_heldout", "test")
+    classifier_steps: int = 300
+    classifier_batch: int = 64
+    classifier_learning_rate: float = 1e-3
+    heldout_fraction: float = 0.2
+    max_utterances: int | None = None
+    gallery_size: int = 100
+    grid_identities: int = 8
+    seed: int = 0
+    inception_cache: str | None = None
+
+
+class PipelineSource:
+    """The prepared dataset read through `s2f_tf.data.pipeline` (load_info, load_faces, eval_voices)."""
+
+    def __init__(self, data_dir):
+        try:
+            from s2f_tf.data import pipeline
+        except ImportError as error:
+            raise S2FError(f"the data pipeline is not available: {error}") from None
+        self.data_dir = str(data_dir)
+        self.pipeline = pipeline
+
+    def info(self):
+        return self.pipeline.load_info(self.data_dir)
+
+    def faces(self, split):
+        return self.pipeline.load_faces(self.data_dir, split)
+
+    def voices(self, split, config):
+        return self.pipeline.eval_voices(self.data_dir, config, split)
+
+
+@dataclasses.dataclass
+class Faces:
+    """uint8 images [N, H, W, 3], int labels [N], genders [N] ("m"/"f")."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    genders: np.ndarray
+
+    def take(self, index):
+        return Faces(self.images[index], self.labels[index], self.genders[index])
+
+
+@dataclasses.dataclass
+class Judges:
+    """The classifiers trained on real faces and the held-out real faces of the training identities."""
+
+    identity: TrainedClassifier
+    gender: TrainedClassifier
+    heldout: Faces
+    num_classes: int
+    summary: dict
+
+
+# === Data access ===
+
+
+def split_info(info, split):
+    splits = info.splits if hasattr(info, "splits") else info["splits"]
+    if split not in splits:
+        raise S2FError(f"the dataset has no {split!r} split (it has {', '.join(sorted(splits))})")
+    return splits[split]
+
+
+def _lookup(mapping, label):
+    if isinstance(mapping, dict):
+        return mapping.get(label, mapping.get(str(label)))
+    return mapping[label]
+
+
+def _text(value):
+    value = np.asarray(value).reshape(-1)[0] if np.ndim(value) else value
+    if hasattr(value, "numpy"):
+        value = value.numpy()
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def load_split_faces(source, info, split) -> Faces:
+    """The real faces of a split, with a gender per image (from the split's label -> gender table)."""
+    images, labels, genders = source.faces(split)
+    labels = np.asarray(labels, dtype=np.int64)
+    if genders is None or len(genders) != len(labels):
+        table = split_info(info, split)["genders"]
+        genders = [_lookup(table, int(label)) for label in labels]
+    return Faces(np.asarray(images, np.uint8), labels, np.array([_text(g) for g in genders]))
+
+
+def holdout_split(labels, fraction, seed):
+    """(train_index, heldout_index): per identity, round(fraction * n) faces held out (at least one when
+    the identity has two or more, none when it has one), drawn with `default_rng(seed)`."""
+    rng = np.random.default_rng(seed)
+    train, heldout = [], []
+    for label in np.unique(labels):
+        own = rng.permutation(np.flatnonzero(labels == label))
+        k = 0 if len(own) < 2 else min(len(own) - 1, max(1, round(fraction * len(own))))
+        heldout.extend(own[:k])
+        train.extend(own[k:])
+    return np.sort(np.array(train, np.int64)), np.sort(np.array(heldout, np.int64))
+
+
+def train_judges(source, info, model_config, options: EvalOptions) -> Judges:
+    """Trains the identity and gender classifiers on the real faces of the training identities."""
+    faces = load_split_faces(source, info, "train")
+    num_classes = int(split_info(info, "train")["num_classes"])
+    train_index, heldout_index = holdout_split(faces.labels, options.heldout_fraction, options.seed)
+    train, heldout = faces.take(train_index), faces.take(heldout_index)
+    common = dict(
+        model_config=model_config,
+        steps=options.classifier_steps,
+        batch_size=options.classifier_batch,
+        learning_rate=options.classifier_learning_rate,
+        seed=options.seed,
+    )
+    identity = train_face_classifier(
+        train.images, train.labels, num_classes, desc="identity classifier", **common
+    )
+    gender = train_face_classifier(
+        train.images, _gender_index(train.genders), 2, desc="gender classifier", **common
+    )
+    summary = {
+        "architecture": "FaceEmbedder(face_channels of the config) + Dense head, trained here on real faces",
+        "face_channels": list(model_config.face_channels),
+        "steps": options.classifier_steps,
+        "batch_size": options.classifier_batch,
+        "train_faces": int(len(train_index)),
+        "heldout_faces": int(len(heldout_index)),
+        "identity": {"num_classes": num_classes, "final_train_accuracy": identity.final_accuracy},
+        "gender": {"final_train_accuracy": gender.final_accuracy},
+    }
+    if len(heldout_index):
+        logits = identity.model.logits(heldout.images)
+        summary["identity"]["heldout_real_top1"] = metrics.summarize(
+            metrics.topk_correct(logits, heldout.labels, 1), chance=1 / num_classes
+        )
+        summary["identity"]["heldout_real_top5"] = metrics.summarize(
+            metrics.topk_correct(logits, heldout.labels, min(5, num_classes)),
+            chance=min(5, num_classes) / num_classes,
+        )
+        summary["gender"]["heldout_real_accuracy"] = metrics.summarize(
+            metrics.agreement(predict_gender(gender, heldout.images), heldout.genders)
+        )
+    return Judges(identity, gender, heldout, num_classes, summary)
+
+
+def _gender_index(genders):
+    return np.array([GENDERS.index(g) if g in GENDERS else 1 for g in genders], np.int32)
+
+
+def predict_gender(classifier: TrainedClassifier, images):
+    """ "f"/"m" per image from the gender classifier."""
+    return np.array(GENDERS)[np.argmax(classifier.model.logits(images), axis=1)]
+
+
+# === Generation ===
+
+
+@dataclasses.dataclass
+class Generated:
+    """Faces generated from utterances: uint8 images, the speakers' labels, genders and utterance ids."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    genders: np.ndarray
+    utterances: list
+
+
+def generate_faces(source, split, config, encoder, generators, max_utterances=None):
+    """{name: Generated} for every generator, from the whole utterances of `split`.
+
+    Each utterance's embedding is l2_normalize(encoder(features, training=False)), computed once and
+    shared by all generators; faces are clipped to [-1, 1] and mapped to uint8.
+    """
+    import tensorflow as tf
+
+    mel = config.audio.num_mel_bins
+    embed = tf.function(
+        lambda v: tf.math.l2_normalize(tf.cast(encoder(v, training=False), tf.float32), -1),
+        input_signature=[tf.TensorSpec([1, None, mel], tf.float32)],
+    )
+    embeddings, labels, genders, utterances, count = [], [], [], [], {}
+    for item in tqdm(source.voices(split, config), desc=f"voices ({split})", leave=False):
+        label = int(np.asarray(item["voice_label"]).reshape(-1)[0])
+        if max_utterances is not None and count.get(label, 0) >= max_utterances:
+            continue
+        count[label] = count.get(label, 0) + 1
+        voice = tf.convert_to_tensor(np.asarray(item["voice"], np.float32).reshape(1, -1, mel))
+        embeddings.append(embed(voice).numpy()[0])
+        labels.append(label)
+        genders.append(_text(item["gender"]))
+        utterances.append(_text(item.get("utterance", len(utterances))))
+    if not embeddings:
+        raise S2FError(f"no utterances in the {split!r} split")
+    embeddings = np.stack(embeddings)
+    out = {}
+    for name, generator in generators.items():
+        faces = [
+            to_uint8(generator(embeddings[i : i + 64], training=False))
+            for i in range(0, len(embeddings), 64)
+        ]
+        out[name] = Generated(
+            np.concatenate(faces), np.array(labels), np.array(genders), list(utterances)
+        )
+    return out
+
+
+def untrained_generator(config, seed):
+    """The baseline: a Generator of the same config with fresh (seeded) initial weights."""
+    import keras
+
+    from s2f_tf.models import Generator
+
+    keras.utils.set_random_seed(seed + 1)
+    generator = Generator.from_model_config(config.model, name="untrained_generator")
+    generator.build((None, config.model.embedding_dim))
+    return generator
+
+
+# === Metrics of one model on one split ===
+
+
+def split_metrics(generated: Generated, reference: Faces, judges: Judges, seen, options, extractor):
+    """Every metric of `generated` against the real faces `reference` (see metrics.py for each)."""
+    seed = options.seed
+    result = {
+        "samples": int(len(generated.labels)),
+        "identities": int(len(np.unique(generated.labels))),
+        "reference_faces": int(len(reference.labels)),
+    }
+    per_sample = {}  # per-sample arrays, for the per-gender breakdown
+    if seen:
+        k = judges.num_classes
+        logits = judges.identity.model.logits(generated.images)
+        per_sample["identity_top1"] = metrics.topk_correct(logits, generated.labels, 1)
+        result["identity_top1"] = metrics.summarize(per_sample["identity_top1"], 1 / k, seed)
+        k5 = min(5, k)
+        result["identity_top5"] = metrics.summarize(
+            metrics.topk_correct(logits, generated.labels, k5), k5 / k, seed
+        )
+    per_sample["gender_agreement"] = metrics.agreement(
+        predict_gender(judges.gender, generated.images), generated.genders
+    )
+    result["gender_agreement"] = metrics.summarize(per_sample["gender_agreement"], seed=seed)
+
+    query = judges.identity.model.embed(generated.images)
+    real = judges.identity.model.embed(reference.images)
+    for key, stratified in (("matching", False), ("matching_gender_stratified", True)):
+        true_index, impostor_index = metrics.matching_trials(
+            generated.labels,
+            generated.genders,
+            reference.labels,
+            reference.genders,
+            stratified=stratified,
+            seed=seed,
+        )
+        valid = (true_index >= 0) & (impostor_index >= 0)
+        correct = np.full(len(query), np.nan)
+        correct[valid] = metrics.matching_correct(
+            query[valid], real[true_index[valid]], real[impostor_index[valid]]
+        )
+        per_sample[key] = correct
+        result[key] = metrics.summarize(correct, 0.5, seed)
+
+    identities, means = metrics.identity_means(real, reference.labels)
+    known = np.isin(generated.labels, identities)
+    hits, size = metrics.retrieval_hits(
+        query[known],
+        generated.labels[known],
+        means,
+        identities,
+        gallery_size=options.gallery_size,
+        seed=seed,
+    )
+    result["gallery_size"] = int(size)
+    for k, h in hits.items():
+        result[f"recall@{k}"] = metrics.summarize(h, min(1.0, k / size), seed)
+
+    same, other = metrics.same_identity_cosine(query, generated.labels, real, reference.labels)
+    result["cosine_same_identity"] = metrics.summarize(same, seed=seed)
+    result["cosine_other_identities"] = metrics.summarize(other, seed=seed)
+    result["l1_pixels"] = metrics.summarize(
+        metrics.paired_l1(
+            generated.images, generated.labels, reference.images, reference.labels, seed
+        ),
+        seed=seed,
+    )
+    result["fd_face_embedding"] = _fd(real, query)
+    if extractor is not None:
+        real_features, fake_features = extractor(reference.images), extractor(generated.images)
+        result["fid"] = _fd(real_features, fake_features)
+        if min(len(real_features), len(fake_features)) >= 2:
+            mean, std = kid_from_features(real_features, fake_features, seed=seed)
+            result["kid"] = {"value": mean, "std_over_subsets": std}
+    result["by_gender"] = {
+        g: {
+            key: metrics.summarize(values[generated.genders == g], seed=seed)
+            for key, values in per_sample.items()
+        }
+        for g in GENDERS
+        if np.any(generated.genders == g)
+    }
+    return result
+
+
+def _fd(real, fake):
+    if min(len(real), len(fake)) < 2:
+        return None
+    return {
+        "value": fid_from_features(real, fake),
+        "n_real": int(len(real)),
+        "n_fake": int(len(fake)),
+    }
+
+
+# === One work directory ===
+
+
+def evaluate_model(workdir, source, info, judges, options, extractor, out=None, name=None):
+    """All splits' metrics of one work directory's generator and its untrained baseline.
+
+    Writes the face grids to `out` when given. Returns {"name", "workdir", ..., "splits": {split:
+    {"trained": {...}, "untrained": {...}}}, "figures": [...]}.
+    """
+    from s2f_tf import workdir as wd
+
+    config, encoder, generator = wd.load_inference_models(workdir)
+    labels = wd.load_labels(workdir).get("train")
+    names = split_info(info, "train")["names"]
+    data_names = [_lookup(names, i) for i in range(judges.num_classes)]
+    model = {
+        "name": name or Path(workdir).name,
+        "workdir": str(workdir),
+        "config": config.name,
+        "checkpoint": wd.latest_checkpoint(workdir),
+        "labels_match_data": None if labels is None else list(labels) == data_names,
+        "splits": {},
+        "figures": [],
+    }
+    generators = {"trained": generator, "untrained": untrained_generator(config, options.seed)}
+    for split in options.splits:
+        generated = generate_faces(
+            source, split, config, encoder, generators, options.max_utterances
+        )
+        seen = split == SEEN
+        reference = judges.heldout if seen else load_split_faces(source, info, split)
+        model["splits"][split] = {
+            kind: split_metrics(faces, reference, judges, seen, options, extractor)
+            for kind, faces in generated.items()
+        }
+        if out is not None:
+            names_of_split = split_info(info, "train" if seen else split)["names"]
+            for kind, faces in generated.items():
+                path = Path(out) / f"grid_{split}_{kind}.png"
+                grid_rows = _grid_rows(faces, reference, names_of_split, options.grid_identities)
+                title = f"{model['name']} ({kind} generator), {split}: real | 3 utterances"
+                figures.face_grid(grid_rows, title).save(path)
+                model["figures"].append(path.name)
+    return model
+
+
+def _grid_rows(generated: Generated, reference: Faces, names, count):
+    rows = []
+    for label in np.unique(generated.labels)[:count]:
+        own = np.flatnonzero(generated.labels == label)[:3]
+        real = np.flatnonzero(reference.labels == label)
+        rows.append(
+            (
+                f"{_lookup(names, int(label))} ({generated.genders[own[0]]})",
+                reference.images[real[0]] if len(real) else None,
+                [generated.images[i] for i in own],
+            )
+        )
+    return rows
+
+
+# === The whole evaluation ===
+
+
+def evaluate(
+    data_source, workdir, out, options: EvalOptions | None = None, compare=(), extractor="auto"
+):
+    """Evaluates `workdir` (and `compare`: work directories or earlier evaluate outputs) into `out`.
+
+    Writes metrics.json, report.md and PNG figures under `out`; returns the metrics dict.
+
+    Args:
+        data_source: a `PipelineSource` (or any object with info(), faces(split), voices(split, config)).
+        workdir: the work directory to evaluate.
+        out: output directory (created).
+        options: `EvalOptions`.
+        compare: paths of other work directories (evaluated on the same data with the same judges) or of
+            directories / files holding an earlier evaluation's metrics.json (shown as they are).
+        extractor: FID/KID features: "auto" (InceptionV3 if cached, else none), None, or a callable
+            uint8 images -> features.
+    """
+    from s2f_tf import workdir as wd
+    from s2f_tf.evaluate import report
+
+    options = options or EvalOptions()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for split in options.splits:
+        if split not in SPLITS:
+            raise S2FError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
+    config = wd.load_config(workdir)
+    info = data_source.info()
+    for split in options.splits:
+        split_info(info, split)
+    if extractor == "auto":
+        extractor, fid_message = inception_extractor(options.inception_cache)
+    else:
+        fid_message = "custom feature extractor" if extractor is not None else "FID/KID disabled"
+    judges = train_judges(data_source, info, config.model, options)
+    result = {
+        "options": dataclasses.asdict(options),
+        "classifiers": judges.summary,
+        "fid_features": getattr(extractor, "name", None) if extractor is not None else None,
+        "fid_message": fid_message,
+        "data": {
+            split: {
+                "identities": int(split_info(info, split)["num_classes"]),
+                "counts": split_info(info, split).get("counts"),
+            }
+            for split in ("train", *options.splits)
+        },
+    }
+    result["model"] = evaluate_model(workdir, data_source, info, judges, options, extractor, out)
+    result["compare"] = [
+        _compare_entry(path, data_source, info, judges, options, extractor) for path in compare
+    ]
+    result["figures"] = list(result["model"]["figures"])
+    result["figures"] += _curve_figures(workdir, out)
+    gender_figure = _gender_figure(result["model"], out)
+    if gender_figure:
+        result["figures"].append(gender_figure)
+    result["proof_of_learning"] = report.proof_of_learning(result["model"])
+    report.write(out, result)
+    return result
+
+
+def _compare_entry(path, source, info, judges, options, extractor):
+    path = Path(path)
+    candidate = path if path.suffix == ".json" else path / "metrics.json"
+    if candidate.is_file():
+        data = json.loads(candidate.read_text())
+        entry = dict(data["model"])
+        entry["source"] = str(candidate)
+        return entry
+    if (path / "config.json").is_file():
+        return evaluate_model(path, source, info, judges, options, extractor)
+    raise S2FError(f"{path}: neither a work directory nor an evaluate output (no metrics.json)")
+
+
+def _curve_figures(workdir, out):
+    logs = Path(workdir) / "logs"
+    written = []
+    if not logs.is_dir():
+        return written
+    for run, scalars in figures.read_scalars(logs).items():
+        slug = "root" if run == "." else run.replace("/", "_")
+        path = Path(out) / f"curves_{slug}.png"
+        figures.training_curves(scalars, f"{Path(workdir).name}/{run}").save(path)
+        written.append(path.name)
+    return written
+
+
+def _gender_figure(model, out):
+    groups, reference = {}, {}
+    for split, kinds in model["splits"].items():
+        by_gender = kinds["trained"]["by_gender"]
+        keys = ["gender_agreement", "matching"] + (["identity_top1"] if split == SEEN else [])
+        for key in keys:
+            label = f"{key.replace('_', ' ')} ({'seen' if split == SEEN else split})"
+            groups[label] = {g: by_gender[g][key] for g in by_gender if key in by_gender[g]}
+            if key == "matching":
+                reference[label] = 0.5
+            if key == "identity_top1":
+                reference[label] = kinds["trained"]["identity_top1"].get("chance", 0)
+    if not groups:
+        return None
+    path = Path(out) / "by_gender.png"
+    size = (max(560, 150 * len(groups)), 300)
+    figures.bar_chart(
+        groups, f"{model['name']}: per speaker gender (trained)", reference=reference, size=size
+    ).save(path)
+    return path.name

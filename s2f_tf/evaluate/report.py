@@ -1,0 +1,233 @@
+"""metrics.json and report.md of an evaluation, and the "proof of learning" verdicts (issue 6)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from s2f_tf.files import atomic_write_json, atomic_write_text
+
+SEEN = "train_heldout"
+
+# (metric key, label, kind): kind "pct" = fraction shown in %, "num" = plain number.
+ROWS = [
+    ("identity_top1", "identity top-1", "pct"),
+    ("identity_top5", "identity top-5", "pct"),
+    ("gender_agreement", "gender agreement", "pct"),
+    ("matching", "1:2 matching", "pct"),
+    ("matching_gender_stratified", "1:2 matching, gender-stratified", "pct"),
+    ("recall@1", "recall@1", "pct"),
+    ("recall@2", "recall@2", "pct"),
+    ("recall@5", "recall@5", "pct"),
+    ("recall@10", "recall@10", "pct"),
+    ("cosine_same_identity", "cosine, same identity", "num"),
+    ("cosine_other_identities", "cosine, other identities", "num"),
+    ("l1_pixels", "L1 (pixels, 0-255)", "num"),
+    ("fid", "FID (Inception)", "num"),
+    ("kid", "KID (Inception)", "num"),
+    ("fd_face_embedding", "Fréchet distance, face-embedding space", "num"),
+]
+
+# Issue 6 targets for the demo: (label, split selector, metric key, target kind, target).
+TARGETS = [
+    ("identity top-1, seen identities", "seen", "identity_top1", "x_chance", 5.0),
+    ("gender agreement, unseen identities", "unseen", "gender_agreement", "at_least", 0.85),
+    ("1:2 matching, unseen identities", "unseen", "matching", "at_least", 0.65),
+]
+
+
+def _value(entry):
+    return entry.get("value") if isinstance(entry, dict) else None
+
+
+def proof_of_learning(model):
+    """Each issue-6 target with the trained and untrained values and whether the trained one meets it.
+
+    Seen = the "train_heldout" split; unseen = the first evaluated split that is not. A target whose split
+    was not evaluated is reported with `passed: None`.
+    """
+    splits = model["splits"]
+    unseen = next((s for s in splits if s != SEEN), None)
+    checks = []
+    for label, selector, key, kind, target in TARGETS:
+        split = SEEN if selector == "seen" else unseen
+        entry = splits.get(split, {}) if split else {}
+        trained = entry.get("trained", {}).get(key)
+        untrained = entry.get("untrained", {}).get(key)
+        threshold = target
+        if kind == "x_chance" and trained:
+            threshold = target * trained["chance"]
+        value = _value(trained)
+        checks.append(
+            {
+                "criterion": label,
+                "split": split,
+                "target": f">= {target:g} x chance" if kind == "x_chance" else f">= {target:.0%}",
+                "threshold": threshold if value is not None else None,
+                "trained": trained,
+                "untrained": untrained,
+                "passed": None if value is None else bool(value >= threshold),
+            }
+        )
+    return checks
+
+
+def fmt(entry, kind="pct"):
+    """A metric entry as text: '61.7 % [58.1, 64.9] (n=4620)' or '0.245 [0.23, 0.26] (n=...)'."""
+    if entry is None:
+        return "-"
+    value = _value(entry)
+    if value is None:
+        return "-"
+    scale, unit, digits = (
+        (100.0, " %", 1) if kind == "pct" else (1.0, "", 4 if abs(value) < 1 else 1)
+    )
+    text = f"{value * scale:.{digits}f}{unit}"
+    if entry.get("ci95"):
+        lo, hi = entry["ci95"]
+        text += f" [{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]"
+    if "n" in entry:
+        text += f" (n={entry['n']})"
+    elif "n_fake" in entry:
+        text += f" (n={entry['n_real']} real / {entry['n_fake']} generated)"
+    elif "std_over_subsets" in entry:
+        text += f" ± {entry['std_over_subsets']:.4f}"
+    return text
+
+
+def _chance(entry):
+    if isinstance(entry, dict) and "chance" in entry:
+        return f"{entry['chance'] * 100:.1f} %"
+    return ""
+
+
+def _split_title(split):
+    return (
+        "seen identities, held-out utterances (train_heldout)"
+        if split == SEEN
+        else f"unseen identities ({split})"
+    )
+
+
+def render(result) -> str:
+    """The Markdown report of an evaluation result (the dict `evaluation.evaluate` returns)."""
+    model = result["model"]
+    lines = [f"# Evaluation: {model['name']}", ""]
+    lines += [
+        f"- work directory: `{model['workdir']}` (config `{model['config']}`, checkpoint `{model['checkpoint']}`)",
+        f"- labels.json matches the dataset's training identities: {model['labels_match_data']}",
+        "- data: "
+        + ", ".join(f"{s}: {d['identities']} identities" for s, d in result["data"].items()),
+    ]
+    c = result["classifiers"]
+    lines += [
+        f"- judges: {c['architecture']}; {c['steps']} steps of {c['batch_size']} on {c['train_faces']} faces, "
+        f"{c['heldout_faces']} held-out faces",
+        f"  - identity classifier on held-out real faces: top-1 {fmt(c['identity'].get('heldout_real_top1'))}"
+        f" (chance {_chance(c['identity'].get('heldout_real_top1'))}), top-5 "
+        f"{fmt(c['identity'].get('heldout_real_top5'))}",
+        f"  - gender classifier on held-out real faces: {fmt(c['gender'].get('heldout_real_accuracy'))}",
+        f"- FID/KID: {result['fid_message']}",
+        "- 95 % intervals: percentile bootstrap over samples (1000 resamples); n = samples behind each number."
+        " Matching and retrieval use the identity classifier's embedder (cosine); impostors and galleries"
+        f" are drawn with seed {result['options']['seed']}.",
+        "",
+        "## Proof of learning",
+        "",
+        "| criterion | split | target | trained | untrained generator | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for check in result["proof_of_learning"]:
+        met = {True: "yes", False: "**no**", None: "not evaluated"}[check["passed"]]
+        lines.append(
+            f"| {check['criterion']} | {check['split']} | {check['target']} | {fmt(check['trained'])} | "
+            f"{fmt(check['untrained'])} | {met} |"
+        )
+    for split, kinds in model["splits"].items():
+        trained, untrained = kinds["trained"], kinds["untrained"]
+        lines += [
+            "",
+            f"## {_split_title(split)}",
+            "",
+            f"{trained['samples']} utterances of {trained['identities']} identities; "
+            f"{trained['reference_faces']} real faces; retrieval galleries of {trained['gallery_size']} identities.",
+            "",
+            "| metric | trained | untrained generator | chance |",
+            "|---|---|---|---|",
+        ]
+        for key, label, kind in ROWS:
+            if key in trained:
+                lines.append(
+                    f"| {label} | {fmt(trained[key], kind)} | {fmt(untrained.get(key), kind)} | "
+                    f"{_chance(trained[key])} |"
+                )
+        by_gender = trained["by_gender"]
+        if by_gender:
+            lines += ["", "Per speaker gender (trained generator):", ""]
+            lines += [
+                "| metric | " + " | ".join(by_gender) + " |",
+                "|---" * (1 + len(by_gender)) + "|",
+            ]
+            for key in next(iter(by_gender.values())):
+                lines.append(
+                    f"| {key.replace('_', ' ')} | "
+                    + " | ".join(fmt(by_gender[g].get(key)) for g in by_gender)
+                    + " |"
+                )
+    entries = [model, *result.get("compare", [])]
+    if len(entries) > 1:
+        lines += ["", "## Comparison (general vs. female vs. male, as the seed's Table 2)", ""]
+        columns = [
+            ("fid", "FID", "num"),
+            ("l1_pixels", "L1", "num"),
+            ("cosine_same_identity", "cosine", "num"),
+            ("identity_top1", "top-1", "pct"),
+            ("gender_agreement", "gender", "pct"),
+            ("matching", "1:2", "pct"),
+            ("recall@1", "R@1", "pct"),
+        ]
+        for split in model["splits"]:
+            lines += [
+                f"### {_split_title(split)}",
+                "",
+                "| model | " + " | ".join(c[1] for c in columns) + " |",
+                "|---" * (1 + len(columns)) + "|",
+            ]
+            for entry in entries:
+                m = entry["splits"].get(split, {}).get("trained")
+                if m is None:
+                    continue
+                cells = [
+                    "-"
+                    if _value(m.get(k)) is None
+                    else (f"{_value(m[k]) * 100:.1f} %" if kind == "pct" else f"{_value(m[k]):.3g}")
+                    for k, _, kind in columns
+                ]
+                lines.append(f"| {entry['name']} ({entry['config']}) | " + " | ".join(cells) + " |")
+            lines.append("")
+    lines += ["", "## Figures", ""]
+    lines += [f"![{name}]({name})" for name in result["figures"]]
+    return "\n".join(lines) + "\n"
+
+
+def summary(result):
+    """The short JSON summary printed last by `s2f evaluate`."""
+    out = {"out": result.get("out"), "fid_features": result["fid_features"], "splits": {}}
+    for split, kinds in result["model"]["splits"].items():
+        out["splits"][split] = {
+            kind: {
+                key: _value(values.get(key))
+                for key in ("identity_top1", "gender_agreement", "matching", "recall@1", "fid")
+                if key in values
+            }
+            for kind, values in kinds.items()
+        }
+    out["proof_of_learning"] = {c["criterion"]: c["passed"] for c in result["proof_of_learning"]}
+    return out
+
+
+def write(out, result):
+    """Writes metrics.json and report.md under `out`; returns their paths."""
+    out = Path(out)
+    metrics_path = atomic_write_json(out / "metrics.json", result)
+    report_path = atomic_write_text(out / "report.md", render(result))
+    return metrics_path, report_path
