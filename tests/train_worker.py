@@ -18,9 +18,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from s2f_tf.config import preset  # noqa: E402
-from s2f_tf.train.distribute import make_strategy  # noqa: E402
 from s2f_tf.train import loop  # noqa: E402
 from s2f_tf.train.builder import build_gan  # noqa: E402
+from s2f_tf.train.distribute import make_strategy  # noqa: E402
 
 NUM_CLASSES = 5
 
