@@ -9,6 +9,7 @@ is unvoiced; voiced segments are concatenated.
 from __future__ import annotations
 
 import collections
+import os
 
 import numpy as np
 import soundfile
@@ -33,10 +34,10 @@ def load_audio(path, sample_rate: int = 16000) -> np.ndarray:
     Raises AudioFileError (an S2FError, one line) for a missing, unreadable, empty or non-finite file;
     its `reason` is "missing", "unreadable", "empty" or "non_finite".
     """
+    if not os.path.isfile(path):  # libsndfile reports this as a generic "System error"
+        raise AudioFileError(f"{path}: no such file", "missing")
     try:
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except FileNotFoundError:
-        raise AudioFileError(f"{path}: no such file", "missing") from None
     except (soundfile.LibsndfileError, OSError, RuntimeError, ValueError, EOFError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise AudioFileError(

@@ -1,0 +1,146 @@
+"""s2f_tf.synth: the synthetic identity corpus (layout, meta format, determinism, shared latents)."""
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from PIL import Image
+
+from s2f_tf import cli
+from s2f_tf.audio import voiced
+from s2f_tf.errors import S2FError
+from s2f_tf.synth import corpus
+from s2f_tf.synth.voices import Recording, VoiceTraits, synthesize
+
+
+def _digest(root: Path) -> dict:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth") / "corpus"
+    summary = corpus.generate(out, identities=8, utterances=3, faces=2, seed=5, workers=1)
+    return out, summary
+
+
+def test_layout_and_summary(small_corpus):
+    out, summary = small_corpus
+    assert summary["identities"] == 8 and summary["utterances"] == 24 and summary["faces"] == 16
+    wavs = sorted(out.glob("wav/id*/*/*.wav"))
+    jpgs = sorted(out.glob("faces/*/*.jpg"))
+    assert len(wavs) == 24 and len(jpgs) == 16
+    for wav in wavs[:6]:
+        info = soundfile.info(wav)
+        assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+        assert len(wav.parent.name) == 11 and len(wav.stem) == 5  # YouTube id / 00001
+    for jpg in jpgs[:4]:
+        with Image.open(jpg) as image:
+            assert (image.format, image.mode, image.size) == ("JPEG", "RGB", (128, 128))
+
+
+def test_meta_file_is_voxceleb1_format(small_corpus):
+    out, _ = small_corpus
+    lines = (out / "vox1_meta.csv").read_text().splitlines()
+    assert lines[0] == "VoxCeleb1 ID\tVGGFace1 ID\tGender\tNationality\tSet"
+    rows = list(csv.reader(lines[1:], delimiter="\t"))
+    assert [r[0] for r in rows] == [f"id{10001 + i}" for i in range(8)]
+    assert [r[1] for r in rows] == sorted(r[1] for r in rows)
+    for vox_id, name, gender, nationality, split in rows:
+        assert gender in ("m", "f") and nationality and split == "dev"
+        first, last = name.split("_")
+        assert first.istitle() and last.istitle()
+        assert (out / "wav" / vox_id).is_dir() and (out / "faces" / name).is_dir()
+
+
+def test_same_seed_same_bytes_other_seed_differs(small_corpus, tmp_path):
+    out, _ = small_corpus
+    again = tmp_path / "again"
+    corpus.generate(again, identities=8, utterances=3, faces=2, seed=5, workers=2)  # process pool
+    assert _digest(again) == _digest(out)
+    other = tmp_path / "other"
+    corpus.generate(other, identities=8, utterances=3, faces=2, seed=6, workers=1)
+    assert (other / "vox1_meta.csv").read_bytes() != (out / "vox1_meta.csv").read_bytes()
+
+
+def test_utterances_have_enough_voiced_speech_for_small(small_corpus):
+    out, _ = small_corpus
+    for wav in sorted(out.glob("wav/*/*/*.wav")):
+        samples, rate = soundfile.read(wav, dtype="int16")
+        speech = voiced(samples)
+        frames = len(speech) // 160 + 1
+        assert 330 <= frames <= 900, (wav, frames)  # >= small preset's 300-frame minimum
+        assert (
+            len(samples) - len(speech) >= 0.3 * rate
+        )  # leading/trailing silence and pauses removed
+
+
+def test_names_split_about_a_quarter_held_out_and_genders_mixed():
+    people = corpus.sample_identities(48, seed=0)
+    held = [p for p in people if p.name[0] in "ABCDE"]
+    assert len(held) == 12
+    assert len({p.name for p in people}) == 48
+    assert len({p.name[0] for p in people}) >= 12  # names spread over the alphabet
+    assert 18 <= sum(p.gender == "f" for p in people) <= 30
+    assert sum(p.gender == "f" for p in held) >= 2
+
+
+def test_voice_and_face_share_latents():
+    people = corpus.sample_identities(200, seed=1)
+    male = np.array([p.gender == "m" for p in people])
+    f0 = np.array([p.voice.f0 for p in people])
+    vtl = np.array([p.voice.vocal_tract_cm for p in people])
+    width = np.array([p.face.face_width for p in people])
+    assert f0[male].max() < f0[~male].min() + 20 and np.median(f0[~male]) > 1.5 * np.median(
+        f0[male]
+    )
+    assert vtl[male].mean() - vtl[~male].mean() > 2.0
+    assert np.corrcoef(vtl, width)[0, 1] > 0.9
+    assert all(p.face.hair_length > 0.5 and p.face.beard == 0 for p in people if p.gender == "f")
+    assert all(p.face.hair_length < 0.35 for p in people if p.gender == "m")
+
+
+def _f0(wave, rate=16000):
+    """Median autocorrelation pitch over voiced 40 ms frames."""
+    estimates = []
+    for start in range(0, len(wave) - 640, 640):
+        frame = wave[start : start + 640] - wave[start : start + 640].mean()
+        if np.sqrt(np.mean(frame**2)) < 0.05 * np.abs(wave).max():
+            continue
+        ac = np.correlate(frame, frame, "full")[639:]
+        lo, hi = rate // 400, rate // 60
+        estimates.append(rate / (lo + np.argmax(ac[lo:hi])))
+    return np.median(estimates)
+
+
+def test_pitch_is_audible():
+    rng = np.random.default_rng(0)
+    for f0 in (110.0, 220.0):
+        wave = synthesize(VoiceTraits(f0=f0, jitter=0.0), Recording(seconds=2.0, snr_db=40.0), rng)
+        assert wave.dtype == np.float32 and np.abs(wave).max() <= 1.0
+        assert abs(_f0(wave) / f0 - 1) < 0.15
+
+
+def test_refuses_non_empty_output(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "keep.txt").write_text("mine")
+    with pytest.raises(S2FError):
+        corpus.generate(tmp_path / "x", identities=2, utterances=1, faces=1, workers=1)
+    assert (tmp_path / "x" / "keep.txt").read_text() == "mine"
+
+
+def test_cli(tmp_path, capsys):
+    argv = ["synth", "--out", str(tmp_path / "c"), "--identities", "2", "--utterances", "1"]
+    assert cli.main([*argv, "--faces", "1", "--workers", "1"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["identities"] == 2 and summary["utterances"] == 2 and summary["faces"] == 2
+    assert cli.main(["synth", "--out", str(tmp_path / "d"), "--identities", "0"]) == 2
+    assert capsys.readouterr().err == "s2f synth: error: --identities must be at least 1, got 0\n"
