@@ -127,15 +127,15 @@ def read_meta(path) -> tuple[list[dict], collections.Counter]:
 
 
 def first_letter(name: str) -> str:
-    """The split letter of a name: the first letter with accents removed, upper case."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    letters = [c for c in decomposed if c.isascii() and c.isalpha()]
-    return letters[0].upper() if letters else ""
+    """The split letter of a name: its first letter, accents removed, upper case ("" if none)."""
+    letter = next((c for c in name if c.isalpha()), "")
+    base = [c for c in unicodedata.normalize("NFKD", letter) if c.isascii() and c.isalpha()]
+    return (base[0] if base else letter).upper()
 
 
 def letter_splits(names) -> dict[str, str]:
     """Reference rule: A-E held out (divided ~112:189 into val and test, deterministically), F-Z train."""
-    held = sorted(n for n in names if first_letter(n) in "ABCDE" and first_letter(n))
+    held = sorted(n for n in names if first_letter(n) in tuple("ABCDE"))
     order = np.random.default_rng(0).permutation(len(held))
     n_val = round(len(held) * VAL_FRACTION)
     result = {n: "train" for n in names}
@@ -495,6 +495,7 @@ def _dataset_json(options: PrepareOptions, layout: dict, stats: dict) -> dict:
         entry["speech_seconds"] = round(entry["speech_seconds"], 1)
         splits[split] = entry
     options_dict = dataclasses.asdict(options)
+    options_dict.pop("workers")  # does not change the data
     return {
         "format": FORMAT,
         "options": options_dict,
