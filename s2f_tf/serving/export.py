@@ -292,9 +292,13 @@ def _check_outputs(got: dict, want: dict, batch: int, where: str):
 
 def tflite_operators(content: bytes) -> list[str]:
     """The distinct operator names of a TFLite model (Flex ops would show as `Flex...`/custom ops)."""
-    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interpreter = Interpreter(model_content=content)
+    # Without the default XNNPACK delegate, which would replace the ops it takes with one DELEGATE node.
+    interpreter = Interpreter(
+        model_content=content,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
     return sorted({op["op_name"] for op in interpreter._get_ops_details()})
 
 
