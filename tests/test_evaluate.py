@@ -1,0 +1,243 @@
+"""s2f_tf.evaluate end to end: judges on constructed faces with known answers, figures, the report, and
+`s2f evaluate` on a tiny synthetic dataset trained for a few steps by `s2f pretrain-voice` / `s2f train`."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from s2f_tf import cli
+from s2f_tf.config import preset
+from s2f_tf.evaluate import evaluation, figures, report
+
+
+class FakeSource:
+    """Four identities whose faces are flat colours plus noise (trivially separable), two per gender."""
+
+    COLORS = np.array([[230, 30, 30], [30, 230, 30], [30, 30, 230], [230, 230, 30]])
+
+    def __init__(self, per_identity=10, seed=0):
+        rng = np.random.default_rng(seed)
+        labels = np.repeat(np.arange(4), per_identity)
+        noise = rng.integers(-20, 21, size=(len(labels), 64, 64, 3))
+        self.images = np.clip(self.COLORS[labels][:, None, None, :] + noise, 0, 255).astype(
+            np.uint8
+        )
+        self.labels = labels.astype(np.int32)
+        self.genders = np.array(["f", "m", "f", "m"])
+
+    def info(self):
+        train = {
+            "num_classes": 4,
+            "names": ["F_a", "G_b", "H_c", "I_d"],
+            "genders": list(self.genders),
+        }
+        return {"splits": {"train": train, "train_heldout": train}}
+
+    def faces(self, split):
+        return self.images, self.labels, self.genders[self.labels]
+
+
+@pytest.fixture(scope="module")
+def judged():
+    source = FakeSource()
+    options = evaluation.EvalOptions(classifier_steps=40, classifier_batch=16, heldout_fraction=0.3)
+    judges = evaluation.train_judges(source, source.info(), preset("tiny").model, options)
+    return source, judges, options
+
+
+def _generated(faces, labels, genders):
+    return evaluation.Generated(
+        faces, np.asarray(labels), np.asarray(genders), list(range(len(labels)))
+    )
+
+
+def test_judges_learn_real_faces(judged):
+    _, judges, _ = judged
+    summary = judges.summary
+    assert summary["train_faces"] == 28 and summary["heldout_faces"] == 12
+    assert summary["identity"]["heldout_real_top1"]["value"] == 1.0
+    assert summary["identity"]["heldout_real_top1"]["chance"] == 0.25
+    assert summary["gender"]["heldout_real_accuracy"]["value"] == 1.0
+
+
+def test_perfect_generator_scores_100_and_swapped_scores_0(judged):
+    _, judges, options = judged
+    held = judges.heldout
+    perfect = _generated(held.images, held.labels, held.genders)
+    result = evaluation.split_metrics(perfect, held, judges, True, options, extractor=None)
+    assert result["samples"] == 12 and result["identities"] == 4
+    for key in ("identity_top1", "gender_agreement", "matching", "recall@1"):
+        assert result[key]["value"] == 1.0, key
+    assert result["identity_top5"]["chance"] == 1.0  # top-5 of 4 classes
+    assert result["recall@1"]["chance"] == 0.25 and result["gallery_size"] == 4
+    assert result["l1_pixels"]["value"] < 25  # same colour, independent noise (mean |diff| ~ 13.6)
+    assert result["cosine_same_identity"]["value"] > result["cosine_other_identities"]["value"]
+    assert set(result["by_gender"]) == {"f", "m"}
+    assert result["by_gender"]["f"]["identity_top1"]["n"] == 6
+
+    swapped_labels = (held.labels + 1) % 4  # every voice yields the next identity's face
+    swapped = _generated(held.images, swapped_labels, judges.heldout.genders[::-1])
+    result = evaluation.split_metrics(swapped, held, judges, True, options, extractor=None)
+    assert result["identity_top1"]["value"] == 0.0
+    assert result["recall@1"]["value"] == 0.0
+    assert result["matching"]["value"] < 0.5
+
+    # A pluggable FID feature extractor: mean colour per image.
+    mean_colour = lambda images: images.reshape(len(images), -1, 3).mean(axis=1)  # noqa: E731
+    result = evaluation.split_metrics(perfect, held, judges, True, options, mean_colour)
+    assert result["fid"]["value"] == pytest.approx(0.0, abs=1e-6)
+    assert np.isfinite(result["kid"]["value"]) and result["kid"]["std_over_subsets"] >= 0
+
+
+def test_holdout_split_keeps_one_face_per_identity_aside():
+    labels = np.array([0, 0, 0, 0, 0, 1, 2, 2])
+    train, held = evaluation.holdout_split(labels, 0.2, seed=0)
+    assert sorted(np.concatenate([train, held])) == list(range(8))
+    assert sorted(labels[held]) == [0, 2]  # identity 1 has one face: kept for training
+
+
+def test_read_scalars_and_curves(tmp_path):
+    writer = tf.summary.create_file_writer(str(tmp_path / "train"))
+    with writer.as_default():
+        for step in range(5):
+            tf.summary.scalar("loss/d_real", 1.0 / (step + 1), step=step)
+            tf.summary.scalar("acc/d_real", step / 4, step=step)
+        tf.summary.image("samples/grid", tf.zeros([1, 8, 8, 3]), step=0)
+    writer.close()
+    scalars = figures.read_scalars(tmp_path)
+    assert list(scalars) == ["train"]
+    assert set(scalars["train"]) == {"loss/d_real", "acc/d_real"}
+    steps, values = scalars["train"]["loss/d_real"]
+    np.testing.assert_array_equal(steps, np.arange(5))
+    np.testing.assert_allclose(values, 1.0 / np.arange(1, 6), rtol=1e-6)
+    image = figures.training_curves(scalars["train"], "train")
+    assert image.size == (840, 260)  # two panels side by side
+
+
+def test_face_grid_and_bar_chart():
+    face = np.zeros((64, 64, 3), np.uint8)
+    grid = figures.face_grid([("a", face, [face] * 3), ("b", None, [face])], title="t", scale=2)
+    assert grid.size == (150 + 4 * (128 + 4), 36 + 2 * (128 + 4))
+    chart = figures.bar_chart(
+        {"x": {"f": {"value": 0.5, "ci95": [0.4, 0.6], "n": 3}, "m": {"value": 1.0, "n": 2}}},
+        "t",
+        reference={"x": 0.5},
+    )
+    assert chart.size == (560, 300)
+
+
+def test_proof_of_learning_thresholds():
+    def entry(value, chance=None):
+        return {"value": value, "n": 10, **({"chance": chance} if chance else {})}
+
+    model = {
+        "splits": {
+            "train_heldout": {
+                "trained": {"identity_top1": entry(0.30, 0.05)},
+                "untrained": {"identity_top1": entry(0.05, 0.05)},
+            },
+            "test": {
+                "trained": {"gender_agreement": entry(0.80), "matching": entry(0.70)},
+                "untrained": {"gender_agreement": entry(0.5), "matching": entry(0.5)},
+            },
+        }
+    }
+    checks = {c["criterion"]: c for c in report.proof_of_learning(model)}
+    assert checks["identity top-1, seen identities"]["passed"] is True
+    assert checks["identity top-1, seen identities"]["threshold"] == pytest.approx(0.25)
+    assert checks["gender agreement, unseen identities"]["passed"] is False
+    assert checks["1:2 matching, unseen identities"]["passed"] is True
+    del model["splits"]["test"]
+    assert report.proof_of_learning(model)[2]["passed"] is None
+
+
+def _s2f(capsys, *argv):
+    status = cli.main([str(a) for a in argv])
+    out = capsys.readouterr().out.strip().splitlines()
+    return status, (json.loads(out[-1]) if status == 0 else None)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """synth (16 identities) -> prepare -> pretrain-voice 4 steps -> train 4 steps, tiny preset."""
+    root = tmp_path_factory.mktemp("run")
+    argv = [
+        ["synth", "--out", root / "corpus", "--identities", 16, "--utterances", 4, "--faces", 6, "--workers", 1],
+        ["prepare", "--meta", root / "corpus/vox1_meta.csv", "--voices", root / "corpus/wav",
+         "--faces", root / "corpus/faces", "--out", root / "data", "--min-frames", 40, "--workers", 1,
+         "--heldout-fraction", 0.25],
+        ["pretrain-voice", "--data", root / "data", "--workdir", root / "wd", "--preset", "tiny",
+         "--steps", 4, "--strategy", "one_device", "--no-progress"],
+        ["train", "--data", root / "data", "--workdir", root / "wd", "--steps", 4,
+         "--strategy", "one_device", "--no-progress"],
+    ]  # fmt: skip
+    for args in argv:
+        assert cli.main([str(a) for a in args]) == 0, args[0]
+    return root
+
+
+def test_s2f_evaluate_on_a_tiny_trained_run(trained_run, capsys):
+    root = trained_run
+    out = root / "eval"
+    status, summary = _s2f(
+        capsys, "evaluate", "--data", root / "data", "--workdir", root / "wd", "--out", out,
+        "--classifier-steps", 20,
+    )  # fmt: skip
+    assert status == 0
+    assert summary["out"] == str(out) and summary["fid_features"] in (None, "inception_v3")
+    assert set(summary["splits"]) == {"train_heldout", "test"}
+    assert set(summary["splits"]["train_heldout"]) == {"trained", "untrained"}
+    names = {p.name for p in out.iterdir()}
+    assert {"metrics.json", "report.md", "by_gender.png", "curves_train.png"} <= names
+    assert {
+        f"grid_{s}_{k}.png" for s in ("train_heldout", "test") for k in ("trained", "untrained")
+    } <= names
+    assert Image.open(out / "grid_test_trained.png").size[0] == 150 + 4 * 132
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    seen = metrics["model"]["splits"]["train_heldout"]["trained"]
+    assert (
+        seen["samples"] == 12 and seen["identities"] == 12
+    )  # 4 utterances x 25 % held out x 12 ids
+    assert seen["identity_top1"]["chance"] == pytest.approx(1 / 12)
+    assert 0.0 <= seen["identity_top1"]["value"] <= 1.0 and seen["identity_top1"]["n"] == 12
+    unseen = metrics["model"]["splits"]["test"]["trained"]
+    assert unseen["identities"] == 3 and unseen["gallery_size"] == 3
+    assert unseen["recall@1"]["chance"] == pytest.approx(1 / 3)
+    assert metrics["model"]["labels_match_data"] is True
+    assert len(metrics["proof_of_learning"]) == 3
+    text = (out / "report.md").read_text()
+    assert "## Proof of learning" in text and "untrained generator" in text
+    assert "| identity top-1 |" in text and "(n=12)" in text
+
+    # An earlier evaluation side by side (the seed's Table 2 layout), test split only.
+    status, summary = _s2f(
+        capsys, "evaluate", "--data", root / "data", "--workdir", root / "wd", "--out", root / "eval2",
+        "--split", "test", "--classifier-steps", 5, "--compare", out,
+    )  # fmt: skip
+    assert status == 0 and set(summary["splits"]) == {"test"}
+    text = (root / "eval2" / "report.md").read_text()
+    assert "## Comparison" in text and text.count("| wd (tiny") == 2
+
+
+def test_s2f_evaluate_bad_input(tmp_path, capsys):
+    assert cli.main(["evaluate", "--data", str(tmp_path), "--workdir", str(tmp_path / "no")]) == 2
+    assert "no such work directory" in capsys.readouterr().err
+    assert cli.main(["evaluate", "--data", str(tmp_path), "--workdir", str(tmp_path)]) == 2
+    assert (
+        cli.main(
+            [
+                "evaluate",
+                "--data",
+                str(tmp_path),
+                "--workdir",
+                str(tmp_path),
+                "--classifier-steps",
+                "0",
+            ]
+        )
+        == 2
+    )
