@@ -76,7 +76,11 @@ def load_inference_models(workdir):
     checkpoint = latest_checkpoint(workdir)
     if checkpoint is None:
         raise S2FError(f"{workdir}: no GAN checkpoint under {CHECKPOINTS}/ (run s2f train)")
-    tf.train.Checkpoint(generator=generator).restore(checkpoint).expect_partial()
+    status = tf.train.Checkpoint(generator=generator).restore(checkpoint).expect_partial()
+    try:
+        status.assert_existing_objects_matched()
+    except AssertionError:
+        raise S2FError(f"{checkpoint}: holds no generator weights for this configuration") from None
     return config, encoder, generator
 
 

@@ -38,7 +38,10 @@ def run(args):
     check_batch(config.train.batch_size, strategy)
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     wd.save_or_check_config(args.workdir, config)
-    atomic_write_text(Path(args.workdir) / wd.LABELS, json.dumps(info.label_names(), indent=1))
+    atomic_write_text(
+        Path(args.workdir) / wd.LABELS,
+        json.dumps({s: info.names(s) for s in info.splits}, indent=1),
+    )
     return train_gan(
         config,
         args.workdir,

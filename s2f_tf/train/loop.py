@@ -81,11 +81,12 @@ def train_gan(
     )
     batches = iter(dataset)
 
-    @tf.function(jit_compile=train.jit_compile or None)
+    # The crop length changes every batch: trace once for any length, not once per length.
+    @tf.function(jit_compile=train.jit_compile or None, reduce_retracing=True)
     def replica_step(batch):
         return gan(batch, global_batch)
 
-    @tf.function
+    @tf.function(reduce_retracing=True)
     def distributed_step(batch):
         metrics = strategy.run(replica_step, args=(batch,))
         return strategy.experimental_local_results(metrics)[0]
