@@ -220,7 +220,7 @@ def test_s2f_evaluate_on_a_tiny_trained_run(trained_run, capsys):
     )  # fmt: skip
     assert status == 0 and set(summary["splits"]) == {"test"}
     text = (root / "eval2" / "report.md").read_text()
-    assert "## Comparison" in text and text.count("| wd (tiny") == 2
+    assert "## Comparison" in text and text.count("| wd (tiny") == 2 and "from `" in text
 
 
 def test_s2f_evaluate_bad_input(tmp_path, capsys):

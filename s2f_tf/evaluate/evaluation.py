@@ -225,7 +225,10 @@ def generate_faces(source, split, config, encoder, generators, max_utterances=No
         input_signature=[tf.TensorSpec([1, None, mel], tf.float32)],
     )
     embeddings, labels, genders, utterances, count = [], [], [], [], {}
-    for item in tqdm(source.voices(split, config), desc=f"voices ({split})", leave=False):
+    items = source.voices(split, config)
+    if hasattr(items, "as_numpy_iterator"):  # a tf.data.Dataset
+        items = items.as_numpy_iterator()
+    for item in tqdm(items, desc=f"voices ({split})", leave=False):
         label = int(np.asarray(item["voice_label"]).reshape(-1)[0])
         if max_utterances is not None and count.get(label, 0) >= max_utterances:
             continue
@@ -490,7 +493,7 @@ def _compare_entry(path, source, info, judges, options, extractor):
     if candidate.is_file():
         data = json.loads(candidate.read_text())
         entry = dict(data["model"])
-        entry["source"] = str(candidate)
+        entry["source"] = str(candidate)  # judged by that evaluation's own classifiers
         return entry
     if (path / "config.json").is_file():
         return evaluate_model(path, source, info, judges, options, extractor)

@@ -133,6 +133,9 @@ def render(result) -> str:
         "",
         "## Proof of learning",
         "",
+        "Targets of issue 6 for the demo (`small` preset); the untrained generator (same voice encoder,"
+        " freshly initialised generator) is the baseline.",
+        "",
         "| criterion | split | target | trained | untrained generator | met |",
         "|---|---|---|---|---|---|",
     ]
@@ -175,7 +178,14 @@ def render(result) -> str:
                 )
     entries = [model, *result.get("compare", [])]
     if len(entries) > 1:
-        lines += ["", "## Comparison (general vs. female vs. male, as the seed's Table 2)", ""]
+        lines += [
+            "",
+            "## Comparison (general vs. female vs. male, as the seed's Table 2)",
+            "",
+            'Rows marked "from" are earlier evaluations (their own data and judging classifiers);'
+            " the others were judged here, on this dataset, by the same classifiers, trials and galleries.",
+            "",
+        ]
         columns = [
             ("fid", "FID", "num"),
             ("l1_pixels", "L1", "num"),
@@ -202,7 +212,10 @@ def render(result) -> str:
                     else (f"{_value(m[k]) * 100:.1f} %" if kind == "pct" else f"{_value(m[k]):.3g}")
                     for k, _, kind in columns
                 ]
-                lines.append(f"| {entry['name']} ({entry['config']}) | " + " | ".join(cells) + " |")
+                origin = f", from `{entry['source']}`" if entry.get("source") else ""
+                lines.append(
+                    f"| {entry['name']} ({entry['config']}{origin}) | " + " | ".join(cells) + " |"
+                )
             lines.append("")
     lines += ["", "## Figures", ""]
     lines += [f"![{name}]({name})" for name in result["figures"]]
