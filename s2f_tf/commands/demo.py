@@ -1,0 +1,139 @@
+"""`s2f demo`: the whole path on the embedded synthetic corpus, each stage through its own command.
+
+synth -> prepare -> pretrain-voice -> train -> evaluate -> export -> generate. Every stage resumes or skips
+what is already done, so an interrupted demo continues where it stopped.
+"""
+
+HELP = (
+    "run synth -> prepare -> pretrain-voice -> train -> evaluate -> export -> generate end to end"
+)
+
+
+def add_arguments(parser):
+    parser.add_argument("--out", default="demo_out", help="working folder (default: demo_out)")
+    parser.add_argument(
+        "--models",
+        default="savedmodels/s2f_demo",
+        help="model base path for the export (default: savedmodels/s2f_demo)",
+    )
+    parser.add_argument("--preset", default="small", help="configuration preset (default: small)")
+    parser.add_argument("--identities", type=int, default=48, help="synthetic identities")
+    parser.add_argument("--utterances", type=int, default=20, help="utterances per identity")
+    parser.add_argument("--faces", type=int, default=20, help="faces per identity")
+    parser.add_argument("--pretrain-steps", type=int, help="default: the preset's")
+    parser.add_argument("--train-steps", type=int, help="default: the preset's")
+    parser.add_argument(
+        "--classifier-steps", type=int, default=300, help="steps of evaluate's judging classifiers"
+    )
+    parser.add_argument("--skip-evaluate", action="store_true", help="no evaluation report")
+    parser.add_argument("--seed", type=int, default=0, help="corpus seed")
+
+
+def _stage(name, argv):
+    """Run one `s2f` sub-command in this process and return its summary."""
+    from s2f_tf.cli import build_parser
+
+    print(f"\n=== s2f {name} {' '.join(argv)}", flush=True)
+    args = build_parser({name: _module(name)}).parse_args([name, *argv])
+    return args._run(args)
+
+
+def _module(name):
+    from s2f_tf.cli import COMMANDS
+
+    return COMMANDS[name]
+
+
+def _heldout_wavs(corpus, data, count=8):
+    """One recording of each of up to `count` identities that training never saw (the test split)."""
+    from pathlib import Path
+
+    from s2f_tf.data import pipeline
+
+    info = pipeline.load_info(data)
+    wavs = []
+    for name in info.names("test")[:count]:
+        voxceleb_id = info.identities[name]["id"]
+        found = sorted((Path(corpus) / "wav" / voxceleb_id).rglob("*.wav"))
+        if found:
+            wavs.append(str(found[0]))
+    return wavs
+
+
+def run(args):
+    import time
+    from pathlib import Path
+
+    from s2f_tf.errors import S2FError
+
+    started = time.perf_counter()
+    out = Path(args.out)
+    corpus, data, work = out / "corpus", out / "data", out / "workdir"
+    summary = {}
+    if not (corpus / "vox1_meta.csv").is_file():
+        summary["synth"] = _stage(
+            "synth",
+            [
+                "--out",
+                str(corpus),
+                "--identities",
+                str(args.identities),
+                "--seed",
+                str(args.seed),
+                "--utterances",
+                str(args.utterances),
+                "--faces",
+                str(args.faces),
+            ],
+        )
+    summary["prepare"] = _stage(
+        "prepare",
+        [
+            "--meta",
+            str(corpus / "vox1_meta.csv"),
+            "--voices",
+            str(corpus / "wav"),
+            "--faces",
+            str(corpus / "faces"),
+            "--out",
+            str(data),
+        ],
+    )
+    common = ["--data", str(data), "--workdir", str(work), "--preset", args.preset]
+    steps = ["--steps", str(args.pretrain_steps)] if args.pretrain_steps else []
+    summary["pretrain-voice"] = _stage("pretrain-voice", common + steps)
+    steps = ["--steps", str(args.train_steps)] if args.train_steps else []
+    summary["train"] = _stage("train", common + steps)
+    if not args.skip_evaluate:
+        summary["evaluate"] = _stage(
+            "evaluate",
+            [
+                "--data",
+                str(data),
+                "--workdir",
+                str(work),
+                "--out",
+                str(out / "evaluation"),
+                "--classifier-steps",
+                str(args.classifier_steps),
+            ],
+        )
+    summary["export"] = _stage("export", ["--workdir", str(work), "--out", args.models])
+    wavs = _heldout_wavs(corpus, data)
+    if not wavs:
+        raise S2FError(f"{data}: no held-out test identities to draw faces for")
+    version_dir = summary["export"]["saved_model"]["path"]
+    grid = out / "faces_heldout.png"
+    summary["generate"] = _stage(
+        "generate", ["--model", str(version_dir), "--wav", *wavs, "--out", str(grid)]
+    )
+    return {
+        "seconds": round(time.perf_counter() - started, 1),
+        "faces_png": str(grid),
+        "samples": str(work / "samples"),
+        "evaluation": None if args.skip_evaluate else str(out / "evaluation" / "report.md"),
+        "savedmodel": str(version_dir),
+        "tflite": {k: v["path"] for k, v in summary["export"]["tflite"].items()},
+        "tensorboard": f"tensorboard --logdir {work / 'logs'}",
+        "stages": {k: v.get("seconds", v.get("elapsed_s")) for k, v in summary.items() if v},
+    }
