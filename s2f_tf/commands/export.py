@@ -6,7 +6,7 @@ HELP = (
 
 
 def add_arguments(parser):
-    from s2f_tf.serving.export import FP32_TOLERANCE, QUANTIZATIONS
+    from s2f_tf.serving import FP32_TOLERANCE, QUANTIZATIONS
 
     parser.add_argument(
         "--workdir", required=True, help="work directory of s2f train / import-torch"

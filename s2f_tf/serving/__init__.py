@@ -1,1 +1,11 @@
-"""Export (SavedModel for TF Serving, TFLite for LiteRT) and inference of the waveform -> face model."""
+"""Export (SavedModel for TF Serving, TFLite for LiteRT) and inference of the waveform -> face model.
+
+The constants live here so the command line can show them without importing TensorFlow.
+"""
+
+QUANTIZATIONS = (
+    "fp32",
+    "fp16",
+    "int8",
+)  # TFLite variants: float32, float16 weights, int8 dynamic range.
+FP32_TOLERANCE = 1e-4  # max |face_float - Keras| for the SavedModel and the fp32 TFLite file.

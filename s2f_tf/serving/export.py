@@ -33,9 +33,9 @@ from tqdm.auto import tqdm
 from s2f_tf import workdir as workdir_layout
 from s2f_tf.errors import S2FError
 from s2f_tf.files import atomic_directory, atomic_write_json
+from s2f_tf.serving import FP32_TOLERANCE, QUANTIZATIONS
 from s2f_tf.serving.inference_model import OUTPUTS, VoiceToFace
 
-QUANTIZATIONS = ("fp32", "fp16", "int8")
 CHECK_SAMPLES = (
     1,
     200,
@@ -43,7 +43,6 @@ CHECK_SAMPLES = (
     48000,
     320000,
 )  # 62.5 us, 12.5 ms (< one 25 ms frame), 0.5 s, 3 s, 20 s.
-FP32_TOLERANCE = 1e-4  # max |face_float - Keras| for the SavedModel and the fp32 TFLite file.
 INT8_TARGET_PSNR_DB = 30.0
 REPORT = "export_report.json"
 CONTRACT = "config.json"
