@@ -23,6 +23,7 @@ def run(args):
         raise S2FError(f"--classes must be at least 1, got {args.classes}")
     # TensorFlow prints start-up lines on import, so bad arguments are rejected before it loads.
     from s2f_tf.models import build_models
+
     config = preset(args.preset)
     models = build_models(config, args.classes)
     counts = {}
