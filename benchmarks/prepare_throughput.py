@@ -38,6 +38,8 @@ def main():
     )
     args = parser.parse_args()
 
+    import tensorflow  # noqa: F401 - imported up front so no step is charged for it
+
     from s2f_tf.data.prepare import PrepareOptions, prepare
     from s2f_tf.synth.corpus import generate
 
@@ -111,9 +113,10 @@ def main():
             )
 
     print(
-        "| step | workers | utterances | seconds | utterances/s | audio s (synth) / speech s (prepare) |"
+        "| step | workers | utterances | wall s | CPU s | utterances/s "
+        "| audio s (synth) / speech s (prepare) |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(str(x) for x in row) + " |")
     if pipeline_line:
