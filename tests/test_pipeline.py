@@ -126,6 +126,10 @@ def test_short_utterances_are_dropped(data_dir, tiny_config):
     ds = pipeline.voice_dataset(data_dir, config, 1, seed=0, repeat=False)
     assert len(list(ds)) == sum(n >= cut for n in frames)
     assert set(next(iter(ds))) == {"voice", "voice_label"}
+    assert pipeline.load_info(data_dir).splits["train"]["voice_frames"] == frames
+    too_long = tiny_config.replace(audio={"min_utterance_frames": frames[-1] + 1})
+    with pytest.raises(S2FError, match="no train utterance"):
+        pipeline.train_dataset(data_dir, too_long, 2, seed=0)
 
 
 def test_eval_voices_test_rule(data_dir, tiny_config):

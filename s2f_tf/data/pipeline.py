@@ -45,7 +45,8 @@ class DatasetInfo:
         data_dir: the prepared directory.
         splits: split -> {"num_classes", "names" (label -> name), "genders" (label -> "m"/"f"),
             "voxceleb_ids", "voices", "faces", "speech_seconds", "voice_shards", "face_shards",
-            "face_split", "voices_per_label", "faces_per_label"}; splits are "train", "train_heldout"
+            "face_split", "voices_per_label", "faces_per_label", "voice_frames" (sorted 10 ms frame
+            counts of the VAD'd utterances)}; splits are "train", "train_heldout"
             (utterances kept out of training, train labels and faces), "val" and "test".
         num_classes: identities in "train".
         image_size: face side in pixels. sample_rate: audio rate. min_frames: prepare's minimum length.
@@ -166,6 +167,16 @@ def _test_rule(features, test_frames: int):
 
 def _training_voices(info, config: Config, split, batch_size, input_context, seed, repeat):
     audio = config.audio
+    entry = info.split(split)
+    if not entry["voices"]:
+        raise S2FError(f"{info.data_dir}: split {split!r} has no utterances")
+    frames = entry.get("voice_frames") or []  # empty for datasets prepared before it was recorded
+    if frames and frames[-1] < audio.min_utterance_frames:
+        raise S2FError(
+            f"{info.data_dir}: no {split} utterance has the {audio.min_utterance_frames} frames the "
+            f"{config.name!r} preset needs (longest: {frames[-1]}); use a preset with a smaller "
+            "audio.min_utterance_frames or longer recordings"
+        )
     frontend = LogMelSpectrogram(audio)
     lo, hi = audio.train_min_frames, audio.train_max_frames
     ds = _records(

@@ -358,6 +358,8 @@ def _write_shard(out: Path, shard: dict, records, skipped, seconds) -> dict:
         "seconds": seconds,
         "skipped": dict(skipped),
     }
+    if shard["kind"] == "voices":  # 10 ms frames of each utterance, as the front end counts them
+        stats["frames"] = sorted(int(r[0].size) // 160 + 1 for r in records)
     atomic_write_json(final.with_suffix(".json"), stats)
     os.replace(tmp, final)
     return stats
@@ -477,6 +479,7 @@ def _dataset_json(options: PrepareOptions, layout: dict, stats: dict) -> dict:
             "face_shards": [],
             "voices_per_label": [0] * k,
             "faces_per_label": [0] * k,
+            "voice_frames": [],
         }
         for shard in layout["shards"]:
             if shard["split"] != split:
@@ -489,10 +492,12 @@ def _dataset_json(options: PrepareOptions, layout: dict, stats: dict) -> dict:
             for label, n in s["labels"].items():
                 entry[f"{kind}_per_label"][int(label)] += n
             entry["speech_seconds"] += s["seconds"]
+            entry["voice_frames"] += s.get("frames", [])
             bucket = skipped["utterances" if kind == "voices" else "faces"]
             for reason, n in s["skipped"].items():
                 bucket[reason] = bucket.get(reason, 0) + n
         entry["speech_seconds"] = round(entry["speech_seconds"], 1)
+        entry["voice_frames"].sort()
         splits[split] = entry
     options_dict = dataclasses.asdict(options)
     options_dict.pop("workers")  # does not change the data
