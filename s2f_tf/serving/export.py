@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from s2f_tf import workdir as workdir_layout
 from s2f_tf.errors import S2FError
 from s2f_tf.files import atomic_directory, atomic_write_json
+from s2f_tf.frontend import mel_filterbank
 from s2f_tf.serving import FP32_TOLERANCE, QUANTIZATIONS
 from s2f_tf.serving.inference_model import OUTPUTS, VoiceToFace
 
@@ -146,13 +147,59 @@ def convert_saved_model(source, quantization: str = "fp32") -> bytes:
         raise ExportCheckError(f"TFLite {quantization} conversion failed ({what})") from None
 
 
+def restore_float_weights(content: bytes, weights: np.ndarray) -> tuple[bytes, int]:
+    """Put float32 `weights` back into the int8 FULLY_CONNECTED that dynamic-range conversion made of them.
+
+    A hybrid (int8-weight) FULLY_CONNECTED quantises its *input* to 8 bits per row at run time. For the
+    mel filterbank that input is a power spectrum whose range within one frame is far wider than 8 bits, so
+    quiet mel bins fall to the log floor (features off by up to ~12 normalised units). The converter has no
+    per-op exclusion for dynamic-range quantisation, so the matching weight tensor (same shape, dequantised
+    values within one quantisation step) is switched back to float32, which selects the float kernel.
+    Returns the new flatbuffer and the number of tensors restored.
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    schema = flatbuffer_utils.schema_fb
+    weights = np.asarray(weights, np.float32)
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    restored = 0
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            if flatbuffer_utils.opcode_to_name(model, op.opcodeIndex) != "FULLY_CONNECTED":
+                continue
+            tensor = subgraph.tensors[op.inputs[1]]
+            quantization = tensor.quantization
+            if tensor.type != schema.TensorType.INT8 or list(tensor.shape) != list(weights.shape):
+                continue
+            scale = np.asarray(quantization.scale, np.float32).reshape(-1, 1)
+            stored = np.frombuffer(bytes(model.buffers[tensor.buffer].data), np.int8)
+            dequantized = stored.reshape(weights.shape).astype(np.float32) * scale
+            if np.max(np.abs(dequantized - weights)) > np.max(scale):
+                continue  # same shape, different weights
+            model.buffers[tensor.buffer].data = np.frombuffer(weights.tobytes(), np.uint8)
+            tensor.type = schema.TensorType.FLOAT32
+            tensor.quantization = None
+            restored += 1
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), restored
+
+
 def convert_tflite(model: VoiceToFace, quantizations=QUANTIZATIONS) -> dict[str, bytes]:
-    """TFLite flatbuffers `{quantization: bytes}` of `model` with input `waveform [1, None]`."""
+    """TFLite flatbuffers `{quantization: bytes}` of `model` with input `waveform [1, None]`.
+
+    In the int8 file the front end's mel filterbank stays float32 (see `restore_float_weights`).
+    """
     results = {}
     with tempfile.TemporaryDirectory(prefix="s2f_tflite_") as source:
         export_archive(model, batch=1, with_wav=False).write_out(source, verbose=False)
         for quantization in quantizations:
             results[quantization] = convert_saved_model(source, quantization)
+    if "int8" in results:
+        filters = mel_filterbank(model.audio).T  # FULLY_CONNECTED weights are [out, in]
+        results["int8"], restored = restore_float_weights(results["int8"], filters)
+        if restored != 1:
+            raise ExportCheckError(
+                f"int8 TFLite: expected one mel filterbank FULLY_CONNECTED to keep float, found {restored}"
+            )
     return results
 
 
