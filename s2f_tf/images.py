@@ -17,6 +17,11 @@ def to_uint8(faces) -> np.ndarray:
     return np.round((np.clip(faces, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
 
 
+def to_unit_range(images) -> np.ndarray:
+    """uint8 images -> float32 (x - 127.5) / 127.5, the normalisation of SPEC "Training"."""
+    return (np.asarray(images, dtype=np.float32) - 127.5) / 127.5
+
+
 def grid(images, columns: int, pad: int = 2, labels=None) -> np.ndarray:
     """uint8 images [N, H, W, 3] -> one uint8 image with `columns` per row; optional text labels."""
     images = np.asarray(images, np.uint8)

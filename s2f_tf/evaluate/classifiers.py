@@ -17,7 +17,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from s2f_tf.config import ModelConfig
-from s2f_tf.evaluate.images import to_unit_range
+from s2f_tf.images import to_unit_range
 from s2f_tf.models import FaceEmbedder
 
 

@@ -20,7 +20,7 @@ from s2f_tf.errors import S2FError
 from s2f_tf.evaluate import figures, metrics
 from s2f_tf.evaluate.classifiers import TrainedClassifier, train_face_classifier
 from s2f_tf.evaluate.fid import fid_from_features, inception_extractor, kid_from_features
-from s2f_tf.evaluate.images import to_uint8
+from s2f_tf.images import to_uint8
 
 SEEN = "train_heldout"
 SPLITS = ("train_heldout", "val", "test")
