@@ -10,7 +10,6 @@ from PIL import Image
 from s2f_tf.cli import main
 from s2f_tf.config import preset
 from s2f_tf.serving.export import check_clips, export
-from s2f_tf.serving.images import face_grid
 from s2f_tf.serving.testing import write_random_workdir
 
 
@@ -54,7 +53,7 @@ def test_grid_from_savedmodel(model_dir, audio, tmp_path, capsys):
     assert summary["images"] == [str(out)] and summary["vad"] is True
     assert [round(i["seconds_used"], 1) for i in summary["inputs"]] == [1.5, 1.5]
     image = Image.open(out)
-    assert image.size == (2 * 128, 128 + 14) and image.mode == "RGB"
+    assert image.size == (2 + 2 * (128 + 2), 2 + 128 + 2 + 12) and image.mode == "RGB"
 
 
 def test_separate_pngs_from_tflite_without_vad(model_dir, audio, tmp_path, capsys):
@@ -123,12 +122,3 @@ def test_bad_input_is_one_line_exit_2(case, message, model_dir, audio, tmp_path,
     assert len(lines) == 1 and message in lines[0] and lines[0].startswith("s2f generate: error:")
     assert "Traceback" not in stderr and stdout == ""
     assert not out.exists()
-
-
-def test_face_grid_layout():
-    faces = np.full([10, 64, 64, 3], 200, np.uint8)
-    grid = face_grid(faces, [f"voice{i}" for i in range(10)], columns=4)
-    assert grid.size == (4 * 128, 3 * (128 + 14))
-    pixels = np.asarray(grid)
-    assert (pixels[:128, :128] == 200).all()  # the first face, scaled 2x
-    assert (pixels[2 * 142 :, 2 * 128 :] == 255).all()  # empty cells stay white

@@ -2,6 +2,9 @@
 
 import argparse
 
+GRID_SCALE = 2  # grid cells show each face at 2x (nearest neighbour); --separate writes them 1:1.
+GRID_COLUMNS = 8
+
 HELP = "generate faces for audio files with an exported model (SavedModel directory or .tflite)"
 
 
@@ -36,11 +39,12 @@ def add_arguments(parser):
 def run(args):
     from pathlib import Path
 
+    import numpy as np
     from tqdm.auto import tqdm
 
     from s2f_tf.errors import S2FError
+    from s2f_tf.images import grid, save_png
     from s2f_tf.serving.generate import generate_faces
-    from s2f_tf.serving.images import face_grid, write_png
     from s2f_tf.serving.inference import load_model
 
     if not args.wav:
@@ -60,9 +64,14 @@ def run(args):
             while name in used:
                 name, k = f"{label}_{k}", k + 1
             used.add(name)
-            written.append(str(write_png(result["face"], out / f"{name}.png")))
+            written.append(str(save_png(out / f"{name}.png", result["face"])))
     else:
-        written = [str(write_png(face_grid([r["face"] for r in results], labels), out))]
+        faces = np.stack([r["face"] for r in results])
+        faces = faces.repeat(GRID_SCALE, axis=1).repeat(
+            GRID_SCALE, axis=2
+        )  # 64 px is small on screen
+        columns = min(GRID_COLUMNS, len(faces))
+        written = [str(save_png(out, grid(faces, columns, labels=labels)))]
     return {
         "model": str(model.path),
         "images": written,
