@@ -1,0 +1,112 @@
+"""A wen2019 training step fed by the real tf.data pipeline from prepared shards vs on in-memory tensors.
+
+    s2f synth --out /tmp/bench/corpus --identities 24 --utterances 10 --faces 10
+    s2f prepare --meta /tmp/bench/corpus/vox1_meta.csv --voices /tmp/bench/corpus/wav \
+        --faces /tmp/bench/corpus/faces --out /tmp/bench/prepared
+    python benchmarks/input_pipeline.py --data /tmp/bench/prepared [--batch 128] [--frames 550]
+        [--reps 4] [--variant fp32]
+
+The wen2019 step of `benchmarks/train_step.py` (same tf.function), with the crop length fixed at --frames
+(audio train_min_frames = train_max_frames = min_utterance_frames; the synthetic utterances are shorter
+than wen2019's 800-frame minimum) so that both arms run the same shapes. The in-memory arm reuses one batch
+taken from the pipeline. The arms alternate in blocks of --block steps (the pipeline's iterator persists,
+so its prefetching competes with the step for the 2 cores exactly as in training). Also reports the wall and CPU
+seconds the pipeline alone spends per batch. Prints a table and a JSON summary last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--frames", type=int, default=550)
+    parser.add_argument("--reps", type=int, default=4)
+    parser.add_argument("--block", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--variant", default="fp32")
+    args = parser.parse_args(argv)
+
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    from benchmarks.train_step import tf_step_fn
+    from s2f_tf.config import preset
+    from s2f_tf.data.pipeline import load_info, train_dataset
+
+    info = load_info(args.data)
+    classes = len(info.names("train"))
+    t = args.frames
+    config = preset("wen2019").replace(
+        audio={"train_min_frames": t, "train_max_frames": t, "min_utterance_frames": t}
+    )
+    batches = iter(train_dataset(args.data, config, args.batch, seed=0))
+    memory = {k: tf.identity(v) for k, v in next(batches).items()}
+    step, _ = tf_step_fn(args.variant, classes, args.batch)
+
+    # The pipeline alone, steady state: a fresh iterator, its first batch untimed, then 5 batches pulled
+    # as fast as it delivers them (wall and process CPU seconds per batch, nothing else running).
+    alone = iter(train_dataset(args.data, config, args.batch, seed=1))
+    next(alone)["voice"].numpy()
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(5):
+        next(alone)["voice"].numpy()
+    delivery = (time.perf_counter() - wall) / 5, (time.process_time() - cpu) / 5
+    del alone
+
+    arms = {
+        "in-memory tensors": lambda: step(memory),
+        "tf.data pipeline": lambda: step(next(batches)),
+    }
+    for run in arms.values():
+        float(run()["loss/d_adversarial"])  # warm-up (traces once)
+    times = {k: [] for k in arms}
+    for rep in range(args.reps):
+        for name, run in arms.items():
+            for _ in range(args.block):
+                start = time.perf_counter()
+                float(run()["loss/d_adversarial"])
+                times[name].append(time.perf_counter() - start)
+        print(
+            f"round {rep + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()),
+            file=sys.stderr,
+            flush=True,
+        )
+    medians = {k: statistics.median(v) for k, v in times.items()}
+    overhead = medians["tf.data pipeline"] / medians["in-memory tensors"] - 1
+    print(
+        f"\n{args.variant} wen2019 step, batch {args.batch}+{args.batch}, {t} frames, {classes} ids, "
+        f"{args.reps} rounds x {args.block} steps per arm; load {os.getloadavg()}"
+    )
+    print("| input | median s | min s | max s |\n|---|---|---|---|")
+    for name, values in times.items():
+        print(f"| {name} | {medians[name]:.3f} | {min(values):.3f} | {max(values):.3f} |")
+    print(f"\npipeline overhead: {overhead:+.1%} (target within 5 %)")
+    print(
+        f"pipeline alone: {delivery[0]:.3f} s wall, {delivery[1]:.3f} s CPU per batch "
+        "(mean of 5, steady state)"
+    )
+    summary = {
+        "medians_s": {k: round(v, 3) for k, v in medians.items()},
+        "overhead": round(overhead, 4),
+        "pipeline_alone_wall_cpu_s_per_batch": [round(x, 3) for x in delivery],
+        "loadavg": os.getloadavg(),
+    }
+    print(json.dumps(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    main()
