@@ -122,3 +122,10 @@ def test_bad_input_is_one_line_exit_2(case, message, model_dir, audio, tmp_path,
     assert len(lines) == 1 and message in lines[0] and lines[0].startswith("s2f generate: error:")
     assert "Traceback" not in stderr and stdout == ""
     assert not out.exists()
+
+
+def test_grid_labels_tell_repeated_file_names_apart():
+    from s2f_tf.commands.generate import _labels
+
+    assert _labels(["c/id1/v1/00001.wav", "c/id2/v7/00001.wav"]) == ["id1/00001", "id2/00001"]
+    assert _labels(["a/x.wav", "b/y.flac"]) == ["x", "y"]

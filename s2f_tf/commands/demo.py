@@ -60,6 +60,13 @@ def _heldout_wavs(corpus, data, count=8):
     return wavs
 
 
+def _seconds(summary):
+    for key in ("seconds", "elapsed_s", "seconds_this_run"):
+        if key in summary:
+            return summary[key]
+    return None
+
+
 def run(args):
     import time
     from pathlib import Path
@@ -135,5 +142,5 @@ def run(args):
         "savedmodel": str(version_dir),
         "tflite": {k: v["path"] for k, v in summary["export"]["tflite"].items()},
         "tensorboard": f"tensorboard --logdir {work / 'logs'}",
-        "stages": {k: v.get("seconds", v.get("elapsed_s")) for k, v in summary.items() if v},
+        "stages": {k: _seconds(v) for k, v in summary.items() if v},
     }

@@ -36,6 +36,24 @@ def add_arguments(parser):
     parser.set_defaults(separate=False)
 
 
+def _labels(files):
+    """File stems; where stems repeat (VoxCeleb's 00001.wav), the first folder below the files' common
+    folder is put in front: `id10001/00001`."""
+    import os
+    from pathlib import Path
+
+    paths = [Path(os.path.abspath(f)) for f in files]
+    stems = [p.stem for p in paths]
+    if len(set(stems)) == len(stems) or len(paths) < 2:
+        return stems
+    common = Path(os.path.commonpath([p.parent for p in paths]))
+    labels = []
+    for path in paths:
+        below = path.relative_to(common).parts
+        labels.append(f"{below[0]}/{path.stem}" if len(below) > 1 else path.stem)
+    return labels
+
+
 def run(args):
     from pathlib import Path
 
@@ -56,7 +74,7 @@ def run(args):
         )
     model = load_model(args.model)
     results = generate_faces(model, args.wav, vad=args.vad, progress=tqdm)
-    labels = [Path(r["file"]).stem for r in results]
+    labels = _labels([r["file"] for r in results])
     if args.separate:
         written, used = [], set()
         for label, result in zip(labels, results, strict=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 
@@ -30,8 +31,12 @@ def _workers_in_tf_config() -> int:
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 
+@functools.cache
 def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
-    """`auto`: multi-worker when TF_CONFIG names several workers, else all GPUs (or all logical CPUs)
+    """One strategy per process and name (pretraining and training in one process share it: two
+    MirroredStrategy objects restart the collective instance keys and their all-reduces collide).
+
+    `auto`: multi-worker when TF_CONFIG names several workers, else all GPUs (or all logical CPUs)
     with MirroredStrategy when there are several, else one device."""
     if name not in STRATEGIES:
         raise S2FError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")

@@ -81,14 +81,14 @@ def train_gan(
     )
     batches = iter(dataset)
 
-    # The crop length changes every batch: trace once for any length, not once per length.
-    @tf.function(jit_compile=train.jit_compile or None, reduce_retracing=True)
-    def replica_step(batch):
-        return gan(batch, global_batch)
+    # Replicas may get different crop lengths in one step, so the step is traced once as part of the
+    # whole replicated graph (one nested tf.function per replica would trace per shape, and differently
+    # traced replicas disagree on the order of their gradient all-reduces). XLA compiles the step itself.
+    replica_step = tf.function(gan, jit_compile=True) if train.jit_compile else gan
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True)  # the crop length changes every batch: trace for any length
     def distributed_step(batch):
-        metrics = strategy.run(replica_step, args=(batch,))
+        metrics = strategy.run(replica_step, args=(batch, global_batch))
         return strategy.experimental_local_results(metrics)[0]
 
     writer = tf.summary.create_file_writer(str(workdir / wd.LOGS / "train")) if chief else None
