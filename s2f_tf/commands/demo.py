@@ -30,12 +30,16 @@ def add_arguments(parser):
 
 
 def _stage(name, argv):
-    """Run one `s2f` sub-command in this process and return its summary."""
+    """Run one `s2f` sub-command in this process; print and return its summary."""
+    import json
+
     from s2f_tf.cli import build_parser
 
     print(f"\n=== s2f {name} {' '.join(argv)}", flush=True)
     args = build_parser({name: _module(name)}).parse_args([name, *argv])
-    return args._run(args)
+    summary = args._run(args)
+    print(json.dumps(summary, sort_keys=True, default=str), flush=True)
+    return summary
 
 
 def _module(name):
