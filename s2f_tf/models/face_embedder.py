@@ -3,7 +3,7 @@
 import keras
 
 from s2f_tf.config import ModelConfig
-from s2f_tf.models.stack import build_stack
+from s2f_tf.models.stack import build_stack, run_stack, track_layers
 
 
 @keras.saving.register_keras_serializable(package="s2f_tf")
@@ -48,10 +48,7 @@ class FaceEmbedder(keras.Model):
             keras.layers.Conv2D(embedding_dim, 4, name="conv_out"),
             keras.layers.Flatten(name="flatten"),
         ]
-        # tf.train.Checkpoint cannot see layers held only in a list (a Keras 3 TrackedList is not a
-        # TensorFlow trackable): also hold each layer by its name, or checkpoints save no weights.
-        for layer in self.blocks:
-            setattr(self, layer.name, layer)
+        track_layers(self, self.blocks)
 
     @classmethod
     def from_model_config(cls, model: ModelConfig, **kwargs):
@@ -67,10 +64,7 @@ class FaceEmbedder(keras.Model):
         self.built = True
 
     def call(self, images):
-        x = images
-        for layer in self.blocks:
-            x = layer(x)
-        return x
+        return run_stack(self.blocks, images)
 
     def get_config(self):
         config = super().get_config()

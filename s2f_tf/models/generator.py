@@ -3,7 +3,7 @@
 import keras
 
 from s2f_tf.config import ModelConfig
-from s2f_tf.models.stack import build_stack
+from s2f_tf.models.stack import build_stack, run_stack, track_layers
 
 
 @keras.saving.register_keras_serializable(package="s2f_tf")
@@ -49,10 +49,7 @@ class Generator(keras.Model):
                 keras.layers.ReLU(name=f"relu{i}"),
             ]
         self.blocks.append(keras.layers.Conv2DTranspose(image_channels, 1, name="to_rgb"))
-        # tf.train.Checkpoint cannot see layers held only in a list (a Keras 3 TrackedList is not a
-        # TensorFlow trackable): also hold each layer by its name, or checkpoints save no weights.
-        for layer in self.blocks:
-            setattr(self, layer.name, layer)
+        track_layers(self, self.blocks)
 
     @classmethod
     def from_model_config(cls, model: ModelConfig, **kwargs):
@@ -63,10 +60,7 @@ class Generator(keras.Model):
         self.built = True
 
     def call(self, embedding):
-        x = self.seed(embedding)
-        for layer in self.blocks:
-            x = layer(x)
-        return x
+        return run_stack(self.blocks, self.seed(embedding))
 
     def get_config(self):
         config = super().get_config()

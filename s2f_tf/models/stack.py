@@ -1,4 +1,14 @@
-"""Building a list of layers that runs in sequence (the models' `build` methods share this)."""
+"""Running a list of layers in sequence: what the three reference networks share."""
+
+
+def track_layers(model, layers):
+    """Also hold each layer as `model.<layer name>`.
+
+    tf.train.Checkpoint cannot see layers held only in a list (a Keras 3 TrackedList is not a TensorFlow
+    trackable): without this, checkpoints of the model save no weights.
+    """
+    for layer in layers:
+        setattr(model, layer.name, layer)
 
 
 def build_stack(layers, input_shape):
@@ -9,3 +19,10 @@ def build_stack(layers, input_shape):
             layer.build(shape)
         shape = tuple(layer.compute_output_shape(shape))
     return shape
+
+
+def run_stack(layers, x, **kwargs):
+    """Apply the layers in order (`training=...` reaches the layers that take it)."""
+    for layer in layers:
+        x = layer(x, **kwargs)
+    return x

@@ -3,7 +3,7 @@
 import keras
 
 from s2f_tf.config import ModelConfig
-from s2f_tf.models.stack import build_stack
+from s2f_tf.models.stack import build_stack, run_stack, track_layers
 
 
 @keras.saving.register_keras_serializable(package="s2f_tf")
@@ -57,10 +57,7 @@ class VoiceEncoder(keras.Model):
             keras.layers.Conv1D(embedding_dim, 3, strides=2, name="conv_out"),
         ]
         self.pool = keras.layers.GlobalAveragePooling1D(name="mean_over_time")
-        # tf.train.Checkpoint cannot see layers held only in a list (a Keras 3 TrackedList is not a
-        # TensorFlow trackable): also hold each layer by its name, or checkpoints save no weights.
-        for layer in self.blocks:
-            setattr(self, layer.name, layer)
+        track_layers(self, self.blocks)
 
     @classmethod
     def from_model_config(cls, model: ModelConfig, **kwargs):
@@ -78,10 +75,7 @@ class VoiceEncoder(keras.Model):
         self.built = True
 
     def call(self, features, training=False):
-        x = features
-        for layer in self.blocks:
-            x = layer(x, training=training)
-        return self.pool(x)
+        return self.pool(run_stack(self.blocks, features, training=training))
 
     def get_config(self):
         config = super().get_config()
