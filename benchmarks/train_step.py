@@ -24,14 +24,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def configure_threads(threads: int):
+def configure_threads(threads: int, inter_op: int = 1):
     """Same thread count for both frameworks (must run before TensorFlow starts its pools)."""
     import tensorflow as tf
     import torch
 
     torch.set_num_threads(threads)
     tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(inter_op)
 
 
 def tf_batch(batch: int, frames: int, num_classes: int, seed: int = 0) -> dict:
@@ -185,6 +185,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", default="fp32,bf16")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--inter-op", type=int, default=1, help="TensorFlow inter-op threads")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--frames", type=int, default=550)
@@ -201,7 +202,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--compare-steps", type=int, default=300)
     args = parser.parse_args(argv)
 
-    configure_threads(args.threads)
+    configure_threads(args.threads, args.inter_op)
     if args.compare_bf16 is not None:
         return compare_bf16(args.compare_bf16, args.compare_steps)
     import tensorflow as tf
