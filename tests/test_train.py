@@ -19,6 +19,7 @@ from s2f_tf.errors import S2FError
 from s2f_tf.models import build_models
 from s2f_tf.train import loop
 from s2f_tf.train.builder import adam, build_gan
+from s2f_tf.train.distribute import make_strategy
 from s2f_tf.train.gan_model import VoiceToFaceGAN
 from s2f_tf.workdir import save_or_check_config
 
@@ -54,7 +55,12 @@ def _custom_loop(strategy, steps=3):
 
 
 def _two_cpus():
-    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    # The process-wide MirroredStrategy over the two logical CPUs of conftest.py: a second
+    # MirroredStrategy object in one process restarts the collective instance keys, and its
+    # all-reduces then collide with the first one's (see s2f_tf.train.distribute.make_strategy).
+    strategy = make_strategy("mirrored")
+    assert strategy.num_replicas_in_sync == 2
+    return strategy
 
 
 def test_two_replicas_train_and_stay_in_sync():

@@ -52,7 +52,14 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     if name == "auto":
         name = "mirrored" if len(devices) > 1 else "one_device"
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy(devices)
+        if gpus:
+            return tf.distribute.MirroredStrategy(devices)
+        # Logical CPUs: reduce through one device. With the default collective all-reduce, a process
+        # that runs two replicated functions (Keras fit, then the GAN loop) reuses collective instance
+        # keys with other shapes and fails with "Shape mismatch in the collective instance 100".
+        return tf.distribute.MirroredStrategy(
+            devices, cross_device_ops=tf.distribute.ReductionToOneDevice()
+        )
     return tf.distribute.OneDeviceStrategy(devices[0])
 
 
