@@ -150,7 +150,7 @@ def _small() -> Config:
             face_channels=(16, 32, 64, 128, 256),
         ),
         train=TrainConfig(
-            batch_size=32, steps=1500, checkpoint_every=250, log_every=25, image_every=250
+            batch_size=32, steps=3000, checkpoint_every=250, log_every=25, image_every=250
         ),
         pretrain=PretrainConfig(batch_size=32, steps=600, checkpoint_every=200, log_every=25),
     )
