@@ -152,7 +152,7 @@ def _small() -> Config:
         train=TrainConfig(
             batch_size=32, steps=3000, checkpoint_every=250, log_every=25, image_every=250
         ),
-        pretrain=PretrainConfig(batch_size=32, steps=600, checkpoint_every=200, log_every=25),
+        pretrain=PretrainConfig(batch_size=32, steps=1600, checkpoint_every=200, log_every=25),
     )
 
 
