@@ -10,25 +10,16 @@ def add_arguments(parser):
 
 
 def run(args):
-    import json
-    from pathlib import Path
 
-    from s2f_tf import workdir as wd
-    from s2f_tf.commands.common import check_batch, resolve_config, start_strategy
+    from s2f_tf.commands.common import check_batch, resolve_config, start_strategy, start_workdir
     from s2f_tf.data import pipeline
-    from s2f_tf.files import atomic_write_text
     from s2f_tf.train.pretrain import pretrain_voice
 
     config = resolve_config(args, "pretrain")
     info = pipeline.load_info(args.data)
     strategy = start_strategy(args)
     check_batch(config.pretrain.batch_size, strategy)
-    Path(args.workdir).mkdir(parents=True, exist_ok=True)
-    wd.save_or_check_config(args.workdir, config)
-    atomic_write_text(
-        Path(args.workdir) / wd.LABELS,
-        json.dumps({s: info.names(s) for s in info.splits}, indent=1),
-    )
+    start_workdir(args.workdir, config, info)
     train = pipeline.voice_dataset(
         args.data, config, config.pretrain.batch_size, split="train", seed=config.pretrain.seed
     )

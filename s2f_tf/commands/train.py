@@ -18,14 +18,12 @@ def add_arguments(parser):
 
 
 def run(args):
-    import json
     from pathlib import Path
 
     from s2f_tf import workdir as wd
-    from s2f_tf.commands.common import check_batch, resolve_config, start_strategy
+    from s2f_tf.commands.common import check_batch, resolve_config, start_strategy, start_workdir
     from s2f_tf.data import pipeline
     from s2f_tf.errors import S2FError
-    from s2f_tf.files import atomic_write_text
     from s2f_tf.train.data import gan_dataset_fn, preview_batch
     from s2f_tf.train.loop import train_gan
 
@@ -36,12 +34,7 @@ def run(args):
         raise S2FError(f"no voice encoder weights at {encoder}: run s2f pretrain-voice first")
     strategy = start_strategy(args)
     check_batch(config.train.batch_size, strategy)
-    Path(args.workdir).mkdir(parents=True, exist_ok=True)
-    wd.save_or_check_config(args.workdir, config)
-    atomic_write_text(
-        Path(args.workdir) / wd.LABELS,
-        json.dumps({s: info.names(s) for s in info.splits}, indent=1),
-    )
+    start_workdir(args.workdir, config, info)
     return train_gan(
         config,
         args.workdir,
