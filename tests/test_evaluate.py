@@ -10,7 +10,8 @@ from PIL import Image
 
 from s2f_tf import cli
 from s2f_tf.config import preset
-from s2f_tf.evaluate import evaluation, figures, report
+from s2f_tf.evaluate import evaluation, figures, generation, report
+from s2f_tf.evaluate import judges as judges_module
 
 
 class FakeSource:
@@ -44,12 +45,12 @@ class FakeSource:
 def judged():
     source = FakeSource()
     options = evaluation.EvalOptions(classifier_steps=40, classifier_batch=16, heldout_fraction=0.3)
-    judges = evaluation.train_judges(source, source.info(), preset("tiny").model, options)
+    judges = judges_module.train_judges(source, source.info(), preset("tiny").model, options)
     return source, judges, options
 
 
 def _generated(faces, labels, genders):
-    return evaluation.Generated(
+    return generation.Generated(
         faces, np.asarray(labels), np.asarray(genders), list(range(len(labels)))
     )
 
@@ -94,7 +95,7 @@ def test_perfect_generator_scores_100_and_swapped_scores_0(judged):
 
 def test_holdout_split_keeps_one_face_per_identity_aside():
     labels = np.array([0, 0, 0, 0, 0, 1, 2, 2])
-    train, held = evaluation.holdout_split(labels, 0.2, seed=0)
+    train, held = judges_module.holdout_split(labels, 0.2, seed=0)
     assert sorted(np.concatenate([train, held])) == list(range(8))
     assert sorted(labels[held]) == [0, 2]  # identity 1 has one face: kept for training
 

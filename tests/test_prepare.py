@@ -12,8 +12,8 @@ import tensorflow as tf
 from PIL import Image
 
 from s2f_tf import cli
+from s2f_tf.data import decode, records, splits
 from s2f_tf.data import prepare as prep
-from s2f_tf.data import records
 from s2f_tf.errors import S2FError
 from s2f_tf.synth import corpus
 
@@ -56,15 +56,20 @@ def _all_records(out, split, kind):
 
 def test_letter_split_rule():
     held = [f"A{i:03d}_X" for i in range(150)] + [f"E{i:03d}_X" for i in range(151)]
-    split = prep.letter_splits(held + [f"{c}{i}_Y" for c in "FGZ" for i in range(300)])
+    split = splits.letter_splits(held + [f"{c}{i}_Y" for c in "FGZ" for i in range(300)])
     assert sum(v == "val" for v in split.values()) == 112  # the reference's 112 : 189
     assert sum(v == "test" for v in split.values()) == 189
     assert sum(v == "train" for v in split.values()) == 900
-    assert prep.letter_splits(list(reversed(list(split)))) == split  # order-independent
-    odd = prep.letter_splits(["Fred_Y", "zoe_Z", "élodie_Q", "Élise_R", "3Doors_S", "Bob_T"])
+    assert splits.letter_splits(list(reversed(list(split)))) == split  # order-independent
+    odd = splits.letter_splits(["Fred_Y", "zoe_Z", "élodie_Q", "Élise_R", "3Doors_S", "Bob_T"])
     assert odd["Fred_Y"] == odd["zoe_Z"] == "train"
     assert {odd[n] for n in ("élodie_Q", "Élise_R", "3Doors_S", "Bob_T")} <= {"val", "test"}
-    assert [prep.first_letter(n) for n in ("élodie", "Ørjan", "3Doors", "_")] == ["E", "Ø", "D", ""]
+    assert [splits.first_letter(n) for n in ("élodie", "Ørjan", "3Doors", "_")] == [
+        "E",
+        "Ø",
+        "D",
+        "",
+    ]
 
 
 def test_read_meta_header_bad_and_duplicate_rows(tmp_path):
@@ -78,7 +83,7 @@ def test_read_meta_header_bad_and_duplicate_rows(tmp_path):
         "id10001\tDup_Name\tf\tUK\tdev\n"
         "\n"
     )
-    rows, skipped = prep.read_meta(path)
+    rows, skipped = splits.read_meta(path)
     assert [(r["id"], r["name"], r["gender"]) for r in rows] == [
         ("id10001", "A.J._Buckley", "m"),
         ("id10002", "A.R._Rahman", "m"),
@@ -86,7 +91,7 @@ def test_read_meta_header_bad_and_duplicate_rows(tmp_path):
     assert dict(skipped) == {"bad_meta_row": 2, "duplicate_meta_row": 1}
     path.write_text("nothing useful\n")
     with pytest.raises(S2FError):
-        prep.read_meta(path)
+        splits.read_meta(path)
 
 
 def _inject_bad_inputs(root):
@@ -222,7 +227,7 @@ def test_gender_and_split_file(base_corpus, tmp_path):
 def test_shards_are_atomic_and_a_rerun_resumes(base_corpus, tmp_path, monkeypatch):
     out = tmp_path / "prepared"
     calls = []
-    real = prep.process_shard
+    real = decode.process_shard
 
     def crash_on_third(shard, *args):
         calls.append(shard["path"])
@@ -277,12 +282,12 @@ def test_cli_prepare_and_errors(base_corpus, tmp_path, capsys):
 def test_load_face_modes(tmp_path):
     rgba = Image.new("RGBA", (100, 100), (255, 0, 0, 0))
     rgba.save(tmp_path / "a.png")
-    pixels, reason = prep.load_face(tmp_path / "a.png", 64)
+    pixels, reason = decode.load_face(tmp_path / "a.png", 64)
     assert reason == "" and pixels.shape == (64, 64, 3) and pixels.dtype == np.uint8
     assert (pixels == 255).all()  # transparent -> white background
     buffer = io.BytesIO()
     Image.new("RGB", (128, 128), (10, 200, 30)).save(buffer, "JPEG")
     (tmp_path / "b.jpg").write_bytes(buffer.getvalue())
-    pixels, _ = prep.load_face(tmp_path / "b.jpg", 64)
+    pixels, _ = decode.load_face(tmp_path / "b.jpg", 64)
     assert np.abs(pixels.astype(int) - [10, 200, 30]).max() <= 3
-    assert prep.load_face(tmp_path / "missing.jpg", 64) == (None, "unreadable_image")
+    assert decode.load_face(tmp_path / "missing.jpg", 64) == (None, "unreadable_image")

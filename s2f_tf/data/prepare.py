@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import csv
 import dataclasses
 import hashlib
 import json
@@ -29,27 +28,24 @@ import math
 import multiprocessing
 import os
 import time
-import unicodedata
 import zlib
 from pathlib import Path
 
 import numpy as np
 import tqdm
-from PIL import Image, ImageOps
 
-from s2f_tf import audio as audio_io
 from s2f_tf.config import AudioConfig
+from s2f_tf.data.decode import process_shard
+from s2f_tf.data.splits import file_splits, letter_splits, read_meta
 from s2f_tf.errors import S2FError
 from s2f_tf.files import atomic_write_json
 
 FORMAT = "s2f_tf.prepared/1"
 DATASET = "dataset.json"
 PLAN = "plan.json"
-META_HEADER = ("VoxCeleb1 ID", "VGGFace1 ID", "Gender", "Nationality", "Set")
 AUDIO_EXTENSIONS = (".wav", ".flac")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 SPLITS = ("train", "train_heldout", "val", "test")
-VAL_FRACTION = 112 / 301  # the reference's val : test identities among the held-out ones.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,79 +82,7 @@ class PrepareOptions:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Identities and splits.
-
-
-def read_meta(path) -> tuple[list[dict], collections.Counter]:
-    """Rows of a VoxCeleb1 meta file as dicts (id, name, gender, nationality, set); bad rows counted."""
-    skipped = collections.Counter()
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise S2FError(f"{path}: cannot read the meta file ({error})") from None
-    rows = []
-    seen_ids, seen_names = set(), set()
-    for fields in csv.reader(text.splitlines(), delimiter="\t"):
-        fields = [f.strip() for f in fields]
-        if not any(fields):
-            continue
-        if tuple(fields[:2]) == META_HEADER[:2]:
-            continue
-        if len(fields) < 3 or not fields[0] or not fields[1] or fields[2].lower() not in ("m", "f"):
-            skipped["bad_meta_row"] += 1
-            continue
-        if fields[0] in seen_ids or fields[1] in seen_names:
-            skipped["duplicate_meta_row"] += 1
-            continue
-        seen_ids.add(fields[0])
-        seen_names.add(fields[1])
-        rows.append(
-            {
-                "id": fields[0],
-                "name": fields[1],
-                "gender": fields[2].lower(),
-                "nationality": fields[3] if len(fields) > 3 else "",
-                "set": fields[4] if len(fields) > 4 else "",
-            }
-        )
-    if not rows:
-        raise S2FError(f"{path}: no identities (expected the tab-separated VoxCeleb1 meta format)")
-    return rows, skipped
-
-
-def first_letter(name: str) -> str:
-    """The split letter of a name: its first letter, accents removed, upper case ("" if none)."""
-    letter = next((c for c in name if c.isalpha()), "")
-    base = [c for c in unicodedata.normalize("NFKD", letter) if c.isascii() and c.isalpha()]
-    return (base[0] if base else letter).upper()
-
-
-def letter_splits(names) -> dict[str, str]:
-    """Reference rule: A-E held out (divided ~112:189 into val and test, deterministically), F-Z train."""
-    held = sorted(n for n in names if first_letter(n) in tuple("ABCDE"))
-    order = np.random.default_rng(0).permutation(len(held))
-    n_val = round(len(held) * VAL_FRACTION)
-    result = {n: "train" for n in names}
-    for rank, index in enumerate(order):
-        result[held[index]] = "val" if rank < n_val else "test"
-    return result
-
-
-def file_splits(path, names) -> dict[str, str]:
-    """`name<TAB or space>train|val|test` per line; names not listed are left out."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise S2FError(f"{path}: cannot read the split file ({error})") from None
-    listed = {}
-    for number, line in enumerate(lines, 1):
-        parts = line.split()
-        if not parts or parts[0].startswith("#"):
-            continue
-        if len(parts) != 2 or parts[1] not in ("train", "val", "test"):
-            raise S2FError(f"{path}:{number}: expected 'name train|val|test', got {line.strip()!r}")
-        listed[parts[0]] = parts[1]
-    return {n: listed[n] for n in names if n in listed}
+# Files and held-out utterances.
 
 
 def _files(folder: Path, extensions) -> list[str]:
@@ -281,57 +205,6 @@ def plan(options: PrepareOptions) -> dict:
 
 # ---------------------------------------------------------------------------------------------------
 # Decoding (runs in worker processes: no TensorFlow here).
-
-
-def load_utterance(path, audio: AudioConfig, min_frames: int) -> tuple[np.ndarray | None, str]:
-    """(VAD'd int16 samples, "") or (None, reason) for one audio file."""
-    try:
-        samples = audio_io.load_audio(path, audio.sample_rate)
-    except audio_io.AudioFileError as error:
-        return None, error.reason
-    if len(samples) < audio.frame_length:
-        return None, "too_short"
-    speech = audio_io.voiced(samples, audio)
-    if speech.size == 0:
-        return None, "no_speech"
-    if speech.size // audio.frame_step + 1 < min_frames:
-        return None, "too_short"
-    return speech, ""
-
-
-def load_face(path, size: int) -> tuple[np.ndarray | None, str]:
-    """(uint8 [size, size, 3], "") or (None, reason): any mode -> RGB, centre square, Lanczos resize."""
-    try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            if image.mode in ("P", "PA", "LA", "RGBA", "La", "RGBa"):
-                rgba = image.convert("RGBA")
-                image = Image.new("RGB", rgba.size, (255, 255, 255))
-                image.paste(rgba, mask=rgba.getchannel("A"))
-            image = image.convert("RGB")
-            image = ImageOps.fit(image, (size, size), Image.Resampling.LANCZOS)
-            pixels = np.asarray(image, np.uint8)
-    except Exception:  # noqa: BLE001 - any decoder failure is a bad file, never a crash
-        return None, "unreadable_image"
-    return pixels, ""
-
-
-def process_shard(shard: dict, voices_root: str, faces_root: str, min_frames: int, image_size: int):
-    """Decode one shard's files: (records, skipped Counter, seconds of speech)."""
-    audio = AudioConfig()
-    records, skipped, seconds = [], collections.Counter(), 0.0
-    for relative, label, gender, name in shard["items"]:
-        if shard["kind"] == "voices":
-            data, reason = load_utterance(os.path.join(voices_root, relative), audio, min_frames)
-            if data is not None:
-                seconds += data.size / audio.sample_rate
-        else:
-            data, reason = load_face(os.path.join(faces_root, relative), image_size)
-        if data is None:
-            skipped[reason] += 1
-        else:
-            records.append((data, label, gender, name, relative))
-    return records, skipped, seconds
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -14,17 +14,24 @@ import json
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from s2f_tf.errors import S2FError
 from s2f_tf.evaluate import figures, metrics
-from s2f_tf.evaluate.classifiers import TrainedClassifier, train_face_classifier
 from s2f_tf.evaluate.fid import fid_from_features, inception_extractor, kid_from_features
-from s2f_tf.images import to_uint8
+from s2f_tf.evaluate.generation import Generated, generate_faces, untrained_generator
+from s2f_tf.evaluate.judges import (
+    GENDERS,
+    Faces,
+    Judges,
+    load_split_faces,
+    lookup,
+    predict_gender,
+    split_info,
+    train_judges,
+)
 
 SEEN = "train_heldout"
 SPLITS = ("train_heldout", "val", "test")
-GENDERS = ("f", "m")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,195 +81,6 @@ class PipelineSource:
 
     def voices(self, split, config):
         return self.pipeline.eval_voices(self.data_dir, config, split)
-
-
-@dataclasses.dataclass
-class Faces:
-    """uint8 images [N, H, W, 3], int labels [N], genders [N] ("m"/"f")."""
-
-    images: np.ndarray
-    labels: np.ndarray
-    genders: np.ndarray
-
-    def take(self, index):
-        return Faces(self.images[index], self.labels[index], self.genders[index])
-
-
-@dataclasses.dataclass
-class Judges:
-    """The classifiers trained on real faces and the held-out real faces of the training identities."""
-
-    identity: TrainedClassifier
-    gender: TrainedClassifier
-    heldout: Faces
-    num_classes: int
-    summary: dict
-
-
-# === Data access ===
-
-
-def split_info(info, split):
-    splits = info.splits if hasattr(info, "splits") else info["splits"]
-    if split not in splits:
-        raise S2FError(f"the dataset has no {split!r} split (it has {', '.join(sorted(splits))})")
-    return splits[split]
-
-
-def _lookup(mapping, label):
-    if isinstance(mapping, dict):
-        return mapping.get(label, mapping.get(str(label)))
-    return mapping[label]
-
-
-def _text(value):
-    value = np.asarray(value).reshape(-1)[0] if np.ndim(value) else value
-    if hasattr(value, "numpy"):
-        value = value.numpy()
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def load_split_faces(source, info, split) -> Faces:
-    """The real faces of a split, with a gender per image (from the split's label -> gender table)."""
-    images, labels, genders = source.faces(split)
-    labels = np.asarray(labels, dtype=np.int64)
-    if genders is None or len(genders) != len(labels):
-        table = split_info(info, split)["genders"]
-        genders = [_lookup(table, int(label)) for label in labels]
-    return Faces(np.asarray(images, np.uint8), labels, np.array([_text(g) for g in genders]))
-
-
-def holdout_split(labels, fraction, seed):
-    """(train_index, heldout_index): per identity, round(fraction * n) faces held out (at least one when
-    the identity has two or more, none when it has one), drawn with `default_rng(seed)`."""
-    rng = np.random.default_rng(seed)
-    train, heldout = [], []
-    for label in np.unique(labels):
-        own = rng.permutation(np.flatnonzero(labels == label))
-        k = 0 if len(own) < 2 else min(len(own) - 1, max(1, round(fraction * len(own))))
-        heldout.extend(own[:k])
-        train.extend(own[k:])
-    return np.sort(np.array(train, np.int64)), np.sort(np.array(heldout, np.int64))
-
-
-def train_judges(source, info, model_config, options: EvalOptions) -> Judges:
-    """Trains the identity and gender classifiers on the real faces of the training identities."""
-    faces = load_split_faces(source, info, "train")
-    num_classes = int(split_info(info, "train")["num_classes"])
-    train_index, heldout_index = holdout_split(faces.labels, options.heldout_fraction, options.seed)
-    train, heldout = faces.take(train_index), faces.take(heldout_index)
-    common = dict(
-        model_config=model_config,
-        steps=options.classifier_steps,
-        batch_size=options.classifier_batch,
-        learning_rate=options.classifier_learning_rate,
-        seed=options.seed,
-    )
-    identity = train_face_classifier(
-        train.images, train.labels, num_classes, desc="identity classifier", **common
-    )
-    gender = train_face_classifier(
-        train.images, _gender_index(train.genders), 2, desc="gender classifier", **common
-    )
-    summary = {
-        "architecture": "FaceEmbedder(face_channels of the config) + Dense head, trained here on real faces",
-        "face_channels": list(model_config.face_channels),
-        "steps": options.classifier_steps,
-        "batch_size": options.classifier_batch,
-        "train_faces": int(len(train_index)),
-        "heldout_faces": int(len(heldout_index)),
-        "identity": {"num_classes": num_classes, "final_train_accuracy": identity.final_accuracy},
-        "gender": {"final_train_accuracy": gender.final_accuracy},
-    }
-    if len(heldout_index):
-        logits = identity.model.logits(heldout.images)
-        summary["identity"]["heldout_real_top1"] = metrics.summarize(
-            metrics.topk_correct(logits, heldout.labels, 1), chance=1 / num_classes
-        )
-        summary["identity"]["heldout_real_top5"] = metrics.summarize(
-            metrics.topk_correct(logits, heldout.labels, min(5, num_classes)),
-            chance=min(5, num_classes) / num_classes,
-        )
-        summary["gender"]["heldout_real_accuracy"] = metrics.summarize(
-            metrics.agreement(predict_gender(gender, heldout.images), heldout.genders)
-        )
-    return Judges(identity, gender, heldout, num_classes, summary)
-
-
-def _gender_index(genders):
-    return np.array([GENDERS.index(g) if g in GENDERS else 1 for g in genders], np.int32)
-
-
-def predict_gender(classifier: TrainedClassifier, images):
-    """ "f"/"m" per image from the gender classifier."""
-    return np.array(GENDERS)[np.argmax(classifier.model.logits(images), axis=1)]
-
-
-# === Generation ===
-
-
-@dataclasses.dataclass
-class Generated:
-    """Faces generated from utterances: uint8 images, the speakers' labels, genders and utterance ids."""
-
-    images: np.ndarray
-    labels: np.ndarray
-    genders: np.ndarray
-    utterances: list
-
-
-def generate_faces(source, split, config, encoder, generators, max_utterances=None):
-    """{name: Generated} for every generator, from the whole utterances of `split`.
-
-    Each utterance's embedding is l2_normalize(encoder(features, training=False)), computed once and
-    shared by all generators; faces are clipped to [-1, 1] and mapped to uint8.
-    """
-    import tensorflow as tf
-
-    mel = config.audio.num_mel_bins
-    embed = tf.function(
-        lambda v: tf.math.l2_normalize(tf.cast(encoder(v, training=False), tf.float32), -1),
-        input_signature=[tf.TensorSpec([1, None, mel], tf.float32)],
-    )
-    embeddings, labels, genders, utterances, count = [], [], [], [], {}
-    items = source.voices(split, config)
-    if hasattr(items, "as_numpy_iterator"):  # a tf.data.Dataset
-        items = items.as_numpy_iterator()
-    for item in tqdm(items, desc=f"voices ({split})", leave=False):
-        label = int(np.asarray(item["voice_label"]).reshape(-1)[0])
-        if max_utterances is not None and count.get(label, 0) >= max_utterances:
-            continue
-        count[label] = count.get(label, 0) + 1
-        voice = tf.convert_to_tensor(np.asarray(item["voice"], np.float32).reshape(1, -1, mel))
-        embeddings.append(embed(voice).numpy()[0])
-        labels.append(label)
-        genders.append(_text(item["gender"]))
-        utterances.append(_text(item.get("utterance", len(utterances))))
-    if not embeddings:
-        raise S2FError(f"no utterances in the {split!r} split")
-    embeddings = np.stack(embeddings)
-    out = {}
-    for name, generator in generators.items():
-        faces = [
-            to_uint8(generator(embeddings[i : i + 64], training=False))
-            for i in range(0, len(embeddings), 64)
-        ]
-        out[name] = Generated(
-            np.concatenate(faces), np.array(labels), np.array(genders), list(utterances)
-        )
-    return out
-
-
-def untrained_generator(config, seed):
-    """The baseline: a Generator of the same config with fresh (seeded) initial weights."""
-    import keras
-
-    from s2f_tf.models import Generator
-
-    keras.utils.set_random_seed(seed + 1)
-    generator = Generator.from_model_config(config.model, name="untrained_generator")
-    generator.build((None, config.model.embedding_dim))
-    return generator
 
 
 # === Metrics of one model on one split ===
@@ -375,7 +193,7 @@ def evaluate_model(workdir, source, info, judges, options, extractor, out=None, 
     config, encoder, generator = wd.load_inference_models(workdir)
     labels = wd.load_labels(workdir).get("train")
     names = split_info(info, "train")["names"]
-    data_names = [_lookup(names, i) for i in range(judges.num_classes)]
+    data_names = [lookup(names, i) for i in range(judges.num_classes)]
     model = {
         "name": name or Path(workdir).name,
         "workdir": str(workdir),
@@ -414,7 +232,7 @@ def _grid_rows(generated: Generated, reference: Faces, names, count):
         real = np.flatnonzero(reference.labels == label)
         rows.append(
             (
-                f"{_lookup(names, int(label))} ({generated.genders[own[0]]})",
+                f"{lookup(names, int(label))} ({generated.genders[own[0]]})",
                 reference.images[real[0]] if len(real) else None,
                 [generated.images[i] for i in own],
             )

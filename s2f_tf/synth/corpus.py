@@ -29,13 +29,13 @@ import soundfile
 import tqdm
 
 from s2f_tf.audio import to_int16
+from s2f_tf.data.splits import META_HEADER
 from s2f_tf.errors import S2FError
 from s2f_tf.files import atomic_directory
 from s2f_tf.synth import faces as face_drawer
 from s2f_tf.synth import voices as voice_synth
 
 SAMPLE_RATE = 16000
-META_HEADER = ("VoxCeleb1 ID", "VGGFace1 ID", "Gender", "Nationality", "Set")
 HELD_OUT_LETTERS = "ABCDE"  # the reference split: names starting A-E are held out.
 HELD_OUT_FRACTION = 301 / 1225  # as in VoxCeleb1 x VGGFace1.
 
