@@ -108,6 +108,25 @@ def test_voice_and_face_share_latents():
     assert all(p.face.hair_length < 0.35 for p in people if p.gender == "m")
 
 
+def test_clothing_changes_per_photo_and_is_no_identity_cue(small_corpus):
+    """The shirt (bottom centre of every photo) differs between two photos of one identity as much as
+    between identities: clothing must not let a face judge tell identities apart (VGGFace has none)."""
+    out, _ = small_corpus
+    people = sorted((out / "faces").iterdir())
+    shirts = {
+        person.name: [
+            np.asarray(Image.open(p).convert("RGB"), float)[120:126, 56:72].mean((0, 1))
+            for p in sorted(person.glob("*.jpg"))
+        ]
+        for person in people
+    }
+    within = np.mean([np.abs(a - b).sum() for a, b in shirts.values()])
+    between = np.mean(
+        [np.abs(shirts[a.name][0] - shirts[b.name][0]).sum() for a, b in zip(people, people[1:])]
+    )
+    assert within > 60 and within > 0.5 * between
+
+
 def _f0(wave, rate=16000):
     """Median autocorrelation pitch over voiced 40 ms frames."""
     estimates = []

@@ -6,8 +6,8 @@
 
 Each identity draws latent attributes (gender, age group, vocal-tract length, F0, ...) that drive both its
 voice (s2f_tf.synth.voices) and its face (s2f_tf.synth.faces): gender, vocal-tract length (face size and
-width) and age (hair greyness, wrinkles) are shared between the two, eye colour, skin/hair tint, glasses and
-shirt colour are face-only. Everything derives from one seed, so a seed gives the same files byte for byte.
+width) and age (hair greyness, wrinkles) are shared between the two, eye colour, skin/hair tint and glasses
+are face-only; clothing and background change per photo. Everything derives from one seed, so a seed gives the same files byte for byte.
 
 Example:
 >>> summary = generate("corpus", identities=8, utterances=3, faces=2, seed=0, workers=1)
@@ -102,6 +102,12 @@ def _tint(colour, rng, spread):
     return tuple(int(np.clip(c + rng.normal(0, spread), 0, 255)) for c in colour)
 
 
+def _clothing(rng):
+    """A random clothing colour: drawn per photo, so it says nothing about who is in it."""
+    hue, saturation, value = rng.random(), rng.uniform(0.3, 0.9), rng.uniform(0.3, 0.9)
+    return tuple(int(255 * c) for c in colorsys.hsv_to_rgb(hue, saturation, value))
+
+
 def _names(rng, genders, held_out):
     taken = set()
     names = []
@@ -154,10 +160,6 @@ def _traits(rng, gender, age):
         lips = _tint(
             (200, 40, 70) if lipstick else (skin[0], skin[1] * 0.7, skin[2] * 0.75), rng, 15
         )
-    shirt = tuple(
-        int(255 * c)
-        for c in colorsys.hsv_to_rgb(rng.random(), rng.uniform(0.3, 0.9), rng.uniform(0.3, 0.9))
-    )
     face = face_drawer.FaceTraits(
         gender=gender,
         face_width=float(width),
@@ -172,7 +174,6 @@ def _traits(rng, gender, age):
         eye_spacing=float(rng.uniform(0.38, 0.48)),
         brow_weight=float(rng.uniform(5.0, 8.0) if male else rng.uniform(3.0, 4.5)),
         lips=lips,
-        shirt=shirt,
         glasses=bool(rng.random() < 0.2),
         wrinkles=float(
             rng.uniform(0.5, 1.0) if senior else rng.uniform(0.0, 0.3) if age == "adult" else 0.0
@@ -264,6 +265,7 @@ def render_identity(out_dir, person: Identity, index: int, utterances: int, face
             eyes_open=float(rng.uniform(0.6, 1.0)),
             background=(light[0], light[1]),
             blur=float(rng.uniform(0.3, 1.0)) if rng.random() < 0.3 else 0.0,
+            shirt=_clothing(rng),
         )
         image = face_drawer.draw(person.face, photo, rng)
         image.save(face_dir / f"{k + 1:08d}.jpg", quality=int(rng.integers(80, 96)))

@@ -3,8 +3,9 @@
 Drawn at 2x on a 256x256 canvas and reduced with a Lanczos filter (anti-aliasing), then saved at 128x128 so
 `prepare`'s resize path is exercised. Gender is visible at 64x64 (long hair framing the face and reaching the
 shoulders vs. short hair, beards, jaw width, lip colour); face width and size follow the vocal-tract length
-(audible in the formants); age sets hair greyness and wrinkles; eye colour, skin and hair tint, glasses and
-shirt colour are identity-specific only.
+(audible in the formants); age sets hair greyness and wrinkles; eye colour, skin and hair tint and glasses
+are identity-specific only. Clothing and background change from photo to photo (as in VGGFace, where they
+are no identity cue).
 
 Example:
 >>> face = FaceTraits(gender="f")
@@ -41,7 +42,6 @@ class FaceTraits:
         eye_spacing: distance between eye centres as a fraction of face width.
         brow_weight: eyebrow thickness in canvas pixels.
         lips: RGB lip colour.
-        shirt: RGB shirt colour.
         glasses: draws glasses.
         wrinkles: 0 ... 1 line strength (age).
     """
@@ -59,7 +59,6 @@ class FaceTraits:
     eye_spacing: float = 0.42
     brow_weight: float = 5.0
     lips: tuple[int, int, int] = (180, 100, 100)
-    shirt: tuple[int, int, int] = (40, 60, 120)
     glasses: bool = False
     wrinkles: float = 0.0
 
@@ -73,6 +72,7 @@ class Photo:
         light: brightness factor; warmth: colour cast (-1 cool ... 1 warm).
         smile: -1 (frown) ... 1 (broad smile); eyes_open: 0.3 ... 1.
         background: two RGB colours of a vertical gradient.
+        shirt: RGB colour of the clothing.
         blur: Gaussian blur radius in output pixels.
     """
 
@@ -88,6 +88,7 @@ class Photo:
         (150, 150, 170),
     )
     blur: float = 0.0
+    shirt: tuple[int, int, int] = (40, 60, 120)
 
 
 def _shade(colour, factor):
@@ -123,7 +124,7 @@ def draw(face: FaceTraits, photo: Photo, rng, size: int = 128) -> Image.Image:
             [cx - w / 2 - 22, top - 16, cx + w / 2 + 22, reach], radius=w / 2, fill=hair_dark
         )
     # Shoulders and neck.
-    d.ellipse([cx - 120, bottom + 18, cx + 120, bottom + 200], fill=face.shirt)
+    d.ellipse([cx - 120, bottom + 18, cx + 120, bottom + 200], fill=photo.shirt)
     d.rectangle([cx - w * 0.2, bottom - 20, cx + w * 0.2, bottom + 35], fill=_shade(face.skin, 0.9))
     if face.hair_length > 0.4:  # hair falling in front of the shoulders
         for side in (-1, 1):

@@ -1,0 +1,154 @@
+"""How high can 1:2 matching on unseen identities go on the synthetic corpus? Oracle rows beside a model.
+
+`s2f evaluate` judges 1:2 matching in the embedding of an identity classifier trained on real faces of the
+training identities. A generator can only draw what the voice carries; on the synthetic corpus that is
+gender, vocal-tract length (face width/size) and age group. This script replaces the generated faces by
+*real* faces picked by oracles that know exactly those latents, and prints the matching accuracy each would
+get with the same judges and trials as `s2f evaluate` (same seed):
+
+- another real photo of the same identity (the ceiling of the judge itself),
+- a real face of the training identity nearest in (gender, vocal-tract length, age) (what a perfect
+  voice -> attribute regressor followed by nearest-neighbour retrieval would give),
+- a random real face of a training identity of the same gender (what gender alone gives),
+- a random real training face (chance),
+- and, with --workdir, the work directory's trained generator on the same voices.
+
+    .venv/bin/python benchmarks/matching_ceiling.py --data demo_out/data [--workdir demo_out/workdir]
+        [--identities 120] [--seed 0] [--split test]
+
+--identities/--seed must be those the corpus was generated with (the latents are drawn again from them).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+AGE = {"young": 0.0, "adult": 0.5, "senior": 1.0}
+
+
+def latents(person):
+    """(gender, vocal-tract length, age) scaled so that gender dominates, then VTL and age equally."""
+    return np.array(
+        [
+            10.0 * (person.gender == "m"),
+            (person.voice.vocal_tract_cm - 15.8) / 1.3,
+            AGE[person.age_group],
+        ]
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, help="a prepared synthetic dataset")
+    parser.add_argument("--workdir", help="also judge this work directory's generator")
+    parser.add_argument("--identities", type=int, default=120, help="the corpus' --identities")
+    parser.add_argument("--seed", type=int, default=0, help="the corpus' --seed")
+    parser.add_argument("--split", default="test", help="unseen split (default: test)")
+    parser.add_argument("--classifier-steps", type=int, default=300)
+    args = parser.parse_args()
+
+    from s2f_tf.config import preset
+    from s2f_tf.evaluate import judges as judging
+    from s2f_tf.evaluate import metrics
+    from s2f_tf.evaluate.evaluation import EvalOptions, PipelineSource
+    from s2f_tf.synth.corpus import sample_identities
+
+    source = PipelineSource(args.data)
+    info = source.info()
+    options = EvalOptions(classifier_steps=args.classifier_steps)
+    model_config = preset("small").model
+    if args.workdir:
+        from s2f_tf import workdir as wd
+
+        config, encoder, generator = wd.load_inference_models(args.workdir)
+        model_config = config.model
+    judges = judging.train_judges(source, info, model_config, options)
+    unseen = judging.load_split_faces(source, info, args.split)
+    train = judging.load_split_faces(source, info, "train")
+    people = {p.name: p for p in sample_identities(args.identities, args.seed)}
+    unseen_names = judging.split_info(info, args.split)["names"]
+    train_names = judging.split_info(info, "train")["names"]
+    missing = [n for n in list(unseen_names) + list(train_names) if n not in people]
+    if missing:
+        raise SystemExit(
+            f"{missing[0]} is not in a corpus of --identities {args.identities} --seed {args.seed}"
+        )
+
+    embed = judges.identity.model.embed
+    real = embed(unseen.images)
+    rng = np.random.default_rng(args.seed + 1)
+
+    def accuracy(query_images, labels, genders, stratified):
+        true_index, impostor_index = metrics.matching_trials(
+            labels, genders, unseen.labels, unseen.genders, stratified=stratified, seed=options.seed
+        )
+        valid = (true_index >= 0) & (impostor_index >= 0)
+        correct = metrics.matching_correct(
+            embed(query_images)[valid], real[true_index[valid]], real[impostor_index[valid]]
+        )
+        return metrics.summarize(correct, 0.5, options.seed)
+
+    # One query per real face of the unseen split (its identity and gender), as many as evaluate has voices.
+    labels, genders = unseen.labels, unseen.genders
+    train_ids = np.unique(train.labels)
+    train_latents = np.stack(
+        [latents(people[judging.lookup(train_names, int(i))]) for i in train_ids]
+    )
+
+    def nearest_training_identity(label):
+        own = latents(people[judging.lookup(unseen_names, int(label))])
+        return train_ids[np.argmin(((train_latents - own) ** 2).sum(1))]
+
+    def photo_of(faces, identity):
+        return rng.choice(np.flatnonzero(faces.labels == identity))
+
+    def another_photo(n):
+        others = np.flatnonzero(labels == labels[n])
+        others = others[others != n]
+        return rng.choice(others) if len(others) else n
+
+    rows = {
+        "another real photo of the same identity": unseen.images[
+            [another_photo(n) for n in range(len(labels))]
+        ],
+        "real face of the training identity nearest in (gender, VTL, age)": train.images[
+            [photo_of(train, nearest_training_identity(label)) for label in labels]
+        ],
+        "random real training face of the same gender": train.images[
+            [rng.choice(np.flatnonzero(train.genders == g)) for g in genders]
+        ],
+        "random real training face": train.images[rng.integers(0, len(train.labels), len(labels))],
+    }
+    results = {name: (images, labels, genders) for name, images in rows.items()}
+    if args.workdir:
+        from s2f_tf.evaluate.generation import generate_faces
+
+        generated = generate_faces(source, args.split, config, encoder, {"trained": generator})[
+            "trained"
+        ]
+        results[f"generated by {args.workdir}"] = (
+            generated.images,
+            generated.labels,
+            generated.genders,
+        )
+
+    print(
+        f"\n1:2 matching on the {args.split!r} split ({len(np.unique(labels))} unseen identities), "
+        f"judge: identity classifier on {len(train_ids)} training identities ({args.classifier_steps} steps)\n"
+    )
+    print("| query face | n | unstratified | gender-stratified |")
+    print("|---|---|---|---|")
+    for name, (images, query_labels, query_genders) in results.items():
+        plain = accuracy(images, query_labels, query_genders, False)
+        strat = accuracy(images, query_labels, query_genders, True)
+        print(
+            f"| {name} | {plain['n']} | {100 * plain['value']:.1f} % "
+            f"[{100 * plain['ci95'][0]:.1f}, {100 * plain['ci95'][1]:.1f}] | {100 * strat['value']:.1f} % "
+            f"[{100 * strat['ci95'][0]:.1f}, {100 * strat['ci95'][1]:.1f}] |"
+        )
+
+
+if __name__ == "__main__":
+    main()
