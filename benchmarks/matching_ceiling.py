@@ -2,13 +2,14 @@
 
 `s2f evaluate` judges 1:2 matching in the embedding of an identity classifier trained on real faces of the
 training identities. A generator can only draw what the voice carries; on the synthetic corpus that is
-gender, vocal-tract length (face width/size) and age group. This script replaces the generated faces by
+gender, vocal-tract length (face width/size), age group and the community latent (accent <-> skin and
+hair tone distributions). This script replaces the generated faces by
 *real* faces picked by oracles that know exactly those latents, and prints the matching accuracy each would
 get with the same judges and trials as `s2f evaluate` (same seed):
 
 - another real photo of the same identity (the ceiling of the judge itself),
-- a real face of the training identity nearest in (gender, vocal-tract length, age) (what a perfect
-  voice -> attribute regressor followed by nearest-neighbour retrieval would give),
+- a real face of the training identity nearest in (gender, vocal-tract length, age, community) (what a
+  perfect voice -> attribute regressor followed by nearest-neighbour retrieval would give),
 - a random real face of a training identity of the same gender (what gender alone gives),
 - a random real training face (chance),
 - and, with --workdir, the work directory's trained generator on the same voices.
@@ -113,7 +114,7 @@ def main():
         "another real photo of the same identity": unseen.images[
             [another_photo(n) for n in range(len(labels))]
         ],
-        "real face of the training identity nearest in (gender, VTL, age)": train.images[
+        "real face of the training identity nearest in (gender, community, VTL, age)": train.images[
             [photo_of(train, nearest_training_identity(label)) for label in labels]
         ],
         "random real training face of the same gender": train.images[
@@ -138,6 +139,11 @@ def main():
         f"\n1:2 matching on the {args.split!r} split ({len(np.unique(labels))} unseen identities), "
         f"judge: identity classifier on {len(train_ids)} training identities ({args.classifier_steps} steps)\n"
     )
+    heldout = judges.summary["identity"].get("heldout_real_top1", {}).get("value")
+    if heldout is not None:
+        print(
+            f"judge's identity top-1 on held-out real faces of training identities: {100 * heldout:.1f} %\n"
+        )
     print("| query face | n | unstratified | gender-stratified |")
     print("|---|---|---|---|")
     for name, (images, query_labels, query_genders) in results.items():

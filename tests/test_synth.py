@@ -108,6 +108,20 @@ def test_voice_and_face_share_latents():
     assert all(p.face.hair_length < 0.35 for p in people if p.gender == "m")
 
 
+def test_community_links_accent_to_skin_and_hair_tone():
+    people = corpus.sample_identities(300, seed=2)
+    community = np.array([p.community for p in people])
+    assert sorted(np.unique(community)) == [0, 1, 2] and min(np.bincount(community)) > 60
+    skin = np.array([np.mean(p.face.skin) for p in people])
+    f1 = np.array([p.voice.formant_offsets[0] for p in people])
+    f2 = np.array([p.voice.formant_offsets[1] for p in people])
+    assert skin[community == 0].mean() - skin[community == 2].mean() > 40  # lighter vs darker tones
+    assert f1[community == 0].mean() - f1[community == 1].mean() > 0.08  # accent: F1 up, F2 down
+    assert f2[community == 1].mean() - f2[community == 0].mean() > 0.08
+    # overlapping, not deterministic: each community spans several skin tones
+    assert all(len(np.unique(np.round(skin[community == c], -1))) >= 3 for c in range(3))
+
+
 def test_clothing_changes_per_photo_and_is_no_identity_cue(small_corpus):
     """The shirt (bottom centre of every photo) differs between two photos of one identity as much as
     between identities: clothing must not let a face judge tell identities apart (VGGFace has none)."""
@@ -122,7 +136,10 @@ def test_clothing_changes_per_photo_and_is_no_identity_cue(small_corpus):
     }
     within = np.mean([np.abs(a - b).sum() for a, b in shirts.values()])
     between = np.mean(
-        [np.abs(shirts[a.name][0] - shirts[b.name][0]).sum() for a, b in zip(people, people[1:])]
+        [
+            np.abs(shirts[a.name][0] - shirts[b.name][0]).sum()
+            for a, b in zip(people, people[1:], strict=False)
+        ]
     )
     assert within > 60 and within > 0.5 * between
 

@@ -17,7 +17,7 @@ def add_arguments(parser):
         help="model base path for the export (default: savedmodels/s2f_demo)",
     )
     parser.add_argument("--preset", default="small", help="configuration preset (default: small)")
-    parser.add_argument("--identities", type=int, default=48, help="synthetic identities")
+    parser.add_argument("--identities", type=int, default=120, help="synthetic identities")
     parser.add_argument("--utterances", type=int, default=20, help="utterances per identity")
     parser.add_argument("--faces", type=int, default=20, help="faces per identity")
     parser.add_argument("--pretrain-steps", type=int, help="default: the preset's")

@@ -5,7 +5,7 @@ HELP = "generate the synthetic voice/face identity corpus (VoxCeleb1 layout + vo
 
 def add_arguments(parser):
     parser.add_argument("--out", required=True, help="corpus directory to create (must not exist)")
-    parser.add_argument("--identities", type=int, default=48, help="identities (default: 48)")
+    parser.add_argument("--identities", type=int, default=120, help="identities (default: 120)")
     parser.add_argument(
         "--utterances", type=int, default=20, help="utterances per identity (default: 20)"
     )

@@ -6,8 +6,10 @@
 
 Each identity draws latent attributes (gender, age group, vocal-tract length, F0, ...) that drive both its
 voice (s2f_tf.synth.voices) and its face (s2f_tf.synth.faces): gender, vocal-tract length (face size and
-width) and age (hair greyness, wrinkles) are shared between the two, eye colour, skin/hair tint and glasses
-are face-only; clothing and background change per photo. Everything derives from one seed, so a seed gives the same files byte for byte.
+width), age (hair greyness, wrinkles) and a hidden community (accent <-> skin-tone and hair-colour
+distributions) are shared between the two; eye colour, glasses, jaw, fringe, beard, the exact tints and most
+of the skin/hair variation are face-only; clothing and background change per photo. Everything derives
+from one seed, so a seed gives the same files byte for byte.
 
 Example:
 >>> summary = generate("corpus", identities=8, utterances=3, faces=2, seed=0, workers=1)
@@ -83,6 +85,18 @@ EYE_COLOURS = (
     (130, 100, 50),
 )
 AGE_GROUPS = ("young", "adult", "senior")
+# A hidden "community" latent stands in for the accent <-> ancestry correlation of real speakers (Speech2Face,
+# Sec. 1: language and accent are shared within communities, which share physical features). Each community
+# has an accent (per-formant vowel-space shift, speaking-rate and intonation-range factors) and its own
+# distribution over skin tones and hair colours (weights over SKIN_TONES / HAIR_COLOURS); they overlap.
+COMMUNITIES = (
+    dict(formants=(1.06, 0.95, 1.0, 1.03, 1.0), rate=1.12, f0_range=0.8,
+         skin=(0.5, 0.35, 0.15, 0.0, 0.0), hair=(0.15, 0.25, 0.2, 0.1, 0.2, 0.1)),
+    dict(formants=(0.95, 1.06, 0.97, 1.0, 1.02), rate=0.9, f0_range=1.3,
+         skin=(0.0, 0.2, 0.45, 0.35, 0.0), hair=(0.45, 0.35, 0.15, 0.05, 0.0, 0.0)),
+    dict(formants=(1.0, 1.0, 1.05, 0.96, 0.97), rate=1.0, f0_range=1.0,
+         skin=(0.0, 0.0, 0.15, 0.4, 0.45), hair=(0.7, 0.25, 0.05, 0.0, 0.0, 0.0)),
+)  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,6 +108,7 @@ class Identity:
     gender: str
     nationality: str
     age_group: str
+    community: int
     voice: voice_synth.VoiceTraits
     face: face_drawer.FaceTraits
 
@@ -122,8 +137,9 @@ def _names(rng, genders, held_out):
     return names
 
 
-def _traits(rng, gender, age):
+def _traits(rng, gender, age, community):
     male = gender == "m"
+    accent = COMMUNITIES[community]
     vtl = float(np.clip(rng.normal(17.0, 0.6) if male else rng.normal(14.6, 0.5), 13.4, 18.8))
     vtl -= 0.25 if age == "young" else 0.0
     f0 = float(np.exp(rng.normal(np.log(118.0), 0.12) if male else rng.normal(np.log(205.0), 0.1)))
@@ -133,23 +149,29 @@ def _traits(rng, gender, age):
     voice = voice_synth.VoiceTraits(
         f0=f0,
         vocal_tract_cm=vtl,
-        formant_offsets=tuple(float(x) for x in rng.normal(1.0, 0.04, 5)),
-        rate=float(rng.normal(4.6, 0.5) * (0.85 if senior else 1.08 if age == "young" else 1.0)),
+        formant_offsets=tuple(
+            float(x) for x in np.multiply(accent["formants"], rng.normal(1, 0.03, 5))
+        ),
+        rate=float(
+            rng.normal(4.6, 0.4)
+            * accent["rate"]
+            * (0.85 if senior else 1.08 if age == "young" else 1.0)
+        ),
         jitter=float(rng.uniform(0.015, 0.03) if senior else rng.uniform(0.004, 0.012)),
         shimmer=float(rng.uniform(0.05, 0.2)),
         breathiness=float(rng.uniform(0.03, 0.09) if not male else rng.uniform(0.01, 0.05)),
         tilt=float(rng.uniform(0.4, 0.75)),
         open_quotient=float(rng.uniform(0.6, 0.72) if not male else rng.uniform(0.45, 0.6)),
-        f0_range=float(rng.uniform(2.0, 4.5)),
+        f0_range=float(rng.uniform(2.0, 4.5) * accent["f0_range"]),
     )
 
     width = 92.0 + (vtl - 13.4) / 5.4 * 32.0 + rng.normal(0, 2.5)
-    hair = HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))]
+    hair = HAIR_COLOURS[rng.choice(len(HAIR_COLOURS), p=accent["hair"])]
     if senior:  # grey to white
         grey = rng.uniform(0.55, 0.95)
         hair = tuple(int((1 - grey) * c + grey * 200) for c in hair)
     hair = _tint(hair, rng, 10)
-    skin = _tint(SKIN_TONES[rng.integers(len(SKIN_TONES))], rng, 8)
+    skin = _tint(SKIN_TONES[rng.choice(len(SKIN_TONES), p=accent["skin"])], rng, 8)
     if male:
         hair_length = 0.0 if senior and rng.random() < 0.35 else float(rng.uniform(0.05, 0.3))
         beard = int(rng.choice(4, p=[0.35, 0.2, 0.15, 0.3]))
@@ -195,13 +217,12 @@ def sample_identities(count: int, seed: int = 0) -> list[Identity]:
     people = []
     for gender, name in zip(genders, names, strict=True):
         age = AGE_GROUPS[rng.choice(3, p=[0.3, 0.45, 0.25])]
-        voice, face = _traits(rng, str(gender), age)
-        people.append((name, str(gender), str(rng.choice(NATIONALITIES)), age, voice, face))
+        community = int(rng.integers(len(COMMUNITIES)))
+        voice, face = _traits(rng, str(gender), age, community)
+        nationality = str(rng.choice(NATIONALITIES))
+        people.append((name, str(gender), nationality, age, community, voice, face))
     people.sort(key=lambda p: p[0])
-    return [
-        Identity(f"id{10001 + i}", name, g, nat, age, voice, face)
-        for i, (name, g, nat, age, voice, face) in enumerate(people)
-    ]
+    return [Identity(f"id{10001 + i}", *person) for i, person in enumerate(people)]
 
 
 def write_meta(path, identities) -> None:
@@ -272,7 +293,7 @@ def render_identity(out_dir, person: Identity, index: int, utterances: int, face
     return utterances, faces, seconds
 
 
-def generate(out, identities=48, utterances=20, faces=20, seed=0, workers=None) -> dict:
+def generate(out, identities=120, utterances=20, faces=20, seed=0, workers=None) -> dict:
     """Write the corpus to `out` (built in a temporary sibling, renamed when complete).
 
     Args:

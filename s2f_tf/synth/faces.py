@@ -3,8 +3,8 @@
 Drawn at 2x on a 256x256 canvas and reduced with a Lanczos filter (anti-aliasing), then saved at 128x128 so
 `prepare`'s resize path is exercised. Gender is visible at 64x64 (long hair framing the face and reaching the
 shoulders vs. short hair, beards, jaw width, lip colour); face width and size follow the vocal-tract length
-(audible in the formants); age sets hair greyness and wrinkles; eye colour, skin and hair tint and glasses
-are identity-specific only. Clothing and background change from photo to photo (as in VGGFace, where they
+(audible in the formants); age sets hair greyness and wrinkles; skin tone and hair colour are drawn from
+the identity's community (whose accent is audible); eye colour, tints and glasses are identity-specific only. Clothing and background change from photo to photo (as in VGGFace, where they
 are no identity cue).
 
 Example:
