@@ -81,13 +81,9 @@ def main():
     real = embed(unseen.images)
     rng = np.random.default_rng(args.seed + 1)
 
-    def accuracy(query_images, labels, genders, stratified):
-        true_index, impostor_index = metrics.matching_trials(
-            labels, genders, unseen.labels, unseen.genders, stratified=stratified, seed=options.seed
-        )
-        valid = (true_index >= 0) & (impostor_index >= 0)
-        correct = metrics.matching_correct(
-            embed(query_images)[valid], real[true_index[valid]], real[impostor_index[valid]]
+    def accuracy(query, labels, genders, stratified):
+        correct = metrics.matching_outcomes(
+            query, labels, genders, real, unseen.labels, unseen.genders, stratified, options.seed
         )
         return metrics.summarize(correct, 0.5, options.seed)
 
@@ -147,8 +143,9 @@ def main():
     print("| query face | n | unstratified | gender-stratified |")
     print("|---|---|---|---|")
     for name, (images, query_labels, query_genders) in results.items():
-        plain = accuracy(images, query_labels, query_genders, False)
-        strat = accuracy(images, query_labels, query_genders, True)
+        query = embed(images)
+        plain = accuracy(query, query_labels, query_genders, False)
+        strat = accuracy(query, query_labels, query_genders, True)
         print(
             f"| {name} | {plain['n']} | {100 * plain['value']:.1f} % "
             f"[{100 * plain['ci95'][0]:.1f}, {100 * plain['ci95'][1]:.1f}] | {100 * strat['value']:.1f} % "

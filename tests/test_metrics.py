@@ -144,3 +144,21 @@ def test_agreement_and_summary_with_bootstrap():
     assert metrics.summarize([np.nan])["value"] is None
     with pytest.raises(ValueError):
         metrics.agreement([1, 2], [1])
+
+
+def test_matching_outcomes_scores_drawn_trials_and_marks_impossible_ones_nan():
+    real = np.eye(3)  # identity i's face points along axis i
+    real_labels, real_genders = np.array([0, 1, 2]), np.array(["f", "m", "m"])
+    query = np.eye(3)[[0, 1, 2]]  # perfect generator
+    plain = metrics.matching_outcomes(
+        query, real_labels, real_genders, real, real_labels, real_genders
+    )
+    np.testing.assert_array_equal(plain, [1.0, 1.0, 1.0])
+    strat = metrics.matching_outcomes(
+        query, real_labels, real_genders, real, real_labels, real_genders, stratified=True
+    )
+    assert np.isnan(strat[0]) and list(strat[1:]) == [1.0, 1.0]  # no other female: no trial
+    swapped = metrics.matching_outcomes(
+        query[[1, 2, 0]], real_labels, real_genders, real, real_labels, real_genders
+    )
+    assert np.nanmax(swapped) <= 0.5  # the true face is never the closer one

@@ -112,18 +112,15 @@ def split_metrics(generated: Generated, reference: Faces, judges: Judges, seen, 
     query = judges.identity.model.embed(generated.images)
     real = judges.identity.model.embed(reference.images)
     for key, stratified in (("matching", False), ("matching_gender_stratified", True)):
-        true_index, impostor_index = metrics.matching_trials(
+        correct = metrics.matching_outcomes(
+            query,
             generated.labels,
             generated.genders,
+            real,
             reference.labels,
             reference.genders,
             stratified=stratified,
             seed=seed,
-        )
-        valid = (true_index >= 0) & (impostor_index >= 0)
-        correct = np.full(len(query), np.nan)
-        correct[valid] = metrics.matching_correct(
-            query[valid], real[true_index[valid]], real[impostor_index[valid]]
         )
         per_sample[key] = correct
         result[key] = metrics.summarize(correct, 0.5, seed)

@@ -124,6 +124,30 @@ def matching_correct(query, true_faces, impostor_faces):
     return np.where(s_true > s_imp, 1.0, np.where(s_true < s_imp, 0.0, 0.5))
 
 
+def matching_outcomes(
+    query, labels, genders, real, real_labels, real_genders, stratified=False, seed=0
+):
+    """Per-query 1:2 matching outcome: `matching_trials` draws the faces, `matching_correct` scores them.
+
+    Args:
+        query: float [N, D] embeddings of the generated faces; labels / genders: their identities and genders.
+        real: float [M, D] embeddings of the real faces; real_labels / real_genders: theirs.
+        stratified, seed: as in `matching_trials`.
+
+    Returns:
+        float [N]: 1.0 / 0.0 / 0.5 per query, NaN where no trial is possible (`summarize` skips those).
+    """
+    true_index, impostor_index = matching_trials(
+        labels, genders, real_labels, real_genders, stratified=stratified, seed=seed
+    )
+    valid = (true_index >= 0) & (impostor_index >= 0)
+    correct = np.full(len(query), np.nan)
+    correct[valid] = matching_correct(
+        np.asarray(query)[valid], real[true_index[valid]], real[impostor_index[valid]]
+    )
+    return correct
+
+
 def identity_means(embeddings, labels):
     """(identities, means): the sorted identity labels and the mean of their L2-normalised embeddings."""
     embeddings = l2_normalize(embeddings)
