@@ -52,6 +52,11 @@ def mel_filterbank(audio: AudioConfig = AudioConfig()) -> np.ndarray:
     return filters
 
 
+def standardize(features, mean, variance):
+    """(features - mean) / (std + float32 eps): the per-utterance normalisation of SPEC step 7."""
+    return (features - mean) / (tf.sqrt(variance) + np.finfo(np.float32).eps)
+
+
 @keras.saving.register_keras_serializable(package="s2f_tf")
 class LogMelSpectrogram(keras.layers.Layer):
     """Waveform `[batch, samples]` (float32, 16 kHz, [-1, 1]) -> features `[batch, frames, 64]`.
@@ -121,8 +126,7 @@ class LogMelSpectrogram(keras.layers.Layer):
         mel = tf.tensordot(power, self._filters, axes=1)
         features = tf.math.log(tf.maximum(mel, a.log_floor))
         if self.normalize:
-            mean, variance = tf.nn.moments(features, axes=[1], keepdims=True)
-            features = (features - mean) / (tf.sqrt(variance) + np.finfo(np.float32).eps)
+            features = standardize(features, *tf.nn.moments(features, axes=[1], keepdims=True))
         return features
 
     def compute_output_shape(self, input_shape):

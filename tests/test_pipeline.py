@@ -214,3 +214,47 @@ def test_mirrored_strategy_per_replica_batches(data_dir, tiny_config):
     assert len(shapes) == 2 and all(s[0] == 2 and s[2] == 64 for s in shapes)
     faces = strategy.experimental_local_results(batch["face"])
     assert all(f.shape == (2, 64, 64, 3) for f in faces)
+
+
+def test_crop_features_equal_cropping_the_whole_utterance(data_dir, tiny_config):
+    """Featurising only a crop's samples, with the utterance's moments, gives the whole-utterance crop."""
+    from s2f_tf.data import crops
+
+    audio = tiny_config.audio
+    raw = LogMelSpectrogram(audio, normalize=False)
+    files = pipeline.load_info(data_dir).files("train", "voices")
+    moments = crops.UtteranceMoments(files, audio)
+    checked = 0
+    for record in pipeline.eval_voices(data_dir, tiny_config.replace(audio={"test_frames": 1}), "train"):
+        samples = record["samples"][0]
+        whole = LogMelSpectrogram(audio)(crops.waveform(samples))[0].numpy()
+        mean, variance = moments.lookup(record["utterance"][0])
+        unnormalised = raw(crops.waveform(samples))[0].numpy()
+        np.testing.assert_allclose(mean.numpy()[0], unnormalised.mean(0), atol=1e-4)
+        np.testing.assert_allclose(variance.numpy()[0], unnormalised.var(0), rtol=1e-3, atol=1e-4)
+        frames = len(whole)
+        for length in (1, 7, frames // 2, frames):
+            for start in sorted({0, 1, 2, (frames - length) // 2, frames - length - 1, frames - length}):
+                if not 0 <= start <= frames - length:
+                    continue
+                crop = crops.crop_features(raw, samples, start, length, mean, variance).numpy()
+                assert crop.shape == (length, 64)
+                np.testing.assert_allclose(crop, whole[start : start + length], atol=1e-4)
+                checked += 1
+    assert checked > 50
+    assert moments.size == len(pipeline.load_info(data_dir).splits["train"]["voice_frames"])
+
+
+def test_utterances_shorter_than_the_crop_are_tiled(data_dir, tiny_config):
+    utterances = _utterances(data_dir, tiny_config)
+    length = max(len(f) for _, _, _, f in utterances) + 3  # every utterance is tiled
+    config = tiny_config.replace(
+        audio={"train_min_frames": length, "train_max_frames": length, "min_utterance_frames": 1}
+    )
+    tiled = [
+        (label, name, samples, np.concatenate([f] * (length // len(f) + 2)))
+        for label, name, samples, f in utterances
+    ]
+    batch = next(iter(pipeline.train_dataset(data_dir, config, 8, seed=3)))
+    for x, label in zip(batch["voice"].numpy(), batch["voice_label"].numpy(), strict=True):
+        assert x.shape == (length, 64) and label in _find_window(x, tiled)
