@@ -75,7 +75,23 @@ def test_load_info(data_dir, tmp_path):
         info.split("nope")
 
 
-def test_train_batches_shapes_ranges_and_linkage(data_dir, tiny_config):
+@pytest.fixture(params=["cached", "streamed"])
+def feature_source(request, monkeypatch):
+    """Both ways training crops are made: from whole-utterance features kept in memory, or streamed."""
+    if request.param == "streamed":
+        monkeypatch.setattr(pipeline, "FEATURE_CACHE_BYTES", 0)
+    return request.param
+
+
+def test_feature_cache_budget(data_dir, tiny_config):
+    entry = pipeline.load_info(data_dir).split("train")
+    size = sum(entry["voice_frames"]) * 64 * 4
+    assert pipeline._features_fit_in_memory(entry, tiny_config.audio, budget=size)
+    assert not pipeline._features_fit_in_memory(entry, tiny_config.audio, budget=size - 1)
+    assert not pipeline._features_fit_in_memory({}, tiny_config.audio)  # no frame counts: stream
+
+
+def test_train_batches_shapes_ranges_and_linkage(data_dir, tiny_config, feature_source):
     config = tiny_config
     info = pipeline.load_info(data_dir)
     k = info.num_classes
@@ -119,7 +135,7 @@ def test_flip_probability(data_dir, tiny_config, p):
         assert any((f == pixels).all() for f in source)
 
 
-def test_short_utterances_are_dropped(data_dir, tiny_config):
+def test_short_utterances_are_dropped(data_dir, tiny_config, feature_source):
     frames = sorted(len(f) for _, _, _, f in _utterances(data_dir, tiny_config))
     cut = frames[len(frames) // 2]
     config = tiny_config.replace(audio={"min_utterance_frames": cut})
@@ -225,7 +241,9 @@ def test_crop_features_equal_cropping_the_whole_utterance(data_dir, tiny_config)
     files = pipeline.load_info(data_dir).files("train", "voices")
     moments = crops.UtteranceMoments(files, audio)
     checked = 0
-    for record in pipeline.eval_voices(data_dir, tiny_config.replace(audio={"test_frames": 1}), "train"):
+    for record in pipeline.eval_voices(
+        data_dir, tiny_config.replace(audio={"test_frames": 1}), "train"
+    ):
         samples = record["samples"][0]
         whole = LogMelSpectrogram(audio)(crops.waveform(samples))[0].numpy()
         mean, variance = moments.lookup(record["utterance"][0])
@@ -234,7 +252,9 @@ def test_crop_features_equal_cropping_the_whole_utterance(data_dir, tiny_config)
         np.testing.assert_allclose(variance.numpy()[0], unnormalised.var(0), rtol=1e-3, atol=1e-4)
         frames = len(whole)
         for length in (1, 7, frames // 2, frames):
-            for start in sorted({0, 1, 2, (frames - length) // 2, frames - length - 1, frames - length}):
+            for start in sorted(
+                {0, 1, 2, (frames - length) // 2, frames - length - 1, frames - length}
+            ):
                 if not 0 <= start <= frames - length:
                     continue
                 crop = crops.crop_features(raw, samples, start, length, mean, variance).numpy()
@@ -245,7 +265,7 @@ def test_crop_features_equal_cropping_the_whole_utterance(data_dir, tiny_config)
     assert moments.size == len(pipeline.load_info(data_dir).splits["train"]["voice_frames"])
 
 
-def test_utterances_shorter_than_the_crop_are_tiled(data_dir, tiny_config):
+def test_utterances_shorter_than_the_crop_are_tiled(data_dir, tiny_config, feature_source):
     utterances = _utterances(data_dir, tiny_config)
     length = max(len(f) for _, _, _, f in utterances) + 3  # every utterance is tiled
     config = tiny_config.replace(

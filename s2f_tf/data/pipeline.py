@@ -1,8 +1,9 @@
 """Prepared shards -> tf.data: training streams (unpaired voices and faces) and evaluation sets.
 
 Voice features are computed by `s2f_tf.frontend.LogMelSpectrogram` (the one front end) inside the tf.data
-graph and normalised per whole VAD'd utterance, as the reference does; training crops featurise only the
-samples they cover (`s2f_tf.data.crops`: same numbers, ~1/3 of the work on the demo's data). Training: one random crop length T
+graph and normalised per whole VAD'd utterance, as the reference does. Training crops come from features
+kept in memory when the split's features fit `FEATURE_CACHE_BYTES` (computed in the first epoch, only cut
+afterwards); otherwise each crop featurises only the samples it covers (`s2f_tf.data.crops`: same numbers). Training: one random crop length T
 in [train_min_frames, train_max_frames] per batch (each element's T is drawn from a stateless seed keyed by
 its batch index, so a batch always shares it), utterances shorter than `min_utterance_frames` dropped.
 Evaluation: whole utterances; shorter than `test_frames` -> tiled and cut at `test_frames` (SPEC step 8).
@@ -36,6 +37,9 @@ from s2f_tf.frontend import LogMelSpectrogram
 AUTOTUNE = tf.data.AUTOTUNE
 VOICE_SHUFFLE = 512  # serialized utterances (a few hundred kB each at most)
 FACE_SHUFFLE = 4096  # serialized 64x64 faces (12 kB each)
+# A training split whose log-mel features take at most this many bytes keeps them in memory after the first
+# epoch (the demo's: ~0.3 GB); larger ones (VoxCeleb1: ~30 GB) stream and featurise only each crop.
+FEATURE_CACHE_BYTES = 1 << 30
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,6 +165,13 @@ def _test_rule(features, test_frames: int):
     return tf.cond(frames < test_frames, lambda: tiled, lambda: features)
 
 
+def _features_fit_in_memory(entry, audio, budget=None) -> bool:
+    """Whether the split's whole-utterance log-mel features (from prepare's frame counts) fit the cache."""
+    frames = entry.get("voice_frames") or []
+    budget = FEATURE_CACHE_BYTES if budget is None else budget
+    return bool(frames) and sum(frames) * audio.num_mel_bins * 4 <= budget
+
+
 def _training_voices(info, config: Config, split, batch_size, input_context, seed, repeat):
     audio = config.audio
     entry = info.split(split)
@@ -175,40 +186,81 @@ def _training_voices(info, config: Config, split, batch_size, input_context, see
         )
     files = info.files(split, "voices")
     frontend = LogMelSpectrogram(audio)
-    raw_frontend = LogMelSpectrogram(audio, normalize=False)
-    moments = crops.UtteranceMoments(files, audio)
     lo, hi = audio.train_min_frames, audio.train_max_frames
-    ds = _records(
-        files,
-        input_context=input_context,
-        shuffle=True,
-        seed=seed,
-        buffer=VOICE_SHUFFLE,
-        repeat=repeat,
-    )
-    ds = ds.map(records.parse_voice, num_parallel_calls=AUTOTUNE)
-    ds = ds.filter(lambda r: r["num_samples"] >= audio.min_utterance_samples)
 
-    def crop(index, record):
+    def window(index, frames):
+        """(length, start): one length per batch, a start per element; shorter utterances are tiled."""
         batch_seed = tf.stack([tf.constant(seed, tf.int64), index // batch_size])
         length = tf.random.stateless_uniform([], batch_seed, lo, hi + 1, tf.int32)
-        samples = record["samples"]
-        frames = frontend.num_frames(tf.size(samples))
-        available = tf.maximum(frames, length)  # shorter utterances are tiled up to `length`
+        available = tf.maximum(frames, length)
         element_seed = tf.stack([index, tf.constant(seed + 1, tf.int64)])
         start = tf.random.stateless_uniform([], element_seed, 0, available - length + 1, tf.int32)
+        return length, start
 
-        def from_crop():  # featurise only the frames the crop needs
-            mean, variance = moments.lookup(record["utterance"])
-            return crops.crop_features(raw_frontend, samples, start, length, mean, variance)
+    def tile_and_cut(features, length, start):
+        frames = tf.shape(features)[0]
+        features = tf.tile(
+            features, [(length + frames - 1) // frames, 1]
+        )  # only if frames < length
+        return features[start : start + length]
 
-        def tiled():
-            features = frontend(crops.waveform(samples))[0]
-            features = tf.tile(features, [(length + frames - 1) // frames, 1])
-            return features[start : start + length]
+    def kept(record):
+        return record["num_samples"] >= audio.min_utterance_samples
 
-        features = tf.cond(frames >= length, from_crop, tiled)
-        return {"voice": tf.ensure_shape(features, [None, audio.num_mel_bins]), "voice_label": record["label"]}
+    if _features_fit_in_memory(entry, audio):
+        # Whole-utterance features computed once and kept: later epochs only cut windows.
+        ds = _records(
+            files,
+            input_context=input_context,
+            shuffle=False,
+            seed=seed,
+            buffer=0,
+            repeat=False,
+        )
+        ds = ds.map(records.parse_voice, num_parallel_calls=AUTOTUNE).filter(kept)
+        ds = ds.map(
+            lambda r: {"features": frontend(crops.waveform(r["samples"]))[0], "label": r["label"]},
+            num_parallel_calls=AUTOTUNE,
+            deterministic=True,
+        ).cache()
+        ds = ds.shuffle(VOICE_SHUFFLE, seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            ds = ds.repeat()
+
+        def crop(index, element):
+            features = element["features"]
+            length, start = window(index, tf.shape(features)[0])
+            return {"voice": tile_and_cut(features, length, start), "voice_label": element["label"]}
+
+    else:
+        # Streamed: each crop featurises only the samples it covers (s2f_tf.data.crops).
+        raw_frontend = LogMelSpectrogram(audio, normalize=False)
+        moments = crops.UtteranceMoments(files, audio)
+        ds = _records(
+            files,
+            input_context=input_context,
+            shuffle=True,
+            seed=seed,
+            buffer=VOICE_SHUFFLE,
+            repeat=repeat,
+        )
+        ds = ds.map(records.parse_voice, num_parallel_calls=AUTOTUNE).filter(kept)
+
+        def crop(index, record):
+            samples = record["samples"]
+            frames = frontend.num_frames(tf.size(samples))
+            length, start = window(index, frames)
+
+            def from_crop():
+                mean, variance = moments.lookup(record["utterance"])
+                return crops.crop_features(raw_frontend, samples, start, length, mean, variance)
+
+            def tiled():
+                return tile_and_cut(frontend(crops.waveform(samples))[0], length, start)
+
+            features = tf.cond(frames >= length, from_crop, tiled)
+            features = tf.ensure_shape(features, [None, audio.num_mel_bins])
+            return {"voice": features, "voice_label": record["label"]}
 
     ds = ds.enumerate().map(crop, num_parallel_calls=AUTOTUNE, deterministic=True)
     return ds.batch(batch_size, drop_remainder=True)
