@@ -18,10 +18,10 @@ from s2f_tf.config import preset
 from s2f_tf.errors import S2FError
 from s2f_tf.models import build_models
 from s2f_tf.train import loop
-from s2f_tf.train.builder import adam, build_gan
+from s2f_tf.train.builder import adam, build_gan, fast_bfloat16
 from s2f_tf.train.distribute import make_strategy
 from s2f_tf.train.gan_model import VoiceToFaceGAN
-from s2f_tf.workdir import save_or_check_config
+from s2f_tf.workdir import load_config, save_or_check_config
 
 sys.path.insert(0, str(Path(__file__).parent))
 from train_worker import NUM_CLASSES, toy_batches, toy_dataset_fn  # noqa: E402
@@ -178,8 +178,21 @@ def test_damaged_latest_checkpoint_falls_back_to_previous(tmp_path):
 def test_conflicting_config_is_refused(tmp_path):
     save_or_check_config(tmp_path, CONFIG)
     save_or_check_config(tmp_path, CONFIG.replace(train={"steps": 99}))  # longer training is fine
+    bf16 = CONFIG.replace(train={"steps": 99, "mixed_precision": True})  # so is another precision
+    save_or_check_config(tmp_path, bf16)
+    assert load_config(tmp_path) == bf16
     with pytest.raises(S2FError, match="different configuration"):
         save_or_check_config(tmp_path, CONFIG.replace(train={"batch_size": 2}))
+
+
+def test_fast_bfloat16_reads_the_cpu_flags():
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("with a GPU the compute capability decides, not the CPU flags")
+    assert fast_bfloat16("flags\t\t: fpu avx2 avx512f amx_bf16 amx_tile\n") is True
+    assert fast_bfloat16("flags\t\t: fpu avx2 avx512f avx512_bf16\n") is True
+    assert fast_bfloat16("flags\t\t: fpu avx2 avx512f avx512_vnni\n") is False
+    assert fast_bfloat16("") is False
+    assert isinstance(fast_bfloat16(), bool)
 
 
 def _run_worker(workdir, steps, *extra, env=None):

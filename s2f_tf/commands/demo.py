@@ -25,6 +25,12 @@ def add_arguments(parser):
     parser.add_argument(
         "--classifier-steps", type=int, default=300, help="steps of evaluate's judging classifiers"
     )
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "float32", "mixed_bfloat16"),
+        default="auto",
+        help="GAN training precision (auto: mixed_bfloat16 where the CPU/GPU runs bf16 natively)",
+    )
     parser.add_argument("--skip-evaluate", action="store_true", help="no evaluation report")
     parser.add_argument("--seed", type=int, default=0, help="corpus seed")
 
@@ -62,6 +68,14 @@ def _heldout_wavs(corpus, data, count=8):
         if found:
             wavs.append(str(found[0]))
     return wavs
+
+
+def _mixed_precision(precision: str) -> bool:
+    if precision == "auto":
+        from s2f_tf.train.builder import fast_bfloat16
+
+        return fast_bfloat16()
+    return precision == "mixed_bfloat16"
 
 
 def _seconds(summary):
@@ -114,6 +128,8 @@ def run(args):
     steps = ["--steps", str(args.pretrain_steps)] if args.pretrain_steps else []
     summary["pretrain-voice"] = _stage("pretrain-voice", common + steps)
     steps = ["--steps", str(args.train_steps)] if args.train_steps else []
+    if _mixed_precision(args.precision):
+        steps.append("--mixed-precision")
     summary["train"] = _stage("train", common + steps)
     if not args.skip_evaluate:
         summary["evaluate"] = _stage(

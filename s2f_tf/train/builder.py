@@ -3,12 +3,35 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import keras
 
 from s2f_tf.config import Config, TrainConfig
 from s2f_tf.models import build_models
 from s2f_tf.train.step import GANStep
+
+
+def fast_bfloat16(cpuinfo: str | None = None) -> bool:
+    """Whether mixed_bfloat16 speeds training up here: an NVIDIA GPU of compute capability >= 8.0, or a
+    CPU with AMX-BF16 / AVX512-BF16 instructions (oneDNN runs bf16 convolutions on them; elsewhere bf16
+    is emulated and slower than float32, see benchmarks/RESULTS-performance.md).
+
+    `cpuinfo`: the text of /proc/cpuinfo (read when None; a machine without it counts as no bf16).
+    """
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return tuple(details.get("compute_capability") or (0, 0)) >= (8, 0)
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags = set(cpuinfo.split())
+    return bool(flags & {"amx_bf16", "avx512_bf16"})
 
 
 @contextlib.contextmanager
