@@ -189,14 +189,14 @@ def test_s2f_evaluate_on_a_tiny_trained_run(trained_run, capsys):
     )  # fmt: skip
     assert status == 0
     assert summary["out"] == str(out) and summary["fid_features"] in (None, "inception_v3")
-    assert set(summary["splits"]) == {"train_heldout", "test"}
+    assert set(summary["splits"]) == {"train_heldout", "unseen"}  # unseen = val + test
     assert set(summary["splits"]["train_heldout"]) == {"trained", "untrained"}
     names = {p.name for p in out.iterdir()}
     assert {"metrics.json", "report.md", "by_gender.png", "curves_train.png"} <= names
     assert {
-        f"grid_{s}_{k}.png" for s in ("train_heldout", "test") for k in ("trained", "untrained")
+        f"grid_{s}_{k}.png" for s in ("train_heldout", "unseen") for k in ("trained", "untrained")
     } <= names
-    assert Image.open(out / "grid_test_trained.png").size[0] == 150 + 4 * 132
+    assert Image.open(out / "grid_unseen_trained.png").size[0] == 150 + 4 * 132
 
     metrics = json.loads((out / "metrics.json").read_text())
     seen = metrics["model"]["splits"]["train_heldout"]["trained"]
@@ -205,23 +205,54 @@ def test_s2f_evaluate_on_a_tiny_trained_run(trained_run, capsys):
     )  # 4 utterances x 25 % held out x 12 ids
     assert seen["identity_top1"]["chance"] == pytest.approx(1 / 12)
     assert 0.0 <= seen["identity_top1"]["value"] <= 1.0 and seen["identity_top1"]["n"] == 12
-    unseen = metrics["model"]["splits"]["test"]["trained"]
-    assert unseen["identities"] == 3 and unseen["gallery_size"] == 3
-    assert unseen["recall@1"]["chance"] == pytest.approx(1 / 3)
+    data = json.loads((root / "data" / "dataset.json").read_text())["splits"]
+    n_val, n_test = data["val"]["num_classes"], data["test"]["num_classes"]
+    assert n_val >= 1 and n_test == 3
+    unseen = metrics["model"]["splits"]["unseen"]["trained"]
+    assert unseen["identities"] == n_val + n_test and unseen["gallery_size"] == n_val + n_test
+    assert unseen["samples"] == data["val"]["voices"] + data["test"]["voices"]
+    assert unseen["recall@1"]["chance"] == pytest.approx(1 / (n_val + n_test))
     assert metrics["model"]["labels_match_data"] is True
     assert len(metrics["proof_of_learning"]) == 3
     text = (out / "report.md").read_text()
     assert "## Proof of learning" in text and "untrained generator" in text
     assert "| identity top-1 |" in text and "(n=12)" in text
 
-    # An earlier evaluation side by side (the seed's Table 2 layout), test split only.
+    # An earlier evaluation side by side (the seed's Table 2 layout), unseen and test splits.
     status, summary = _s2f(
         capsys, "evaluate", "--data", root / "data", "--workdir", root / "wd", "--out", root / "eval2",
-        "--split", "test", "--classifier-steps", 5, "--compare", out,
+        "--split", "unseen", "--split", "test", "--classifier-steps", 5, "--compare", out,
     )  # fmt: skip
-    assert status == 0 and set(summary["splits"]) == {"test"}
+    assert status == 0 and set(summary["splits"]) == {"unseen", "test"}
+    test = json.loads((root / "eval2" / "metrics.json").read_text())["model"]["splits"]["test"]
+    assert test["trained"]["identities"] == n_test
     text = (root / "eval2" / "report.md").read_text()
-    assert "## Comparison" in text and text.count("| wd (tiny") == 2 and "from `" in text
+    assert (
+        "## Comparison" in text and text.count("| wd (tiny") == 3 and "from `" in text
+    )  # unseen: both; test: this one
+
+
+def test_unseen_is_val_then_test_with_shifted_labels(trained_run):
+    """The "unseen" pseudo-split: val's labels, then test's shifted past them; names and genders follow."""
+    source = evaluation.PipelineSource(trained_run / "data")
+    info = source.info()
+    val, test, unseen = (info.splits[s] for s in ("val", "test", "unseen"))
+    n_val = val["num_classes"]
+    assert unseen["num_classes"] == n_val + test["num_classes"]
+    assert unseen["names"] == list(val["names"]) + list(test["names"])
+    assert unseen["genders"] == list(val["genders"]) + list(test["genders"])
+    images, labels, genders = source.faces("unseen")
+    val_images, val_labels, _ = source.faces("val")
+    test_images, test_labels, _ = source.faces("test")
+    np.testing.assert_array_equal(labels, np.concatenate([val_labels, test_labels + n_val]))
+    np.testing.assert_array_equal(images, np.concatenate([val_images, test_images]))
+    assert list(genders) == [unseen["genders"][i] for i in labels]
+    items = list(source.voices("unseen", preset("tiny")))
+    assert len(items) == val["voices"] + test["voices"]
+    for item in items:
+        label = int(item["voice_label"][0])
+        name = item["identity"][0].numpy().decode()
+        assert unseen["names"][label] == name
 
 
 def test_s2f_evaluate_bad_input(tmp_path, capsys):

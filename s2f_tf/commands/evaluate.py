@@ -2,7 +2,7 @@
 
 HELP = "evaluate a trained work directory: metrics.json, report.md and PNG figures"
 
-SPLIT_NAMES = {"train-heldout": "train_heldout", "test": "test", "val": "val"}
+SPLIT_NAMES = {"train-heldout": "train_heldout", "test": "test", "val": "val", "unseen": "unseen"}
 
 
 def add_arguments(parser):
@@ -16,7 +16,8 @@ def add_arguments(parser):
         "--split",
         action="append",
         choices=sorted(SPLIT_NAMES),
-        help="voice split to evaluate; repeat for several (default: train-heldout and test)",
+        help="voice split to evaluate; repeat for several (default: train-heldout and unseen;"
+        " unseen = val + test, every identity training never saw)",
     )
     parser.add_argument("--out", help="output directory (default: WORKDIR/eval)")
     parser.add_argument(
@@ -71,7 +72,9 @@ def run(args):
 
     from s2f_tf.evaluate import EvalOptions, PipelineSource, evaluate, report
 
-    splits = tuple(dict.fromkeys(SPLIT_NAMES[s] for s in (args.split or ["train-heldout", "test"])))
+    splits = tuple(
+        dict.fromkeys(SPLIT_NAMES[s] for s in (args.split or ["train-heldout", "unseen"]))
+    )
     options = EvalOptions(
         splits=splits,
         classifier_steps=args.classifier_steps,

@@ -31,7 +31,9 @@ from s2f_tf.evaluate.judges import (
 )
 
 SEEN = "train_heldout"
-SPLITS = ("train_heldout", "val", "test")
+UNSEEN = "unseen"  # val and test together: every identity that training never saw
+UNSEEN_PARTS = ("val", "test")
+SPLITS = ("train_heldout", "val", "test", UNSEEN)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,7 +41,9 @@ class EvalOptions:
     """How to evaluate.
 
     splits: voice splits to evaluate; "train_heldout" (held-out utterances of training identities) gives
-        identity top-k; "val"/"test" are unseen identities.
+        identity top-k; "val"/"test" are unseen identities, "unseen" is both (val labels first, then test
+        labels shifted past them): training never looks at either, so together they give the tightest
+        interval on unseen identities.
     classifier_steps / classifier_batch / classifier_learning_rate: training of the face classifiers.
     heldout_fraction: share of each training identity's real faces kept out of classifier training; they
         measure the classifiers and serve as the real faces of the seen-identity metrics.
@@ -50,7 +54,7 @@ class EvalOptions:
     inception_cache: directory holding the InceptionV3 weights (default: the Keras cache).
     """
 
-    splits: tuple[str, ...] = ("train_heldout", "test")
+    splits: tuple[str, ...] = ("train_heldout", UNSEEN)
     classifier_steps: int = 300
     classifier_batch: int = 64
     classifier_learning_rate: float = 1e-3
@@ -63,7 +67,8 @@ class EvalOptions:
 
 
 class PipelineSource:
-    """The prepared dataset read through `s2f_tf.data.pipeline` (load_info, load_faces, eval_voices)."""
+    """The prepared dataset read through `s2f_tf.data.pipeline` (load_info, load_faces, eval_voices), plus
+    the pseudo-split "unseen" = val + test with test labels offset by val's identity count."""
 
     def __init__(self, data_dir):
         try:
@@ -74,13 +79,59 @@ class PipelineSource:
         self.pipeline = pipeline
 
     def info(self):
-        return self.pipeline.load_info(self.data_dir)
+        info = self.pipeline.load_info(self.data_dir)
+        offsets = _unseen_offsets(info)
+        if not offsets:
+            return info
+        parts = [info.splits[part] for part in offsets]
+        union = {
+            "num_classes": sum(int(p["num_classes"]) for p in parts),
+            "names": [n for p in parts for n in _as_list(p["names"], p["num_classes"])],
+            "genders": [g for p in parts for g in _as_list(p["genders"], p["num_classes"])],
+            "parts": list(offsets),
+        }
+        return dataclasses.replace(info, splits={**info.splits, UNSEEN: union})
 
     def faces(self, split):
-        return self.pipeline.load_faces(self.data_dir, split)
+        if split != UNSEEN:
+            return self.pipeline.load_faces(self.data_dir, split)
+        offsets = _unseen_offsets(self.pipeline.load_info(self.data_dir))
+        loaded = {part: self.pipeline.load_faces(self.data_dir, part) for part in offsets}
+        return (
+            np.concatenate([loaded[p][0] for p in offsets]),
+            np.concatenate([loaded[p][1] + offsets[p] for p in offsets]),
+            np.concatenate([loaded[p][2] for p in offsets]),
+        )
 
     def voices(self, split, config):
-        return self.pipeline.eval_voices(self.data_dir, config, split)
+        if split != UNSEEN:
+            return self.pipeline.eval_voices(self.data_dir, config, split)
+        offsets = _unseen_offsets(self.pipeline.load_info(self.data_dir))
+        datasets = [
+            self.pipeline.eval_voices(self.data_dir, config, part).map(
+                lambda item, shift=shift: {**item, "voice_label": item["voice_label"] + shift}
+            )
+            for part, shift in offsets.items()
+        ]
+        combined = datasets[0]
+        for ds in datasets[1:]:
+            combined = combined.concatenate(ds)
+        return combined
+
+
+def _unseen_offsets(info) -> dict:
+    """{part: label offset} of the non-empty unseen splits, in UNSEEN_PARTS order."""
+    offsets, total = {}, 0
+    for part in UNSEEN_PARTS:
+        count = int(info.splits.get(part, {}).get("num_classes", 0))
+        if count:
+            offsets[part] = total
+            total += count
+    return offsets
+
+
+def _as_list(mapping, count):
+    return [lookup(mapping, i) for i in range(int(count))]
 
 
 # === Metrics of one model on one split ===
