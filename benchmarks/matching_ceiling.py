@@ -61,9 +61,8 @@ def main():
     args = parser.parse_args()
 
     from s2f_tf.config import preset
+    from s2f_tf.evaluate import EvalOptions, PipelineSource, metrics
     from s2f_tf.evaluate import judges as judging
-    from s2f_tf.evaluate import metrics
-    from s2f_tf.evaluate.evaluation import EvalOptions, PipelineSource
     from s2f_tf.synth.corpus import sample_identities
 
     source = PipelineSource(args.data)

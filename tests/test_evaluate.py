@@ -10,7 +10,7 @@ from PIL import Image
 
 from s2f_tf import cli
 from s2f_tf.config import preset
-from s2f_tf.evaluate import evaluation, figures, generation, report
+from s2f_tf.evaluate import evaluation, figures, generation, report, sources
 from s2f_tf.evaluate import judges as judges_module
 
 
@@ -234,7 +234,7 @@ def test_s2f_evaluate_on_a_tiny_trained_run(trained_run, capsys):
 
 def test_unseen_is_val_then_test_with_shifted_labels(trained_run):
     """The "unseen" pseudo-split: val's labels, then test's shifted past them; names and genders follow."""
-    source = evaluation.PipelineSource(trained_run / "data")
+    source = sources.PipelineSource(trained_run / "data")
     info = source.info()
     val, test, unseen = (info.splits[s] for s in ("val", "test", "unseen"))
     n_val = val["num_classes"]

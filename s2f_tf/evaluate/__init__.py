@@ -4,6 +4,7 @@
 `metrics.py` and `fid.py` are pure numpy and usable on their own.
 """
 
-from s2f_tf.evaluate.evaluation import EvalOptions, PipelineSource, evaluate, evaluate_model
+from s2f_tf.evaluate.evaluation import EvalOptions, evaluate, evaluate_model
+from s2f_tf.evaluate.sources import PipelineSource
 
 __all__ = ["EvalOptions", "PipelineSource", "evaluate", "evaluate_model"]
