@@ -64,7 +64,10 @@ def latest_checkpoint(workdir, kind=CHECKPOINTS) -> str | None:
 
 
 def load_inference_models(workdir):
-    """(config, voice_encoder, generator) restored from a work directory, ready for inference/export."""
+    """(config, voice_encoder, generator) restored from a work directory, ready for inference/export.
+
+    With `train.generator_ema` the generator holds the moving average of its weights, not the last ones.
+    """
     from s2f_tf.models import Generator, VoiceEncoder
 
     workdir = Path(workdir)
@@ -80,11 +83,19 @@ def load_inference_models(workdir):
     checkpoint = latest_checkpoint(workdir)
     if checkpoint is None:
         raise S2FError(f"{workdir}: no GAN checkpoint under {CHECKPOINTS}/ (run s2f train)")
-    status = tf.train.Checkpoint(generator=generator).restore(checkpoint).expect_partial()
+    objects = {"generator": generator}
+    if config.train.generator_ema > 0:  # the moving average lives in the generator's optimizer
+        from s2f_tf.train.builder import adam
+
+        objects["g_optimizer"] = adam(config.train, ema_momentum=config.train.generator_ema)
+        objects["g_optimizer"].build(generator.trainable_variables)
+    status = tf.train.Checkpoint(**objects).restore(checkpoint).expect_partial()
     try:
         status.assert_existing_objects_matched()
     except AssertionError:
         raise S2FError(f"{checkpoint}: holds no generator weights for this configuration") from None
+    if "g_optimizer" in objects:
+        objects["g_optimizer"].finalize_variable_values(generator.trainable_variables)
     return config, encoder, generator
 
 

@@ -39,10 +39,10 @@ def _weights(models):
     return [v.numpy() for v in models.generator.weights + models.face_embedder.weights]
 
 
-def _custom_loop(strategy, steps=3):
+def _custom_loop(strategy, steps=3, config=CONFIG, after_step=None):
     keras.utils.set_random_seed(1)
     with strategy.scope():
-        gan = build_gan(CONFIG, NUM_CLASSES)
+        gan = build_gan(config, NUM_CLASSES)
     batches = iter(strategy.experimental_distribute_dataset(_dataset(steps)))
 
     @tf.function
@@ -50,7 +50,11 @@ def _custom_loop(strategy, steps=3):
         out = strategy.run(gan, args=(batch, BATCH))
         return strategy.experimental_local_results(out)[0]
 
-    losses = [{k: float(v) for k, v in step(next(batches)).items()} for _ in range(steps)]
+    losses = []
+    for _ in range(steps):
+        losses.append({k: float(v) for k, v in step(next(batches)).items()})
+        if after_step is not None:
+            after_step(gan)
     return gan, losses
 
 
@@ -85,6 +89,38 @@ def test_two_replicas_train_and_stay_in_sync():
         copies = [c.numpy() for c in variable.value.values]
         assert len(copies) == 2
         np.testing.assert_array_equal(copies[0], copies[1])
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_generator_ema_is_the_moving_average_of_the_trained_weights(replicas):
+    """train.generator_ema: Keras' EMA of G's weights, kept on every replica, swapped in on request."""
+    momentum = 0.6
+    config = CONFIG.replace(train={"generator_ema": momentum})
+    expected = []
+
+    def track(gan):
+        weights = [v.numpy() for v in gan.models.generator.trainable_variables]
+        if not expected:
+            expected.extend(weights)  # Keras starts the average at the first updated value
+        else:
+            expected[:] = [
+                momentum * e + (1 - momentum) * w for e, w in zip(expected, weights, strict=True)
+            ]
+
+    strategy = _two_cpus() if replicas == 2 else tf.distribute.OneDeviceStrategy("/cpu:0")
+    gan, _ = _custom_loop(strategy, steps=3, config=config, after_step=track)
+    generator = gan.models.generator
+    live = [v.numpy() for v in generator.trainable_variables]
+    assert (
+        max(np.abs(a - b).max() for a, b in zip(live, expected, strict=True)) > 1e-6
+    )  # EMA != last weights
+    gan.g_optimizer.finalize_variable_values(generator.trainable_variables)
+    for variable, value in zip(generator.trainable_variables, expected, strict=True):
+        np.testing.assert_allclose(variable.numpy(), value, atol=1e-6)
+        if replicas == 2:
+            copies = [c.numpy() for c in variable.value.values]
+            np.testing.assert_array_equal(copies[0], copies[1])
+    assert not build_gan(CONFIG, NUM_CLASSES).g_optimizer.use_ema  # off unless asked (the recipe)
 
 
 def test_global_batch_scaling_is_exact_across_replica_counts():
@@ -141,6 +177,39 @@ def test_train_gan_writes_checkpoints_logs_samples_and_resumes(tmp_path):
         config, tmp_path, toy_dataset_fn(4), NUM_CLASSES, strategy, steps=5, progress=False
     )
     assert second["resumed_from"] == 3 and second["steps"] == 5 and second["steps_this_run"] == 2
+
+
+def test_inference_models_load_the_generator_ema(tmp_path):
+    """With train.generator_ema, evaluation and export get the averaged generator, not the last one."""
+    from s2f_tf import workdir as wd
+    from s2f_tf.models import Generator
+
+    config = CONFIG.replace(train={"generator_ema": 0.5, "checkpoint_every": 2})
+    save_or_check_config(tmp_path, config)
+    build_models(config, NUM_CLASSES).voice_encoder.save_weights(tmp_path / wd.ENCODER_WEIGHTS)
+    strategy = tf.distribute.get_strategy()
+    loop.train_gan(
+        config, tmp_path, toy_dataset_fn(4), NUM_CLASSES, strategy, steps=3, progress=False
+    )
+    _, _, loaded = wd.load_inference_models(tmp_path)
+
+    checkpoint = wd.latest_checkpoint(tmp_path)
+    last = Generator.from_model_config(config.model)
+    last.build((None, config.model.embedding_dim))
+    optimizer = adam(config.train, ema_momentum=0.5)
+    optimizer.build(last.trainable_variables)
+    tf.train.Checkpoint(generator=last, g_optimizer=optimizer).restore(checkpoint).expect_partial()
+    last_weights = [v.numpy() for v in last.trainable_variables]
+    optimizer.finalize_variable_values(last.trainable_variables)
+    for got, ema in zip(loaded.trainable_variables, last.trainable_variables, strict=True):
+        np.testing.assert_array_equal(got.numpy(), ema.numpy())
+    assert (
+        max(
+            np.abs(g.numpy() - f).max()
+            for g, f in zip(loaded.trainable_variables, last_weights, strict=True)
+        )
+        > 1e-6
+    )
 
 
 def test_non_finite_loss_stops_without_saving(tmp_path):

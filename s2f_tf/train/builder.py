@@ -45,13 +45,19 @@ def dtype_policy(mixed_precision: bool):
         keras.config.set_dtype_policy(previous)
 
 
-def adam(train: TrainConfig) -> keras.optimizers.Adam:
-    """Adam with the reference's PyTorch settings (eps 1e-8, not Keras' 1e-7)."""
+def adam(train: TrainConfig, ema_momentum: float = 0.0) -> keras.optimizers.Adam:
+    """Adam with the reference's PyTorch settings (eps 1e-8, not Keras' 1e-7).
+
+    `ema_momentum` > 0 also keeps Keras' exponential moving average of the variables it updates (never
+    written back during training; `finalize_variable_values` swaps it in).
+    """
     return keras.optimizers.Adam(
         learning_rate=train.learning_rate,
         beta_1=train.beta_1,
         beta_2=train.beta_2,
         epsilon=train.epsilon,
+        use_ema=ema_momentum > 0,
+        ema_momentum=ema_momentum or 0.99,
     )
 
 
@@ -66,7 +72,10 @@ def build_gan(config: Config, num_classes: int, encoder_weights=None) -> GANStep
         models.voice_encoder.load_weights(str(encoder_weights))
     models.voice_encoder.trainable = False
     step = GANStep(
-        models, adam(config.train), adam(config.train), embedding_noise=config.train.embedding_noise
+        models,
+        adam(config.train, ema_momentum=config.train.generator_ema),
+        adam(config.train),
+        embedding_noise=config.train.embedding_noise,
     )
     step.build_optimizers()
     return step
