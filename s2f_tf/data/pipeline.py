@@ -3,9 +3,10 @@
 Voice features are computed by `s2f_tf.frontend.LogMelSpectrogram` (the one front end) inside the tf.data
 graph and normalised per whole VAD'd utterance, as the reference does. Training crops come from features
 kept in memory when the split's features fit `FEATURE_CACHE_BYTES` (computed in the first epoch, only cut
-afterwards); otherwise each crop featurises only the samples it covers (`s2f_tf.data.crops`: same numbers). Training: one random crop length T
-in [train_min_frames, train_max_frames] per batch (each element's T is drawn from a stateless seed keyed by
-its batch index, so a batch always shares it), utterances shorter than `min_utterance_frames` dropped.
+afterwards); otherwise each crop featurises only the samples it covers (`s2f_tf.data.crops`: same numbers).
+Training: one random crop length T in [train_min_frames, train_max_frames] per batch (each element's T is
+drawn from a stateless seed keyed by its batch index, so a batch always shares it), utterances shorter than
+`min_utterance_frames` dropped.
 Evaluation: whole utterances; shorter than `test_frames` -> tiled and cut at `test_frames` (SPEC step 8).
 Faces: uint8 -> (x - 127.5) / 127.5, random horizontal flip with `flip_probability` when training.
 
