@@ -22,16 +22,12 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
-import json
-from pathlib import Path
-
 import numpy as np
 import tensorflow as tf
 
 from s2f_tf.config import Config
 from s2f_tf.data import crops, records
-from s2f_tf.data.prepare import DATASET, FORMAT
+from s2f_tf.data.info import DatasetInfo, load_info  # noqa: F401 (the pipeline's public names)
 from s2f_tf.errors import S2FError
 from s2f_tf.frontend import LogMelSpectrogram
 
@@ -41,83 +37,6 @@ FACE_SHUFFLE = 4096  # serialized 64x64 faces (12 kB each)
 # A training split whose log-mel features take at most this many bytes keeps them in memory after the first
 # epoch (the demo's: ~0.3 GB); larger ones (VoxCeleb1: ~30 GB) stream and featurise only each crop.
 FEATURE_CACHE_BYTES = 1 << 30
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetInfo:
-    """What `s2f prepare` wrote (dataset.json), with shard paths made absolute.
-
-    Args:
-        data_dir: the prepared directory.
-        splits: split -> {"num_classes", "names" (label -> name), "genders" (label -> "m"/"f"),
-            "voxceleb_ids", "voices", "faces", "speech_seconds", "voice_shards", "face_shards",
-            "face_split", "voices_per_label", "faces_per_label", "voice_frames" (sorted 10 ms frame
-            counts of the VAD'd utterances)}; splits are "train", "train_heldout"
-            (utterances kept out of training, train labels and faces), "val" and "test".
-        num_classes: identities in "train".
-        image_size: face side in pixels. sample_rate: audio rate. min_frames: prepare's minimum length.
-        identities: name -> {"id", "gender", "nationality", "split"}.
-        options: the prepare options used.
-
-    Example:
-    >>> info = load_info("data/prepared")
-    >>> info.splits["train"]["names"][0], info.num_classes
-    """
-
-    data_dir: str
-    splits: dict
-    num_classes: int
-    image_size: int
-    sample_rate: int
-    min_frames: int
-    identities: dict
-    options: dict
-
-    def names(self, split: str = "train") -> list[str]:
-        return list(self.split(split)["names"])
-
-    def genders(self, split: str = "train") -> list[str]:
-        return list(self.split(split)["genders"])
-
-    def split(self, split: str) -> dict:
-        if split not in self.splits:
-            raise S2FError(f"{self.data_dir}: no split {split!r}; have {', '.join(self.splits)}")
-        return self.splits[split]
-
-    def files(self, split: str, kind: str) -> list[str]:
-        """Absolute shard paths of `kind` ("voices" or "faces"); faces of train_heldout are train's."""
-        entry = self.split(split)
-        if kind == "faces":
-            entry = self.split(entry["face_split"])
-        key = "voice_shards" if kind == "voices" else "face_shards"
-        return [str(Path(self.data_dir) / p) for p in entry[key]]
-
-
-def load_info(data_dir) -> DatasetInfo:
-    """Read `data_dir/dataset.json`; S2FError if it is not a complete prepared dataset."""
-    path = Path(data_dir) / DATASET
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise S2FError(f"{data_dir}: no {DATASET} (run `s2f prepare` first)") from None
-    except (OSError, ValueError) as error:
-        raise S2FError(f"{path}: unreadable ({error})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise S2FError(f"{path}: not a dataset written by `s2f prepare` ({FORMAT})")
-    for split, entry in data["splits"].items():
-        for shard in entry["voice_shards"] + entry["face_shards"]:
-            if not (Path(data_dir) / shard).is_file():
-                raise S2FError(f"{data_dir}: shard {shard} of split {split} is missing")
-    return DatasetInfo(
-        data_dir=str(data_dir),
-        splits=data["splits"],
-        num_classes=int(data["num_classes"]),
-        image_size=int(data["image_size"]),
-        sample_rate=int(data["sample_rate"]),
-        min_frames=int(data["min_frames"]),
-        identities=data["identities"],
-        options=data["options"],
-    )
 
 
 def _seed(seed):
