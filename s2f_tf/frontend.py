@@ -113,8 +113,49 @@ class LogMelSpectrogram(keras.layers.Layer):
         index = starts[:, None] + self._offsets[None, :] % tf.maximum(available, 1)[:, None]
         index = tf.where(available[:, None] > 0, index, num_samples)
         tail = tf.gather(tf.pad(x, [[0, 0], [0, 1]]), index, axis=1)
-        frames = tf.concat([body, tail], axis=1)  # [batch, frames, frame_length]
+        features = self._log_mel(tf.concat([body, tail], axis=1))  # frames: [batch, frames, L]
+        if self.normalize:
+            features = standardize(features, *tf.nn.moments(features, axes=[1], keepdims=True))
+        return features
 
+    def crop_features(self, wave, num_samples, skip, length, mean, variance):
+        """Normalised features `[batch, length, bands]` of a batch of training crops, each cut from its
+        own utterance (`s2f_tf.data.crops.crop_window`): what `call` gives for the whole utterance,
+        cropped. This is the device-side featurisation of `train.features_on = "device"`.
+
+        Args:
+            wave: `[batch, P]` samples on the int16 scale (int16, or any dtype holding those values),
+                each example's crop slice zero-padded to P >= length * frame_step + frame_length.
+            num_samples: `[batch]` int32, the valid samples of each slice (frames past them are filled
+                cyclically from the valid samples, as `call` does at the end of an utterance).
+            skip: `[batch]` int32, 0 or 1: the slice starts one frame early (its last raw sample feeds
+                the first kept frame's pre-emphasis), except at the utterance's start.
+            length: frames per crop (scalar).
+            mean, variance: `[batch, bands]`, each utterance's moments of the unnormalised log-mel.
+        """
+        a = self.audio
+        x = tf.cast(wave, tf.float32)
+        padded = tf.shape(x)[1]
+        num_samples = tf.cast(num_samples, tf.int32)
+        # Every frame through one gather: a frame j of example b reads its own available samples
+        # cyclically (all L of them when it fits); a frame with none reads the appended zero.
+        starts = tf.range(length + 1, dtype=tf.int32) * a.frame_step  # [frames]
+        available = num_samples[:, None] - starts[None, :]  # [batch, frames]
+        offsets = self._offsets[None, None, :] % tf.maximum(available, 1)[:, :, None]
+        index = tf.where(available[:, :, None] > 0, starts[None, :, None] + offsets, padded)
+        frames = tf.gather(tf.pad(x, [[0, 0], [0, 1]]), index, batch_dims=1)
+        features = self._log_mel(frames)  # [batch, length + 1, bands]
+        keep = tf.cast(skip, tf.int32)[:, None] + tf.range(length, dtype=tf.int32)[None, :]
+        features = tf.gather(features, keep, batch_dims=1)
+        return standardize(
+            features,
+            tf.cast(mean, tf.float32)[:, None, :],
+            tf.cast(variance, tf.float32)[:, None, :],
+        )
+
+    def _log_mel(self, frames):
+        """Raw frames `[batch, frames, frame_length]` (int16 scale) -> unnormalised log-mel."""
+        a = self.audio
         # Pre-emphasis per frame; the first sample's predecessor is the previous frame's last raw sample.
         previous_last = tf.pad(frames[:, :-1, -1:], [[0, 0], [1, 0], [0, 0]])
         previous = tf.concat([previous_last, frames[:, :, :-1]], axis=2)
@@ -124,10 +165,7 @@ class LogMelSpectrogram(keras.layers.Layer):
         # |X|^2 as re^2 + im^2: no sqrt round trip, and faster than the complex Abs kernel on CPU.
         power = tf.square(tf.math.real(spectrum)) + tf.square(tf.math.imag(spectrum))
         mel = tf.tensordot(power, self._filters, axes=1)
-        features = tf.math.log(tf.maximum(mel, a.log_floor))
-        if self.normalize:
-            features = standardize(features, *tf.nn.moments(features, axes=[1], keepdims=True))
-        return features
+        return tf.math.log(tf.maximum(mel, a.log_floor))
 
     def compute_output_shape(self, input_shape):
         samples = input_shape[1]

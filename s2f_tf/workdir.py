@@ -39,14 +39,14 @@ def load_config(workdir) -> Config:
 def save_or_check_config(workdir, config: Config) -> None:
     """Write config.json, or refuse if the work directory already holds a different one.
 
-    Only the training length and how the step runs (precision, XLA) may differ: a resumed run may be
+    Only the training length and how the step runs (precision, XLA, where features are computed) may differ: a resumed run may be
     asked to train longer, or in mixed_bfloat16 (weights and checkpoints stay float32 either way). The file
     then records the latest run's values.
     """
     path = Path(workdir) / CONFIG
     if path.is_file():
         existing = Config.from_json(path.read_text())
-        runtime = ("steps", "mixed_precision", "jit_compile")
+        runtime = ("steps", "mixed_precision", "jit_compile", "features_on")
         comparable = existing.replace(
             train={key: getattr(config.train, key) for key in runtime},
             pretrain={"steps": config.pretrain.steps},

@@ -75,12 +75,22 @@ def test_load_info(data_dir, tmp_path):
         info.split("nope")
 
 
-@pytest.fixture(params=["cached", "streamed"])
+@pytest.fixture(params=["cached", "streamed", "device"])
 def feature_source(request, monkeypatch):
-    """Both ways training crops are made: from whole-utterance features kept in memory, or streamed."""
+    """Every way training crops are made: from whole-utterance features kept in memory, streamed, or
+    as waveform crops that the training step featurises (`train.features_on="device"`)."""
     if request.param == "streamed":
         monkeypatch.setattr(pipeline, "FEATURE_CACHE_BYTES", 0)
+    if request.param == "device":
+        monkeypatch.setattr(pipeline, "features_on", lambda config: "device")
     return request.param
+
+
+def _voice(batch, audio):
+    """A batch's voice features: as yielded, or its waveform crops featurised as the step does."""
+    from s2f_tf.data import crops
+
+    return crops.featurize_batch(LogMelSpectrogram(audio, normalize=False), batch)
 
 
 def test_feature_cache_budget(data_dir, tiny_config):
@@ -100,7 +110,10 @@ def test_train_batches_shapes_ranges_and_linkage(data_dir, tiny_config, feature_
     batches = list(pipeline.train_dataset(data_dir, config, 4, seed=0).take(5))
     lengths = set()
     for batch in batches:
-        voice, face = batch["voice"].numpy(), batch["face"].numpy()
+        voice, face = _voice(batch, config.audio).numpy(), batch["face"].numpy()
+        if feature_source == "device":
+            assert "voice" not in batch and batch["voice_wave"].dtype == tf.int16
+            assert batch["voice_wave"].shape == (4, voice.shape[1] * 160 + 400)
         assert voice.dtype == np.float32 and voice.shape[0] == 4 and voice.shape[2] == 64
         assert config.audio.train_min_frames <= voice.shape[1] <= config.audio.train_max_frames
         lengths.add(voice.shape[1])
@@ -120,7 +133,9 @@ def test_train_batches_shapes_ranges_and_linkage(data_dir, tiny_config, feature_
             assert same and all(face_labels[i] == label for i in same)
     assert len(lengths) > 1  # one random length per batch, not one per dataset
     again = next(iter(pipeline.train_dataset(data_dir, config, 4, seed=0)))
-    np.testing.assert_array_equal(again["voice"].numpy(), batches[0]["voice"].numpy())
+    np.testing.assert_array_equal(
+        _voice(again, config.audio).numpy(), _voice(batches[0], config.audio).numpy()
+    )
     np.testing.assert_array_equal(again["face"].numpy(), batches[0]["face"].numpy())
 
 
@@ -141,7 +156,11 @@ def test_short_utterances_are_dropped(data_dir, tiny_config, feature_source):
     config = tiny_config.replace(audio={"min_utterance_frames": cut})
     ds = pipeline.voice_dataset(data_dir, config, 1, seed=0, repeat=False)
     assert len(list(ds)) == sum(n >= cut for n in frames)
-    assert set(next(iter(ds))) == {"voice", "voice_label"}
+    expected = {"voice", "voice_label"}
+    if feature_source == "device":
+        expected = {"voice_label"} | {f"voice_{k}" for k in ("wave", "samples", "skip", "mean")}
+        expected.add("voice_variance")
+    assert set(next(iter(ds))) == expected
     assert pipeline.load_info(data_dir).splits["train"]["voice_frames"] == frames
     too_long = tiny_config.replace(audio={"min_utterance_frames": frames[-1] + 1})
     with pytest.raises(S2FError, match="no train utterance"):
@@ -233,36 +252,72 @@ def test_mirrored_strategy_per_replica_batches(data_dir, tiny_config):
 
 
 def test_crop_features_equal_cropping_the_whole_utterance(data_dir, tiny_config):
-    """Featurising only a crop's samples, with the utterance's moments, gives the whole-utterance crop."""
-    from s2f_tf.data import crops
+    """A crop featurised from its own samples with the moments prepare stored, in the pipeline or as a
+    padded batch on the device, equals the same window of the whole utterance's features."""
+    from s2f_tf.data import crops, records
 
     audio = tiny_config.audio
     raw = LogMelSpectrogram(audio, normalize=False)
     files = pipeline.load_info(data_dir).files("train", "voices")
-    moments = crops.UtteranceMoments(files, audio)
     checked = 0
-    for record in pipeline.eval_voices(
-        data_dir, tiny_config.replace(audio={"test_frames": 1}), "train"
-    ):
-        samples = record["samples"][0]
+    for serialized in tf.data.TFRecordDataset(files):
+        record = records.parse_voice(serialized)
+        samples = record["samples"]
         whole = LogMelSpectrogram(audio)(crops.waveform(samples))[0].numpy()
-        mean, variance = moments.lookup(record["utterance"][0])
         unnormalised = raw(crops.waveform(samples))[0].numpy()
-        np.testing.assert_allclose(mean.numpy()[0], unnormalised.mean(0), atol=1e-4)
-        np.testing.assert_allclose(variance.numpy()[0], unnormalised.var(0), rtol=1e-3, atol=1e-4)
+        mean, variance = record["mean"].numpy(), record["variance"].numpy()
+        np.testing.assert_allclose(mean, unnormalised.mean(0), atol=1e-4)
+        np.testing.assert_allclose(variance, unnormalised.var(0), rtol=1e-3, atol=1e-4)
         frames = len(whole)
         for length in (1, 7, frames // 2, frames):
-            for start in sorted(
-                {0, 1, 2, (frames - length) // 2, frames - length - 1, frames - length}
-            ):
-                if not 0 <= start <= frames - length:
-                    continue
-                crop = crops.crop_features(raw, samples, start, length, mean, variance).numpy()
-                assert crop.shape == (length, 64)
-                np.testing.assert_allclose(crop, whole[start : start + length], atol=1e-4)
+            starts = sorted({0, 1, 2, (frames - length) // 2, frames - length - 1, frames - length})
+            starts = [s for s in starts if 0 <= s <= frames - length]
+            crop = [
+                crops.crop_features(raw, samples, s, length, mean[None], variance[None]).numpy()
+                for s in starts
+            ]
+            cut = [crops.device_crop(audio, samples, s, length, mean, variance) for s in starts]
+            batch = {k: tf.stack([c[k] for c in cut]) for k in cut[0]}
+            on_device = crops.featurize_batch(raw, batch).numpy()
+            for s, pipeline_crop, device_crop in zip(starts, crop, on_device, strict=True):
+                assert pipeline_crop.shape == device_crop.shape == (length, 64)
+                np.testing.assert_allclose(pipeline_crop, whole[s : s + length], atol=1e-4)
+                np.testing.assert_allclose(device_crop, whole[s : s + length], atol=1e-4)
                 checked += 1
     assert checked > 50
-    assert moments.size == len(pipeline.load_info(data_dir).splits["train"]["voice_frames"])
+
+
+def test_device_crops_equal_streamed_features(data_dir, tiny_config, monkeypatch):
+    """Same seed, same windows: the step's featurisation of device batches equals the pipeline's."""
+    monkeypatch.setattr(pipeline, "FEATURE_CACHE_BYTES", 0)
+    streamed = list(pipeline.train_dataset(data_dir, tiny_config, 4, seed=5).take(4))
+    monkeypatch.setattr(pipeline, "features_on", lambda config: "device")
+    device = list(pipeline.train_dataset(data_dir, tiny_config, 4, seed=5).take(4))
+    for a, b in zip(streamed, device, strict=True):
+        np.testing.assert_array_equal(a["voice_label"].numpy(), b["voice_label"].numpy())
+        np.testing.assert_allclose(
+            _voice(b, tiny_config.audio).numpy(), a["voice"].numpy(), atol=1e-4
+        )
+
+
+def test_short_records_are_never_read(data_dir, tiny_config):
+    """Shards hold their longest utterances first; a preset's minimum length reads only a prefix."""
+    from s2f_tf.data import records
+
+    info = pipeline.load_info(data_dir)
+    for path, frames in zip(
+        info.files("train", "voices"), info.splits["train"]["voice_shard_frames"], strict=True
+    ):
+        stored = [
+            int(records.parse_voice(s)["num_samples"]) // 160 + 1
+            for s in tf.data.TFRecordDataset(path)
+        ]
+        assert stored == frames == sorted(frames, reverse=True)
+    all_frames = info.splits["train"]["voice_frames"]
+    cut = all_frames[len(all_frames) // 2]
+    files, counts = info.voice_files("train", cut)
+    assert sum(counts) == sum(f >= cut for f in all_frames)
+    assert all(c > 0 for c in counts)
 
 
 def test_utterances_shorter_than_the_crop_are_tiled(data_dir, tiny_config, feature_source):
@@ -271,6 +326,10 @@ def test_utterances_shorter_than_the_crop_are_tiled(data_dir, tiny_config, featu
     config = tiny_config.replace(
         audio={"train_min_frames": length, "train_max_frames": length, "min_utterance_frames": 1}
     )
+    if feature_source == "device":
+        with pytest.raises(S2FError, match="never tiled"):
+            pipeline.train_dataset(data_dir, config, 8, seed=3)
+        return
     tiled = [
         (label, name, samples, np.concatenate([f] * (length // len(f) + 2)))
         for label, name, samples, f in utterances

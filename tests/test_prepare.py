@@ -12,7 +12,7 @@ import tensorflow as tf
 from PIL import Image
 
 from s2f_tf import cli
-from s2f_tf.data import decode, records, splits
+from s2f_tf.data import decode, records, shards, splits
 from s2f_tf.data import prepare as prep
 from s2f_tf.errors import S2FError
 from s2f_tf.synth import corpus
@@ -235,10 +235,10 @@ def test_shards_are_atomic_and_a_rerun_resumes(base_corpus, tmp_path, monkeypatc
             raise RuntimeError("simulated crash")
         return real(shard, *args)
 
-    monkeypatch.setattr(prep, "process_shard", crash_on_third)
+    monkeypatch.setattr(shards, "process_shard", crash_on_third)
     with pytest.raises(RuntimeError):
         prep.prepare(_options(base_corpus, out))
-    monkeypatch.setattr(prep, "process_shard", real)
+    monkeypatch.setattr(shards, "process_shard", real)
     assert len(list(out.glob("*/*.tfrecord"))) == 2 and not (out / "dataset.json").exists()
 
     first = prep.prepare(_options(base_corpus, out, workers=2))  # the process pool path

@@ -1,26 +1,26 @@
-"""Training crops featurised from a slice of the waveform instead of from the whole utterance.
+"""Training crops cut from the waveform instead of from the whole utterance's features.
 
-The front end normalises every utterance by its own per-band mean and standard deviation over time (SPEC
-step 7), so a training crop of T frames used to need the log-mel of the whole utterance (the demo's
-utterances are ~3x its crops, VoxCeleb's ~1.5x wen2019's). Here the moments of every utterance are
-computed once when the dataset is built (`UtteranceMoments`), and each crop featurises only the samples
-its frames read, standardised with its utterance's moments: the same numbers as cropping the
-whole-utterance features (tests/test_pipeline.py checks ≤ 1e-4 at every edge case).
+The front end normalises every utterance by its own per-band mean and variance over time (SPEC step 7),
+so a training crop of T frames would need the log-mel of the whole utterance (VoxCeleb's utterances are
+~1.5x wen2019's longest crop). `s2f prepare` stores those moments in every voice record, so a crop only
+needs the samples its frames read: `crop_window` cuts them, and either the pipeline featurises them
+(`crop_features`, `train.features_on = "pipeline"`) or the crop travels as int16 samples and the training
+step featurises the whole batch on the accelerator (`LogMelSpectrogram.crop_features`, `"device"`). Both
+give the same numbers as cropping the whole-utterance features (tests/test_pipeline.py, ≤ 1e-4).
 
 A frame i reads samples [i * step, i * step + frame_length) and, for pre-emphasis, the last raw sample of
-frame i - 1 (SPEC step 4). A crop [start, start + T) therefore featurises from frame max(start - 1, 0) and
-drops that extra frame; it reads up to the end of frame start + T - 1, or to the end of the utterance, where
-the last frames' cyclic fill sees the same available samples as in the whole utterance.
+frame i - 1 (SPEC step 4). A crop [start, start + T) therefore starts one frame early (frame
+max(start - 1, 0), dropped after featurising) and reads up to the end of frame start + T - 1, or to the
+end of the utterance, where the last frames' cyclic fill sees the same available samples as in the whole
+utterance.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 
 from s2f_tf.config import AudioConfig
-from s2f_tf.data import records
-from s2f_tf.frontend import LogMelSpectrogram, standardize
+from s2f_tf.frontend import standardize
 
 
 def waveform(samples):
@@ -28,52 +28,20 @@ def waveform(samples):
     return tf.cast(samples, tf.float32)[None, :] / 32768.0
 
 
-class UtteranceMoments:
-    """Per-utterance, per-band mean and variance over time of the unnormalised log-mel.
+def padded_crop_samples(audio: AudioConfig, length):
+    """Samples of a padded crop slice of `length` frames (one extra frame in front)."""
+    return length * audio.frame_step + audio.frame_length
 
-    Built eagerly from the voice shards `files` (one pass of the front end over every utterance, in
-    parallel); looked up by the records' `utterance` key inside the tf.data graph.
 
-    Example:
-    >>> moments = UtteranceMoments(info.files("train", "voices"), AudioConfig())
-    >>> mean, variance = moments.lookup(record["utterance"])  # [1, 64] each
+def crop_window(audio: AudioConfig, samples, start, length):
+    """The samples a crop of frames [start, start + length) reads: (slice int16 [n], skip 0 or 1).
+
+    The utterance must have at least start + length frames.
     """
-
-    def __init__(self, files, audio: AudioConfig):
-        raw = LogMelSpectrogram(audio, normalize=False)
-
-        def moments(record):
-            mean, variance = tf.nn.moments(raw(waveform(record["samples"]))[0], axes=[0])
-            return record["utterance"], mean, variance
-
-        ds = tf.data.TFRecordDataset(list(files), num_parallel_reads=tf.data.AUTOTUNE)
-        ds = ds.map(records.parse_voice, num_parallel_calls=tf.data.AUTOTUNE)
-        ds = ds.map(moments, num_parallel_calls=tf.data.AUTOTUNE).batch(256)
-        keys, means, variances = [], [], []
-        for key, mean, variance in ds.as_numpy_iterator():
-            keys.extend(key)
-            means.append(mean)
-            variances.append(variance)
-        if len(set(keys)) != len(keys):
-            raise ValueError("voice records with the same `utterance` key")
-        bands = audio.num_mel_bins
-        self.size = len(keys)
-        self._means = tf.constant(np.concatenate(means) if means else np.zeros((0, bands), "f4"))
-        self._variances = tf.constant(
-            np.concatenate(variances) if variances else np.zeros((0, bands), "f4")
-        )
-        self._table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(
-                tf.constant(keys, tf.string), tf.range(self.size, dtype=tf.int64)
-            ),
-            default_value=-1,
-        )
-
-    def lookup(self, utterance):
-        """(mean, variance), each [1, bands], of the utterance with this key."""
-        index = self._table.lookup(utterance)
-        tf.debugging.assert_non_negative(index, "utterance missing from the moments table")
-        return self._means[index][None], self._variances[index][None]
+    step = audio.frame_step
+    first = tf.maximum(start - 1, 0)  # one frame early: its last sample feeds the pre-emphasis
+    end = tf.minimum(tf.size(samples), (start + length - 1) * step + audio.frame_length)
+    return samples[first * step : end], start - first
 
 
 def crop_features(raw_frontend, samples, start, length, mean, variance):
@@ -82,12 +50,52 @@ def crop_features(raw_frontend, samples, start, length, mean, variance):
     Args:
         raw_frontend: a `LogMelSpectrogram(audio, normalize=False)`.
         samples: int16 [N]; the utterance must have at least start + length frames.
-        mean, variance: the utterance's moments, [1, bands].
+        mean, variance: the utterance's moments, [1, bands] (as `s2f prepare` stores them).
     """
-    audio = raw_frontend.audio
-    step = audio.frame_step
-    first = tf.maximum(start - 1, 0)  # one frame early: its last sample feeds the pre-emphasis
-    end = tf.minimum(tf.size(samples), (start + length - 1) * step + audio.frame_length)
-    features = raw_frontend(waveform(samples[first * step : end]))[0]
-    skip = start - first
+    piece, skip = crop_window(raw_frontend.audio, samples, start, length)
+    features = raw_frontend(waveform(piece))[0]
     return standardize(features[skip : skip + length], mean, variance)
+
+
+def device_crop(audio: AudioConfig, samples, start, length, mean, variance) -> dict:
+    """A crop as the device featurises it: the padded int16 slice and what it needs to featurise it.
+
+    Keys: "voice_wave" int16 [P] (P = `padded_crop_samples(length)`), "voice_samples" (valid samples),
+    "voice_skip", "voice_mean" and "voice_variance" [bands]; see `LogMelSpectrogram.crop_features`.
+    """
+    piece, skip = crop_window(audio, samples, start, length)
+    size = padded_crop_samples(audio, length)
+    return {
+        "voice_wave": tf.pad(piece, [[0, size - tf.size(piece)]]),
+        "voice_samples": tf.size(piece),
+        "voice_skip": skip,
+        "voice_mean": mean,
+        "voice_variance": variance,
+    }
+
+
+def featurize_batch(raw_frontend, batch):
+    """Features [B, T, bands] of a batch: its "voice" features, or its device crops featurised."""
+    if "voice" in batch:
+        return batch["voice"]
+    return raw_frontend.crop_features(
+        batch["voice_wave"],
+        batch["voice_samples"],
+        batch["voice_skip"],
+        (tf.shape(batch["voice_wave"])[1] - raw_frontend.audio.frame_length)
+        // raw_frontend.audio.frame_step,
+        batch["voice_mean"],
+        batch["voice_variance"],
+    )
+
+
+def utterance_moments(raw_frontend):
+    """A function int16 samples [N] -> (mean, variance) [bands] of the unnormalised log-mel over time:
+    the moments `s2f prepare` stores with each voice record (the front end's own normalisation uses
+    `tf.nn.moments` over time in the same way)."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int16)])
+    def moments(samples):
+        return tf.nn.moments(raw_frontend(waveform(samples))[0], axes=[0])
+
+    return moments

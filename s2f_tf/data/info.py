@@ -19,7 +19,8 @@ class DatasetInfo:
         splits: split -> {"num_classes", "names" (label -> name), "genders" (label -> "m"/"f"),
             "voxceleb_ids", "voices", "faces", "speech_seconds", "voice_shards", "face_shards",
             "face_split", "voices_per_label", "faces_per_label", "voice_frames" (sorted 10 ms frame
-            counts of the VAD'd utterances)}; splits are "train", "train_heldout"
+            counts of the VAD'd utterances), "voice_shard_frames" (each voice shard's frame counts in
+            record order: longest first)}; splits are "train", "train_heldout"
             (utterances kept out of training, train labels and faces), "val" and "test".
         num_classes: identities in "train".
         image_size: face side in pixels. sample_rate: audio rate. min_frames: prepare's minimum length.
@@ -59,6 +60,20 @@ class DatasetInfo:
         key = "voice_shards" if kind == "voices" else "face_shards"
         return [str(Path(self.data_dir) / p) for p in entry[key]]
 
+    def voice_files(self, split: str, min_frames: int = 0) -> tuple[list[str], list[int]]:
+        """(shard paths, records to read of each): the voice shards of `split` that hold utterances of
+        at least `min_frames` frames, and how many (records are stored longest first)."""
+        entry = self.split(split)
+        paths, counts = [], []
+        for path, frames in zip(
+            self.files(split, "voices"), entry["voice_shard_frames"], strict=True
+        ):
+            count = sum(f >= min_frames for f in frames)
+            if count:
+                paths.append(path)
+                counts.append(count)
+        return paths, counts
+
 
 def load_info(data_dir) -> DatasetInfo:
     """Read `data_dir/dataset.json`; S2FError if it is not a complete prepared dataset."""
@@ -69,7 +84,13 @@ def load_info(data_dir) -> DatasetInfo:
         raise S2FError(f"{data_dir}: no {DATASET} (run `s2f prepare` first)") from None
     except (OSError, ValueError) as error:
         raise S2FError(f"{path}: unreadable ({error})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    found = data.get("format") if isinstance(data, dict) else None
+    if isinstance(found, str) and found.startswith("s2f_tf.prepared/") and found != FORMAT:
+        raise S2FError(
+            f"{data_dir} was prepared by another version of s2f ({found}, this one reads {FORMAT}):"
+            " run `s2f prepare` again into a new --out"
+        )
+    if found != FORMAT:
         raise S2FError(f"{path}: not a dataset written by `s2f prepare` ({FORMAT})")
     for split, entry in data["splits"].items():
         for shard in entry["voice_shards"] + entry["face_shards"]:

@@ -1,9 +1,14 @@
 """Prepared shards -> tf.data: training streams (unpaired voices and faces) and evaluation sets.
 
-Voice features are computed by `s2f_tf.frontend.LogMelSpectrogram` (the one front end) inside the tf.data
-graph and normalised per whole VAD'd utterance, as the reference does. Training crops come from features
-kept in memory when the split's features fit `FEATURE_CACHE_BYTES` (computed in the first epoch, only cut
-afterwards); otherwise each crop featurises only the samples it covers (`s2f_tf.data.crops`: same numbers).
+Voice features are computed by `s2f_tf.frontend.LogMelSpectrogram` (the one front end) and normalised per
+whole VAD'd utterance, as the reference does. Training crops (`config.train.features_on`, see `features_on`):
+- "pipeline", split's features fit `FEATURE_CACHE_BYTES`: computed in the first epoch, kept, only cut later;
+- "pipeline", larger splits: each crop featurises only the samples it covers, normalised with the moments
+  `s2f prepare` stored in its record (`s2f_tf.data.crops`: same numbers);
+- "device": batches carry int16 waveform crops ("voice_wave" [B, samples] plus "voice_samples",
+  "voice_skip", "voice_mean", "voice_variance") that the training step featurises on the accelerator
+  (`crops.featurize_batch`); the same numbers again.
+Shards store utterances longest first, so utterances too short for the preset are never read.
 Training: one random crop length T in [train_min_frames, train_max_frames] per batch (each element's T is
 drawn from a stateless seed keyed by its batch index, so a batch always shares it), utterances shorter than
 `min_utterance_frames` dropped.
@@ -46,11 +51,13 @@ def _seed(seed):
     return int(seed)
 
 
-def _records(files, *, input_context, shuffle, seed, buffer, repeat):
-    """Serialized records of `files`, sharded by input pipeline, shuffled, repeated."""
+def _records(files, *, input_context, shuffle, seed, buffer, repeat, counts=None):
+    """Serialized records of `files` (only the first `counts[i]` of file i when given), sharded by
+    input pipeline, shuffled, repeated."""
     if not files:
         raise S2FError("the split has no shards (no identities or no data)")
-    ds = tf.data.Dataset.from_tensor_slices(files)
+    counts = [-1] * len(files) if counts is None else counts
+    ds = tf.data.Dataset.from_tensor_slices((files, tf.constant(counts, tf.int64)))
     shards, index = 1, 0
     if input_context is not None and input_context.num_input_pipelines > 1:
         shards, index = input_context.num_input_pipelines, input_context.input_pipeline_id
@@ -62,7 +69,7 @@ def _records(files, *, input_context, shuffle, seed, buffer, repeat):
     ):  # element sharding needs the same file order everywhere
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
     ds = ds.interleave(
-        tf.data.TFRecordDataset,
+        lambda path, count: tf.data.TFRecordDataset(path).take(count),
         cycle_length=min(len(files), 8),
         block_length=1,
         num_parallel_calls=AUTOTUNE,
@@ -75,6 +82,15 @@ def _records(files, *, input_context, shuffle, seed, buffer, repeat):
     if repeat:
         ds = ds.repeat()
     return ds
+
+
+def features_on(config: Config) -> str:
+    """Where training crops are featurised: config.train.features_on, "auto" resolved ("device" when
+    TensorFlow sees a GPU, else "pipeline")."""
+    choice = config.train.features_on
+    if choice == "auto":
+        choice = "device" if tf.config.list_physical_devices("GPU") else "pipeline"
+    return choice
 
 
 def _test_rule(features, test_frames: int):
@@ -97,14 +113,21 @@ def _training_voices(info, config: Config, split, batch_size, input_context, see
     entry = info.split(split)
     if not entry["voices"]:
         raise S2FError(f"{info.data_dir}: split {split!r} has no utterances")
-    frames = entry.get("voice_frames") or []  # empty for datasets prepared before it was recorded
-    if frames and frames[-1] < audio.min_utterance_frames:
+    frames = entry["voice_frames"]
+    if frames[-1] < audio.min_utterance_frames:
         raise S2FError(
             f"{info.data_dir}: no {split} utterance has the {audio.min_utterance_frames} frames the "
             f"{config.name!r} preset needs (longest: {frames[-1]}); use a preset with a smaller "
             "audio.min_utterance_frames or longer recordings"
         )
-    files = info.files(split, "voices")
+    mode = features_on(config)
+    if mode == "device" and audio.min_utterance_frames < audio.train_max_frames:
+        raise S2FError(
+            f"train.features_on='device' needs audio.min_utterance_frames >= train_max_frames (got "
+            f"{audio.min_utterance_frames} < {audio.train_max_frames}): device crops are never tiled"
+        )
+    # Shards store their longest utterances first: read only those long enough to be used.
+    files, counts = info.voice_files(split, audio.min_utterance_frames)
     frontend = LogMelSpectrogram(audio)
     lo, hi = audio.train_min_frames, audio.train_max_frames
 
@@ -124,20 +147,33 @@ def _training_voices(info, config: Config, split, batch_size, input_context, see
         )  # only if frames < length
         return features[start : start + length]
 
-    def kept(record):
-        return record["num_samples"] >= audio.min_utterance_samples
-
-    if _features_fit_in_memory(entry, audio):
-        # Whole-utterance features computed once and kept: later epochs only cut windows.
+    def read(shuffle):
         ds = _records(
             files,
             input_context=input_context,
-            shuffle=False,
+            shuffle=shuffle,
             seed=seed,
-            buffer=0,
-            repeat=False,
+            buffer=VOICE_SHUFFLE if shuffle else 0,
+            repeat=repeat and shuffle,
+            counts=counts,
         )
-        ds = ds.map(records.parse_voice, num_parallel_calls=AUTOTUNE).filter(kept)
+        return ds.map(records.parse_voice, num_parallel_calls=AUTOTUNE)
+
+    if mode == "device":
+        # The step featurises: tf.data only cuts int16 samples (s2f_tf.data.crops.device_crop).
+        ds = read(shuffle=True)
+
+        def crop(index, record):
+            samples = record["samples"]
+            length, start = window(index, frontend.num_frames(tf.size(samples)))
+            cut = crops.device_crop(
+                audio, samples, start, length, record["mean"], record["variance"]
+            )
+            return {**cut, "voice_label": record["label"]}
+
+    elif _features_fit_in_memory(entry, audio):
+        # Whole-utterance features computed once and kept: later epochs only cut windows.
+        ds = read(shuffle=False)
         ds = ds.map(
             lambda r: {"features": frontend(crops.waveform(r["samples"]))[0], "label": r["label"]},
             num_parallel_calls=AUTOTUNE,
@@ -155,16 +191,7 @@ def _training_voices(info, config: Config, split, batch_size, input_context, see
     else:
         # Streamed: each crop featurises only the samples it covers (s2f_tf.data.crops).
         raw_frontend = LogMelSpectrogram(audio, normalize=False)
-        moments = crops.UtteranceMoments(files, audio)
-        ds = _records(
-            files,
-            input_context=input_context,
-            shuffle=True,
-            seed=seed,
-            buffer=VOICE_SHUFFLE,
-            repeat=repeat,
-        )
-        ds = ds.map(records.parse_voice, num_parallel_calls=AUTOTUNE).filter(kept)
+        ds = read(shuffle=True)
 
         def crop(index, record):
             samples = record["samples"]
@@ -172,7 +199,7 @@ def _training_voices(info, config: Config, split, batch_size, input_context, see
             length, start = window(index, frames)
 
             def from_crop():
-                mean, variance = moments.lookup(record["utterance"])
+                mean, variance = record["mean"][None], record["variance"][None]
                 return crops.crop_features(raw_frontend, samples, start, length, mean, variance)
 
             def tiled():
@@ -220,7 +247,8 @@ def train_dataset(
     repeat: bool = True,
 ) -> tf.data.Dataset:
     """Unpaired training batches: {"voice" [B, T, 64] float32, "voice_label" [B] int32,
-    "face" [B, S, S, 3] float32 in [-1, 1], "face_label" [B] int32}.
+    "face" [B, S, S, 3] float32 in [-1, 1], "face_label" [B] int32}; with features on the device,
+    "voice_wave" int16 [B, samples] and its crop fields instead of "voice" (see the module docstring).
 
     Args:
         data_dir: a directory written by `s2f prepare`.

@@ -3,10 +3,13 @@
 Steps: read `vox1_meta.csv` and join identities (VoxCeleb1 ID -> voice folder, VGGFace1 name -> face folder);
 split them (reference rule: names starting A-E are held out and divided into val and test, F-Z train; or a
 split file); hold out ~10 % of each training identity's utterances as "train_heldout" (same labels as
-"train"); label sorted names 0..K-1 per split; then decode, VAD and resize in a process pool and write shards.
+"train"); label sorted names 0..K-1 per split; then a process pool decodes, VADs and resizes each shard's
+files, computes each utterance's log-mel moments (stored with it, so training never re-reads the corpus to
+normalise crops) and writes the shard itself (`s2f_tf.data.shards`): memory is one shard per worker.
 
     OUT/plan.json                               the options and file lists (a rerun must match it)
-    OUT/voices/<split>-NNNNN-of-NNNNN.tfrecord   (+ .json: that shard's counts, written before the shard)
+    OUT/voices/<split>-NNNNN-of-NNNNN.tfrecord   longest utterance first (+ .json: that shard's counts and
+                                                frame counts in record order, written before the shard)
     OUT/faces/<split>-NNNNN-of-NNNNN.tfrecord
     OUT/dataset.json                            splits, label maps, genders, counts, options
 
@@ -35,12 +38,12 @@ import numpy as np
 import tqdm
 
 from s2f_tf.config import AudioConfig
-from s2f_tf.data.decode import process_shard
+from s2f_tf.data import shards as shard_io
 from s2f_tf.data.splits import file_splits, letter_splits, read_meta
 from s2f_tf.errors import S2FError
 from s2f_tf.files import atomic_write_json
 
-FORMAT = "s2f_tf.prepared/1"
+FORMAT = "s2f_tf.prepared/2"  # /2: voice records carry their log-mel moments, longest first
 DATASET = "dataset.json"
 PLAN = "plan.json"
 AUDIO_EXTENSIONS = (".wav", ".flac")
@@ -203,52 +206,6 @@ def plan(options: PrepareOptions) -> dict:
     }
 
 
-# ---------------------------------------------------------------------------------------------------
-# Decoding (runs in worker processes: no TensorFlow here).
-
-
-# ---------------------------------------------------------------------------------------------------
-# Writing.
-
-
-def _write_shard(out: Path, shard: dict, records, skipped, seconds) -> dict:
-    """Write records to a temporary file, then the shard's stats, then rename the shard into place."""
-    import tensorflow as tf
-
-    from s2f_tf.data import records as schema
-
-    final = out / shard["path"]
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-    encode = schema.voice_example if shard["kind"] == "voices" else schema.face_example
-    labels = collections.Counter()
-    with tf.io.TFRecordWriter(str(tmp)) as writer:
-        for data, label, gender, name, relative in records:
-            writer.write(encode(data, label, gender, name, relative))
-            labels[label] += 1
-    stats = {
-        "count": len(records),
-        "labels": {str(k): v for k, v in sorted(labels.items())},
-        "seconds": seconds,
-        "skipped": dict(skipped),
-    }
-    if shard["kind"] == "voices":  # 10 ms frames of each utterance, as the front end counts them
-        stats["frames"] = sorted(int(r[0].size) // 160 + 1 for r in records)
-    atomic_write_json(final.with_suffix(".json"), stats)
-    os.replace(tmp, final)
-    return stats
-
-
-def _finished(out: Path, shard: dict) -> dict | None:
-    final = out / shard["path"]
-    stats = final.with_suffix(".json")
-    if final.is_file() and stats.is_file():
-        try:
-            return json.loads(stats.read_text())
-        except (OSError, ValueError):
-            return None
-    return None
-
-
 def _fingerprint(options: PrepareOptions, layout: dict) -> dict:
     kept = dataclasses.asdict(options)
     for key in ("out", "workers"):
@@ -281,28 +238,31 @@ def prepare(options: PrepareOptions) -> dict:
     stats = {}
     todo = []
     for shard in layout["shards"]:
-        done = _finished(out, shard)
+        done = shard_io.finished(out, shard)
         if done is None:
             todo.append(shard)
         else:
             stats[shard["path"]] = done
     reused = len(stats)
     workers = max(1, min(options.workers or os.cpu_count() or 1, len(todo) or 1))
-    args = (options.voices, options.faces, options.min_frames, options.image_size)
+    args = (str(out), options.voices, options.faces, options.min_frames, options.image_size)
     bar = tqdm.tqdm(
         total=sum(len(s["items"]) for s in todo), desc="prepare", unit="file", leave=False
     )
     if workers == 1:
         for shard in todo:
-            stats[shard["path"]] = _write_shard(out, shard, *process_shard(shard, *args))
+            stats[shard["path"]] = shard_io.write_shard(shard, *args)
             bar.update(len(shard["items"]))
     else:
+        # Workers write their shards and return only stats: nothing decoded passes through here.
         context = multiprocessing.get_context("spawn")  # never fork a process holding TensorFlow
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = {pool.submit(process_shard, shard, *args): shard for shard in todo}
+        with concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=context, initializer=shard_io.init_worker
+        ) as pool:
+            futures = {pool.submit(shard_io.write_shard, shard, *args): shard for shard in todo}
             for future in concurrent.futures.as_completed(futures):
-                shard = futures[future]
-                stats[shard["path"]] = _write_shard(out, shard, *future.result())
+                shard = futures.pop(future)
+                stats[shard["path"]] = future.result()
                 bar.update(len(shard["items"]))
     bar.close()
     elapsed = time.perf_counter() - start
@@ -353,6 +313,7 @@ def _dataset_json(options: PrepareOptions, layout: dict, stats: dict) -> dict:
             "voices_per_label": [0] * k,
             "faces_per_label": [0] * k,
             "voice_frames": [],
+            "voice_shard_frames": [],
         }
         for shard in layout["shards"]:
             if shard["split"] != split:
@@ -365,7 +326,9 @@ def _dataset_json(options: PrepareOptions, layout: dict, stats: dict) -> dict:
             for label, n in s["labels"].items():
                 entry[f"{kind}_per_label"][int(label)] += n
             entry["speech_seconds"] += s["seconds"]
-            entry["voice_frames"] += s.get("frames", [])
+            if kind == "voices":
+                entry["voice_frames"] += s["frames"]
+                entry["voice_shard_frames"].append(s["frames"])
             bucket = skipped["utterances" if kind == "voices" else "faces"]
             for reason, n in s["skipped"].items():
                 bucket[reason] = bucket.get(reason, 0) + n

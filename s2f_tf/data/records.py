@@ -1,7 +1,9 @@
 """The TFRecord schema of prepared datasets: one `tf.train.Example` per utterance or face image.
 
 Voice example: `audio` (int16 little-endian PCM bytes, VAD'd, 16 kHz), `num_samples`, `label`, `gender`
-("m"/"f"), `identity` (the VGGFace1 name), `utterance` (path relative to the voices root).
+("m"/"f"), `identity` (the VGGFace1 name), `utterance` (path relative to the voices root), and `mean` /
+`variance` (float32 [64]: per-band moments over time of the utterance's unnormalised log-mel, which the
+front end's per-utterance normalisation divides by, so a training crop needs no other frames).
 Face example: `image` (raw uint8 bytes, height x width x 3), `height`, `width`, `label`, `gender`,
 `identity`, `image_id` (path relative to the faces root).
 """
@@ -18,6 +20,8 @@ VOICE_FEATURES = {
     "gender": tf.io.FixedLenFeature([], tf.string),
     "identity": tf.io.FixedLenFeature([], tf.string),
     "utterance": tf.io.FixedLenFeature([], tf.string),
+    "mean": tf.io.VarLenFeature(tf.float32),
+    "variance": tf.io.VarLenFeature(tf.float32),
 }
 FACE_FEATURES = {
     "image": tf.io.FixedLenFeature([], tf.string),
@@ -38,12 +42,24 @@ def _int(value: int):
     return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
 
 
+def _floats(values):
+    return tf.train.Feature(float_list=tf.train.FloatList(value=np.asarray(values, np.float32)))
+
+
 def voice_example(
-    audio: np.ndarray, label: int, gender: str, identity: str, utterance: str
+    audio: np.ndarray,
+    label: int,
+    gender: str,
+    identity: str,
+    utterance: str,
+    mean: np.ndarray,
+    variance: np.ndarray,
 ) -> bytes:
-    """Serialised Example for one VAD'd utterance (`audio` int16, mono)."""
+    """Serialised Example for one VAD'd utterance (`audio` int16, mono) and its log-mel moments."""
     pcm = np.asarray(audio, np.int16)
     feature = {
+        "mean": _floats(mean),
+        "variance": _floats(variance),
         "audio": _bytes(pcm.astype("<i2").tobytes()),
         "num_samples": _int(pcm.size),
         "label": _int(label),
@@ -70,9 +86,12 @@ def face_example(image: np.ndarray, label: int, gender: str, identity: str, imag
 
 
 def parse_voice(serialized):
-    """Serialised voice Example -> dict with `samples` int16 [N] and the scalar fields."""
+    """Serialised voice Example -> dict with `samples` int16 [N], `mean` / `variance` float32 [bands]
+    and the scalar fields."""
     record = tf.io.parse_single_example(serialized, VOICE_FEATURES)
     record["samples"] = tf.io.decode_raw(record.pop("audio"), tf.int16, little_endian=True)
+    for key in ("mean", "variance"):
+        record[key] = tf.sparse.to_dense(record[key])
     record["label"] = tf.cast(record["label"], tf.int32)
     return record
 

@@ -76,6 +76,7 @@ def build_gan(config: Config, num_classes: int, encoder_weights=None) -> GANStep
         adam(config.train, ema_momentum=config.train.generator_ema),
         adam(config.train),
         embedding_noise=config.train.embedding_noise,
+        audio=config.audio,
     )
     step.build_optimizers()
     return step

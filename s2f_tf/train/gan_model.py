@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from s2f_tf.config import AudioConfig
 from s2f_tf.models import Models
 from s2f_tf.train.step import GANStep, voice_embedding
 
@@ -19,6 +20,7 @@ class VoiceToFaceGAN(keras.Model):
     Args:
         models: the `Models` of `build_models`; the voice encoder is frozen.
         embedding_noise: noise added to the normalised voice embedding.
+        audio: the front end's settings, for batches of waveform crops (`train.features_on="device"`).
 
     Example:
     >>> gan = VoiceToFaceGAN(build_models(preset("tiny"), num_classes=10))
@@ -26,7 +28,13 @@ class VoiceToFaceGAN(keras.Model):
     >>> gan.fit(dataset, steps_per_epoch=100, epochs=5)  # doctest: +SKIP
     """
 
-    def __init__(self, models: Models, embedding_noise: float = 0.05, **kwargs):
+    def __init__(
+        self,
+        models: Models,
+        embedding_noise: float = 0.05,
+        audio: AudioConfig | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.voice_encoder = models.voice_encoder
         self.generator = models.generator
@@ -35,13 +43,16 @@ class VoiceToFaceGAN(keras.Model):
         self.classifier = models.classifier
         self.voice_encoder.trainable = False
         self.embedding_noise = embedding_noise
+        self.audio = audio
         self._models = models
         self.gan_step = None
         self.trackers = {}
 
     def compile(self, g_optimizer, d_optimizer, **kwargs):
         super().compile(**kwargs)
-        self.gan_step = GANStep(self._models, g_optimizer, d_optimizer, self.embedding_noise)
+        self.gan_step = GANStep(
+            self._models, g_optimizer, d_optimizer, self.embedding_noise, audio=self.audio
+        )
         self.gan_step.build_optimizers()
         # Metric variables too must exist before the first traced step (TF-NOTES 2).
         self.trackers = {k: keras.metrics.Mean(name=k) for k in GANStep.METRICS}
@@ -58,7 +69,9 @@ class VoiceToFaceGAN(keras.Model):
 
     def train_step(self, data):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        global_batch = tf.shape(data["face"])[0] * replicas
+        global_batch = (
+            tf.shape(data["face"])[0] * replicas
+        )  # voices and faces come in equal numbers
         values = self.gan_step(data, global_batch)
         for key, value in values.items():
             self.trackers[key].update_state(value)

@@ -17,35 +17,52 @@ import numpy as np
 import tensorflow as tf
 
 from s2f_tf import workdir as wd
-from s2f_tf.config import Config
+from s2f_tf.config import AudioConfig, Config
+from s2f_tf.data.crops import featurize_batch
+from s2f_tf.frontend import LogMelSpectrogram
 from s2f_tf.models import VoiceEncoder
 
 
 class SpeakerClassifier(keras.Model):
     """Voice encoder + bias-free linear head: features `[B, T, 64]` -> speaker logits `[B, K]`.
 
+    Also takes a dict of waveform crops (`train.features_on="device"`, see `s2f_tf.data.pipeline`),
+    featurised here by the same front end.
+
     Args:
         encoder: the `VoiceEncoder` being pretrained.
         num_classes: training speakers.
+        audio: the front end's settings, for waveform crops.
     """
 
-    def __init__(self, encoder: VoiceEncoder, num_classes: int, **kwargs):
+    def __init__(
+        self, encoder: VoiceEncoder, num_classes: int, audio: AudioConfig | None = None, **kwargs
+    ):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.num_classes = num_classes
         self.head = keras.layers.Dense(num_classes, name="speaker_logits")
+        self.frontend = LogMelSpectrogram(audio, normalize=False)
 
     def build(self, input_shape):
         self.encoder.build(input_shape)
         self.head.build((None, self.encoder.embedding_dim))
         self.built = True
 
-    def call(self, features, training=False):
+    def call(self, voices, training=False):
+        features = featurize_batch(self.frontend, voices) if isinstance(voices, dict) else voices
         return self.head(self.encoder(features, training=training))
 
 
 def _as_pairs(dataset):
-    return dataset.map(lambda batch: (batch["voice"], batch["voice_label"]))
+    """(voice features, or the dict of waveform-crop fields; label) pairs for `fit`."""
+
+    def pair(batch):
+        if "voice" in batch:
+            return batch["voice"], batch["voice_label"]
+        return {k: v for k, v in batch.items() if k != "voice_label"}, batch["voice_label"]
+
+    return dataset.map(pair)
 
 
 def speaker_top1(classifier: SpeakerClassifier, utterances) -> tuple[float, int]:
@@ -86,7 +103,9 @@ def pretrain_voice(
     keras.utils.set_random_seed(config.pretrain.seed)
     with strategy.scope():
         encoder = VoiceEncoder.from_model_config(config.model, name="voice_encoder")
-        classifier = SpeakerClassifier(encoder, num_classes, name="speaker_classifier")
+        classifier = SpeakerClassifier(
+            encoder, num_classes, audio=config.audio, name="speaker_classifier"
+        )
         classifier.build((None, None, config.audio.num_mel_bins))
         optimizer = keras.optimizers.Adam(config.pretrain.learning_rate)
         optimizer.build(classifier.trainable_variables)

@@ -17,6 +17,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 from s2f_tf import losses
+from s2f_tf.config import AudioConfig
+from s2f_tf.data.crops import featurize_batch
+from s2f_tf.frontend import LogMelSpectrogram
 from s2f_tf.models import Models
 
 
@@ -38,8 +41,10 @@ class GANStep:
         g_optimizer: updates the generator.
         d_optimizer: updates the face embedder, the discriminator and the classifier heads.
         embedding_noise: standard deviation of the noise added to the normalised voice embedding.
+        audio: the front end's settings, for batches of waveform crops (features on the device).
 
-    The batch is a dict: "voice" [B, T, 64] features, "voice_label" [B], "face" [B, 64, 64, 3] in [-1, 1],
+    The batch is a dict: "voice" [B, T, 64] features (or the waveform crops of `train.features_on =
+    "device"`, "voice_wave" & co., featurised here by the same front end), "voice_label" [B], "face" [B, 64, 64, 3] in [-1, 1],
     "face_label" [B] and optionally "noise" [B, embedding_dim] ~ N(0, 1) (drawn here when absent; the
     input pipeline supplies it so that runs are reproducible across replica counts).
     Returns global means of the loss terms and accuracies (identical on every replica).
@@ -56,8 +61,16 @@ class GANStep:
         "acc/c_fake",
     )
 
-    def __init__(self, models: Models, g_optimizer, d_optimizer, embedding_noise: float = 0.05):
+    def __init__(
+        self,
+        models: Models,
+        g_optimizer,
+        d_optimizer,
+        embedding_noise: float = 0.05,
+        audio: AudioConfig | None = None,
+    ):
         self.models = models
+        self.frontend = LogMelSpectrogram(audio, normalize=False)
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
         self.embedding_noise = embedding_noise
@@ -107,7 +120,7 @@ class GANStep:
         def scale(per_example):
             return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
 
-        embedding = voice_embedding(m.voice_encoder, batch["voice"])
+        embedding = voice_embedding(m.voice_encoder, featurize_batch(self.frontend, batch))
         noise = batch.get("noise")
         if noise is None:
             noise = tf.random.normal(tf.shape(embedding))
