@@ -146,3 +146,20 @@ def test_pretraining_featurises_device_batches(data_dir, tmp_path):
     )
     assert summary["steps"] == STEPS and np.isfinite(summary["train"]["loss"])
     assert 0.0 <= summary["heldout_top1"] <= 1.0 and summary["heldout_utterances"] > 0
+
+
+@pytest.mark.parametrize("command", ["train", "pretrain-voice"])
+def test_features_on_flag_reaches_the_config(command, tmp_path):
+    from s2f_tf.cli import build_parser
+    from s2f_tf.commands.common import resolve_config
+
+    parser = build_parser()
+    base = [command, "--data", "d", "--workdir", str(tmp_path), "--preset", "tiny"]
+    section = "train" if command == "train" else "pretrain"
+    args = parser.parse_args([*base, "--features-on", "device"])
+    assert resolve_config(args, section).train.features_on == "device"
+    assert resolve_config(parser.parse_args(base), section).train.features_on == "auto"
+    with pytest.raises(SystemExit):
+        parser.parse_args([*base, "--features-on", "gpu"])
+    with pytest.raises(ValueError, match="features_on"):
+        CONFIG.replace(train={"features_on": "gpu"})

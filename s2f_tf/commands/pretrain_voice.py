@@ -1,5 +1,7 @@
 """`s2f pretrain-voice`: the voice encoder as a speaker classifier, saved for the GAN to load frozen."""
 
+HELDOUT_UTTERANCES = 512
+
 HELP = "pretrain the voice encoder as a speaker classifier (cross-entropy over training speakers)"
 
 
@@ -23,8 +25,10 @@ def run(args):
     train = pipeline.voice_dataset(
         args.data, config, config.pretrain.batch_size, split="train", seed=config.pretrain.seed
     )
-    heldout = pipeline.eval_voices(args.data, config, "train_heldout")
-    return pretrain_voice(
+    # Speaker top-1 of the summary on the first HELDOUT_UTTERANCES held-out utterances (shards mix
+    # identities): a fixed cost at the end of pretraining, whatever the corpus size.
+    heldout = pipeline.eval_voices(args.data, config, "train_heldout").take(HELDOUT_UTTERANCES)
+    summary = pretrain_voice(
         config,
         args.workdir,
         train,
@@ -33,3 +37,4 @@ def run(args):
         strategy=strategy,
         progress=not args.no_progress,
     )
+    return {**summary, "features_on": pipeline.features_on(config)}

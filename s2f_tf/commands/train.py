@@ -35,7 +35,7 @@ def run(args):
     strategy = start_strategy(args)
     check_batch(config.train.batch_size, strategy)
     start_workdir(args.workdir, config, info)
-    return train_gan(
+    summary = train_gan(
         config,
         args.workdir,
         gan_dataset_fn(args.data, config),
@@ -45,3 +45,4 @@ def run(args):
         preview=preview_batch(args.data, config),
         progress=not args.no_progress,
     )
+    return {**summary, "features_on": pipeline.features_on(config)}

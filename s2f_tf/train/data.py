@@ -34,22 +34,34 @@ def gan_dataset_fn(data_dir, config: Config):
 
 
 def preview_batch(data_dir, config: Config, count: int = 8) -> dict | None:
-    """Held-out utterances of up to `count` training identities with a real face of each."""
-    from s2f_tf.data import pipeline
+    """Held-out utterances of up to `count` training identities with a real face of each.
 
-    images, labels, _ = pipeline.load_faces(data_dir, "train")
-    voices, faces, seen = [], [], set()
+    Reads utterances and faces only until it has them: nothing here grows with the corpus.
+    """
+    import tensorflow as tf
+
+    from s2f_tf.data import pipeline, records
+
+    info = pipeline.load_info(data_dir)
+    voices = {}
     length = config.audio.test_frames
     for item in pipeline.eval_voices(data_dir, config, "train_heldout"):
         label = int(np.reshape(item["voice_label"], [-1])[0])
-        matches = np.flatnonzero(labels == label)
-        if label in seen or not len(matches):
-            continue
-        seen.add(label)
-        voices.append(np.asarray(item["voice"])[0, :length])
-        faces.append(images[matches[0]])
-        if len(seen) == count:
+        voices.setdefault(label, np.asarray(item["voice"])[0, :length])
+        if len(voices) == count:
             break
-    if not voices:
+    faces = {}
+    for serialized in tf.data.TFRecordDataset(info.files("train", "faces")):
+        record = records.parse_face(serialized, info.image_size)
+        label = int(record["label"])
+        if label in voices and label not in faces:
+            faces[label] = record["image"].numpy()
+            if len(faces) == len(voices):
+                break
+    labels = [label for label in voices if label in faces]
+    if not labels:
         return None
-    return {"voice": np.stack(voices).astype(np.float32), "face": np.stack(faces)}
+    return {
+        "voice": np.stack([voices[k] for k in labels]).astype(np.float32),
+        "face": np.stack([faces[k] for k in labels]),
+    }

@@ -1,0 +1,238 @@
+"""How every stage grows with the corpus: synth -> prepare -> pretrain start -> train -> evaluate -> export.
+
+    python benchmarks/scale.py --sizes 80,313,1251 --root /tmp/scale [--utterances 8] [--faces 6]
+        [--train-steps 3] [--pipeline-batches 20] [--out benchmarks/scale.json]
+
+For each size (identities), in its own folder under --root (kept, so a rerun skips finished stages):
+synthesise a corpus with VoxCeleb-like utterance lengths, prepare it, start `pretrain-voice` and `train`
+on the `wen2019` preset (a few steps: the point is start-up, not learning), evaluate with the bounded
+defaults (first run, which trains the judges, and a second run, which reuses them), evaluate everything
+(`--max-utterances 0`), and export. Each stage runs as its own `s2f` process; the table gives its wall
+time, the peak resident memory of its whole process tree (sampled every 0.1 s from /proc), the disk it
+wrote, and what its JSON summary says about it. Then the input pipeline's CPU seconds per `wen2019` batch
+(128 voices + 128 faces, no model) in each featurisation mode, from `voice_pipeline.pipeline_cost`.
+
+Time to first step = the stage's wall time minus the time its loop reports (so: imports, reading the
+dataset description, building the input pipeline and the models, restoring, the first traced step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+S2F = [sys.executable, "-m", "s2f_tf.cli"]
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of `root` and all its descendants (from /proc)."""
+    children = {}
+    rss = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            parent, pages = int(fields[1]), int(fields[21])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+        rss[int(entry)] = pages * os.sysconf("SC_PAGE_SIZE")
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def _du(path) -> int:
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(folder, name))
+            except OSError:
+                pass
+    return total
+
+
+def run_stage(args, disk=None) -> dict:
+    """Run one `s2f` command; its wall time, peak process-tree RSS, disk written and JSON summary."""
+    before = _du(disk) if disk and Path(disk).exists() else 0
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        S2F + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    peak = [0]
+
+    def sample():
+        while process.poll() is None:
+            peak[0] = max(peak[0], _tree_rss(process.pid))
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = process.communicate()
+    wall = time.perf_counter() - started
+    sampler.join()
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    summary = json.loads(lines[-1]) if lines and process.returncode == 0 else None
+    if process.returncode != 0:
+        print(f"  {args[0]} failed ({process.returncode}): {err.strip().splitlines()[-1:]}")
+    return {
+        "command": "s2f " + " ".join(args),
+        "returncode": process.returncode,
+        "wall_s": round(wall, 1),
+        "peak_rss_gb": round(peak[0] / 1e9, 2),
+        "disk_gb": round((_du(disk) - before) / 1e9, 3) if disk else None,
+        "summary": summary,
+    }
+
+
+def one_size(root: Path, identities: int, options) -> dict:
+    root.mkdir(parents=True, exist_ok=True)
+    corpus, data = root / "corpus", root / "data"
+    workdir = root / "workdir"
+    results = {}
+    steps = str(options.train_steps)
+
+    def stage(name, argv, disk=None, skip_if=None):
+        done = root / f"{name}.json"
+        if done.is_file():
+            results[name] = json.loads(done.read_text())
+            return results[name]
+        if skip_if is not None and Path(skip_if).exists():
+            raise SystemExit(f"{skip_if} exists but {done} does not: remove {root} and rerun")
+        print(f"[{identities}] {name} ...", flush=True)
+        results[name] = run_stage(argv, disk)
+        done.write_text(json.dumps(results[name]))
+        return results[name]
+
+    stage(
+        "synth",
+        ["synth", "--out", str(corpus), "--identities", str(identities)]
+        + ["--utterances", str(options.utterances), "--faces", str(options.faces)]
+        + ["--lengths", "voxceleb", "--seed", "0"],
+        disk=root,
+        skip_if=corpus,
+    )
+    stage(
+        "prepare",
+        ["prepare", "--meta", str(corpus / "vox1_meta.csv"), "--voices", str(corpus / "wav")]
+        + ["--faces", str(corpus / "faces"), "--out", str(data), "--min-frames", "300"],
+        disk=data,
+    )
+    if (
+        identities == options.workers_study
+    ):  # utterances/s with one worker vs the default (all cores)
+        stage(
+            "prepare_1_worker",
+            ["prepare", "--meta", str(corpus / "vox1_meta.csv"), "--voices", str(corpus / "wav")]
+            + ["--faces", str(corpus / "faces"), "--out", str(root / "data_1_worker")]
+            + ["--min-frames", "300", "--workers", "1"],
+            disk=root / "data_1_worker",
+        )
+    common = ["--data", str(data), "--workdir", str(workdir), "--preset", "wen2019"]
+    stage("pretrain_start", ["pretrain-voice", *common, "--steps", "1", "--no-progress"])
+    for mode in ("pipeline", "device"):  # each from scratch: same steps, same start
+        if not (root / f"train_{mode}.json").is_file():
+            subprocess.run(["rm", "-rf", str(workdir / "checkpoints")], check=True)
+        stage(
+            f"train_{mode}",
+            ["train", *common, "--steps", steps, "--no-progress", "--features-on", mode],
+        )
+    # Resume: the last run's checkpoint is restored, and one more step is trained.
+    stage(
+        "train_resume",
+        ["train", *common, "--steps", str(options.train_steps + 1), "--no-progress"],
+    )
+    evaluate = ["evaluate", "--data", str(data), "--workdir", str(workdir), "--no-fid"]
+    stage("evaluate_first", evaluate + ["--out", str(root / "eval1")])
+    stage("evaluate_cached_judges", evaluate + ["--out", str(root / "eval2")])
+    stage("evaluate_full", evaluate + ["--out", str(root / "eval_full"), "--max-utterances", "0"])
+    stage("export", ["export", "--workdir", str(workdir), "--out", str(root / "savedmodels")])
+
+    if "pipeline" not in results:
+        from voice_pipeline import pipeline_cost
+
+        print(f"[{identities}] input pipeline ...", flush=True)
+        rows = pipeline_cost(
+            str(data), "wen2019", 128, options.pipeline_warmup, options.pipeline_batches
+        )
+        results["pipeline"] = [
+            {"mode": m, "wall_s_per_batch": w, "cpu_s_per_batch": c, "build_s": b}
+            for m, w, c, b in rows
+        ]
+        (root / "pipeline.json").write_text(json.dumps(results["pipeline"]))
+    return results
+
+
+def _row(identities, name, r):
+    s = r.get("summary") or {}
+    extra = []
+    if name == "prepare" and s:
+        extra.append(f"{s.get('utterances_per_s')} utt/s, {s.get('workers')} workers")
+        kept = s.get("utterances", {}).get("train")
+        extra.append(f"{kept} train utterances")
+    if name.startswith("train") and s:
+        loop = s.get("seconds") or 0.0
+        extra.append(
+            f"time to first step {r['wall_s'] - loop - s.get('input_teardown_seconds', 0):.1f} s"
+        )
+        extra.append(
+            f"{s.get('seconds_per_step')} s/step, teardown {s.get('input_teardown_seconds')} s"
+        )
+    if name.startswith("evaluate") and s:
+        extra.append(f"judges {s.get('judges', '?')}")
+    return (
+        f"| {identities} | {name} | {r['wall_s']} | {r['peak_rss_gb']} | "
+        f"{r['disk_gb'] if r['disk_gb'] is not None else ''} | {'; '.join(extra)} |"
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="80,313,1251")
+    parser.add_argument("--root", default="/tmp/s2f_scale")
+    parser.add_argument("--utterances", type=int, default=8)
+    parser.add_argument("--faces", type=int, default=6)
+    parser.add_argument("--train-steps", type=int, default=3)
+    parser.add_argument(
+        "--workers-study", type=int, default=80, help="size at which prepare also runs on 1 worker"
+    )
+    parser.add_argument("--pipeline-warmup", type=int, default=5)
+    parser.add_argument("--pipeline-batches", type=int, default=20)
+    parser.add_argument("--out", default="benchmarks/scale.json")
+    options = parser.parse_args(argv)
+    everything = {}
+    for size in [int(s) for s in options.sizes.split(",")]:
+        everything[size] = one_size(Path(options.root) / f"ids{size}", size, options)
+        Path(options.out).write_text(json.dumps(everything, indent=1))
+    print("\n| identities | stage | wall s | peak RSS GB | disk GB | notes |")
+    print("|---|---|---|---|---|---|")
+    for size, results in everything.items():
+        for name, r in results.items():
+            if name != "pipeline":
+                print(_row(size, name, r))
+    print("\n| identities | input pipeline, wen2019 batch 128+128 | wall s/batch | CPU s/batch |")
+    print("|---|---|---|---|")
+    for size, results in everything.items():
+        for r in results["pipeline"]:
+            print(
+                f"| {size} | {r['mode']} | {r['wall_s_per_batch']:.4f} | {r['cpu_s_per_batch']:.4f} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
