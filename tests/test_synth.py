@@ -180,3 +180,78 @@ def test_cli(tmp_path, capsys):
     assert summary["identities"] == 2 and summary["utterances"] == 2 and summary["faces"] == 2
     assert cli.main(["synth", "--out", str(tmp_path / "d"), "--identities", "0"]) == 2
     assert capsys.readouterr().err == "s2f synth: error: --identities must be at least 1, got 0\n"
+
+
+def test_voxceleb_lengths_follow_the_stated_distribution():
+    """4 s + exp(N(ln 3.05, 0.8)) clipped to [4, 30] s of VAD'd speech: mean 8.17, median 7.05, ~37 %
+    at least 800 frames (7.99 s), ~2 % above 20 s; the synthesiser's target inverts the VAD relation."""
+    rng = np.random.default_rng(0)
+    speech = np.array([corpus.speech_seconds(rng, "voxceleb") for _ in range(20000)])
+    vad = speech * corpus.VAD_SLOPE + corpus.VAD_OFFSET_S
+    assert vad.min() >= 4.0 - 1e-9 and vad.max() <= 30.0 + 1e-9
+    assert vad.mean() == pytest.approx(8.17, abs=0.1)
+    assert np.median(vad) == pytest.approx(7.05, abs=0.1)
+    assert np.mean(vad >= 7.99) == pytest.approx(0.37, abs=0.02)
+    assert np.mean(vad > 20) == pytest.approx(0.019, abs=0.005)
+    short = np.array([corpus.speech_seconds(rng, "short") for _ in range(1000)])
+    assert short.min() >= 4.5 and short.max() <= 7.5
+    with pytest.raises(S2FError, match="--lengths must be one of short, voxceleb"):
+        corpus.speech_seconds(rng, "long")
+
+
+def test_voxceleb_lengths_after_prepare(tmp_path, capsys):
+    """6 identities x 4 utterances with VoxCeleb-like lengths through `s2f prepare` (every utterance kept):
+    the VAD'd lengths prepare measures have the stated mean (8.2 s; +-1.6 s = 2 standard errors of 24) and
+    share reaching wen2019's 800-frame minimum (0.37; binomial +-0.2), none below ~4 s."""
+    from s2f_tf.config import preset
+    from s2f_tf.data.info import load_info
+
+    argv = ["synth", "--out", tmp_path / "c", "--identities", 6, "--utterances", 4, "--faces", 1]
+    assert cli.main([str(a) for a in [*argv, "--lengths", "voxceleb", "--workers", 1]]) == 0
+    synth = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert synth["lengths"] == "voxceleb" and synth["utterances"] == 24
+    assert synth["cpu"]["voices_s"] > 0 and synth["cpu"]["faces_ms_each"] > 0
+    argv = [
+        "prepare", "--meta", tmp_path / "c/vox1_meta.csv", "--voices", tmp_path / "c/wav",
+        "--faces", tmp_path / "c/faces", "--out", tmp_path / "data", "--min-frames", 100,
+        "--workers", 1,
+    ]  # fmt: skip
+    assert cli.main([str(a) for a in argv]) == 0
+    capsys.readouterr()
+    info = load_info(tmp_path / "data")
+    frames = np.concatenate([np.asarray(e["voice_frames"]) for e in info.splits.values()])
+    assert len(frames) == 24
+    minimum = preset("wen2019").audio.min_utterance_frames
+    assert minimum == 800
+    assert 0.17 <= np.mean(frames >= minimum) <= 0.57
+    assert abs(frames.mean() / 100 - 8.2) <= 1.6
+    assert frames.min() >= 380
+
+
+def test_identities_at_voxceleb1_scale():
+    """1,251 identities (VoxCeleb1): unique names, ids id10001..id11251 in name order, the reference
+    split holds (~301/1225 held out, divided ~112:189 into val and test); beyond the name pool: an error."""
+    from s2f_tf.data.splits import letter_splits
+
+    people = corpus.sample_identities(1251, seed=0)
+    assert [p.voxceleb_id for p in people] == [f"id{10001 + i}" for i in range(1251)]
+    names = [p.name for p in people]
+    assert len(set(names)) == 1251 and names == sorted(names)
+    held = sum(n[0] in "ABCDE" for n in names)
+    assert held == round(1251 * 301 / 1225)
+    splits = letter_splits(names)
+    counts = {s: sum(v == s for v in splits.values()) for s in ("train", "val", "test")}
+    assert counts == {"train": 1251 - held, "val": round(held * 112 / 301), "test": held - 114}
+    assert 0.4 <= np.mean([p.gender == "f" for p in people]) <= 0.5
+    with pytest.raises(S2FError, match="at most 3855"):
+        corpus.sample_identities(corpus.max_identities() + 1)
+
+
+def test_meta_file_at_scale_reads_back(tmp_path):
+    from s2f_tf.data.splits import read_meta
+
+    people = corpus.sample_identities(1251, seed=3)
+    corpus.write_meta(tmp_path / "vox1_meta.csv", people)
+    rows, skipped = read_meta(tmp_path / "vox1_meta.csv")
+    assert len(rows) == 1251 and not skipped
+    assert [r["name"] for r in rows] == [p.name for p in people]

@@ -11,6 +11,16 @@ distributions) are shared between the two; eye colour, glasses, jaw, fringe, bea
 of the skin/hair variation are face-only; clothing and background change per photo. Everything derives
 from one seed, so a seed gives the same files byte for byte.
 
+Utterance lengths (`lengths`), as the VAD'd speech length `s2f prepare` keeps:
+- "short" (the default, the demo corpus): speech drawn uniformly from 4.5-7.5 s, about 3.3-9 s after the
+  VAD (mean ~6 s); only ~10 % reach the `wen2019` preset's 800-frame training minimum.
+- "voxceleb": VoxCeleb1-like (mean 8.2 s, minimum 4 s, most between 4 and 20 s, a long right tail): a
+  shifted log-normal, T = 4 s + exp(N(ln 3.05, 0.8)), clipped to [4, 30] s: mean 8.2 s, median 7.05 s,
+  90 % below 12.5 s, ~2 % above 20 s. Like VoxCeleb1's own (its mean is above its median), fewer than half
+  reach 800 frames: ~37 % of utterances, and nearly every identity keeps some (1 - 0.63^k with k
+  utterances each). The speech target handed to the synthesiser is (T - 0.55 s) / 1.03, the measured
+  relation between it and the VAD'd length.
+
 Example:
 >>> summary = generate("corpus", identities=8, utterances=3, faces=2, seed=0, workers=1)
 """
@@ -40,6 +50,13 @@ from s2f_tf.synth import voices as voice_synth
 SAMPLE_RATE = 16000
 HELD_OUT_LETTERS = "ABCDE"  # the reference split: names starting A-E are held out.
 HELD_OUT_FRACTION = 301 / 1225  # as in VoxCeleb1 x VGGFace1.
+
+# Utterance lengths (see the module docstring): "short" keeps the demo corpus byte for byte.
+LENGTHS = ("short", "voxceleb")
+SHORT_SECONDS = (4.5, 7.5)  # uniform speech target of "short"
+VOXCELEB_SHIFT_S, VOXCELEB_LOG_MEDIAN, VOXCELEB_LOG_SIGMA = 4.0, float(np.log(3.05)), 0.8
+VOXCELEB_MAX_S = 30.0
+VAD_SLOPE, VAD_OFFSET_S = 1.03, 0.55  # VAD'd seconds ~ 1.03 * speech target + 0.55 (measured)
 
 FIRST_NAMES = {
     "m": "Aaron Adam Alan Andrew Arthur Ben Brian Bruce Caleb Carlos Charles Colin Daniel David Dennis "
@@ -123,11 +140,31 @@ def _clothing(rng):
     return tuple(int(255 * c) for c in colorsys.hsv_to_rgb(hue, saturation, value))
 
 
+def _first_names(gender, held_out):
+    return [n for n in FIRST_NAMES[gender].split() if (n[0] in HELD_OUT_LETTERS) == held_out]
+
+
+def max_identities() -> int:
+    """The most identities the name pools can name: every pool (gender x held out) must hold its share."""
+    shares = {"m": 0.55, "f": 0.45}
+    return min(
+        int(len(_first_names(g, out)) * len(LAST_NAMES) / (share * fraction)) - 1
+        for g, share in shares.items()
+        for out, fraction in ((True, HELD_OUT_FRACTION), (False, 1 - HELD_OUT_FRACTION))
+    )
+
+
 def _names(rng, genders, held_out):
+    need = {}
+    for gender, out in zip(genders, held_out, strict=True):
+        need[gender, out] = need.get((gender, out), 0) + 1
+    for (gender, out), count in need.items():
+        if count > len(_first_names(gender, out)) * len(LAST_NAMES):
+            raise S2FError(f"--identities {len(genders)} exceeds the synthetic name pool")
     taken = set()
     names = []
     for gender, out in zip(genders, held_out, strict=True):
-        pool = [n for n in FIRST_NAMES[gender].split() if (n[0] in HELD_OUT_LETTERS) == out]
+        pool = _first_names(gender, out)
         while True:
             name = f"{rng.choice(pool)}_{rng.choice(LAST_NAMES)}"
             if name not in taken:
@@ -208,6 +245,8 @@ def sample_identities(count: int, seed: int = 0) -> list[Identity]:
     """`count` identities (sorted by name, VoxCeleb IDs id10001... in that order), about a quarter A-E."""
     if count < 1:
         raise S2FError(f"--identities must be at least 1, got {count}")
+    if count > max_identities():
+        raise S2FError(f"--identities must be at most {max_identities()}, got {count}")
     rng = np.random.default_rng([seed, 0])
     genders = np.array(["m"] * round(count * 0.55) + ["f"] * (count - round(count * 0.55)))
     rng.shuffle(genders)
@@ -241,8 +280,30 @@ def _video_ids(rng, count):
     return ["".join(rng.choice(alphabet, 11)) for _ in range(count)]
 
 
-def render_identity(out_dir, person: Identity, index: int, utterances: int, faces: int, seed: int):
-    """Write one identity's utterances and photos under `out_dir`; returns (utterances, faces, seconds)."""
+def speech_seconds(rng, lengths: str = "short") -> float:
+    """One utterance's speech target for `voices.Recording.seconds` (see the module docstring)."""
+    if lengths == "short":
+        return float(rng.uniform(*SHORT_SECONDS))
+    if lengths == "voxceleb":
+        vad = VOXCELEB_SHIFT_S + np.exp(rng.normal(VOXCELEB_LOG_MEDIAN, VOXCELEB_LOG_SIGMA))
+        vad = min(float(vad), VOXCELEB_MAX_S)
+        return (vad - VAD_OFFSET_S) / VAD_SLOPE
+    raise S2FError(f"--lengths must be one of {', '.join(LENGTHS)}, got {lengths!r}")
+
+
+def render_identity(
+    out_dir,
+    person: Identity,
+    index: int,
+    utterances: int,
+    faces: int,
+    seed: int,
+    lengths: str = "short",
+):
+    """Write one identity's utterances and photos under `out_dir`.
+
+    Returns (utterances, faces, audio seconds, CPU seconds of the voices, CPU seconds of the faces).
+    """
     out_dir = Path(out_dir)
     rng = np.random.default_rng([seed, 1, index])
     videos = _video_ids(rng, int(rng.integers(2, 6)) if utterances > 1 else 1)
@@ -254,12 +315,13 @@ def render_identity(out_dir, person: Identity, index: int, utterances: int, face
     ]
     counters = [0] * len(videos)
     seconds = 0.0
+    voice_cpu = time.process_time()
     for k in range(utterances):
         v = k % len(videos) if k < len(videos) else int(rng.integers(len(videos)))
         counters[v] += 1
         c = conditions[v]
         recording = voice_synth.Recording(
-            seconds=float(rng.uniform(4.5, 7.5)),
+            seconds=speech_seconds(rng, lengths),
             snr_db=float(c["snr"] + rng.normal(0, 3)),
             lead=float(rng.uniform(0.2, 1.0)),
             trail=float(rng.uniform(0.2, 1.0)),
@@ -272,6 +334,8 @@ def render_identity(out_dir, person: Identity, index: int, utterances: int, face
         path.parent.mkdir(parents=True, exist_ok=True)
         soundfile.write(path, to_int16(wave), SAMPLE_RATE, subtype="PCM_16")
         seconds += len(wave) / SAMPLE_RATE
+    face_cpu = time.process_time()
+    voice_cpu = face_cpu - voice_cpu
     face_dir = out_dir / "faces" / person.name
     face_dir.mkdir(parents=True, exist_ok=True)
     for k in range(faces):
@@ -290,34 +354,40 @@ def render_identity(out_dir, person: Identity, index: int, utterances: int, face
         )
         image = face_drawer.draw(person.face, photo, rng)
         image.save(face_dir / f"{k + 1:08d}.jpg", quality=int(rng.integers(80, 96)))
-    return utterances, faces, seconds
+    return utterances, faces, seconds, voice_cpu, time.process_time() - face_cpu
 
 
-def generate(out, identities=120, utterances=20, faces=20, seed=0, workers=None) -> dict:
+def generate(
+    out, identities=120, utterances=20, faces=20, seed=0, workers=None, lengths="short"
+) -> dict:
     """Write the corpus to `out` (built in a temporary sibling, renamed when complete).
 
     Args:
         out: the corpus directory; must not exist or be empty.
-        identities, utterances, faces: corpus size (utterances and photos per identity).
+        identities, utterances, faces: corpus size (utterances and photos per identity);
+            identities up to `max_identities()` (3,855), e.g. 1,251 like VoxCeleb1.
         seed: everything derives from it.
-        workers: processes (default: all cores); 1 runs in this process.
+        workers: processes (default: all cores); 1 runs in this process. The bytes do not depend on it.
+        lengths: utterance lengths, "short" (default) or "voxceleb" (see the module docstring).
 
-    Returns the JSON summary.
+    Returns the JSON summary, with the CPU time spent (voices per minute of audio, faces per photo).
     """
     start = time.perf_counter()
     out = Path(out)
     if utterances < 1 or faces < 1:
         raise S2FError("--utterances and --faces must be at least 1")
+    if lengths not in LENGTHS:
+        raise S2FError(f"--lengths must be one of {', '.join(LENGTHS)}, got {lengths!r}")
     if out.exists():
         if not out.is_dir() or any(out.iterdir()):
             raise S2FError(f"{out} exists and is not empty; choose a new --out")
         out.rmdir()
     people = sample_identities(identities, seed)
     workers = max(1, min(workers or os.cpu_count() or 1, len(people)))
-    totals = np.zeros(3)
+    totals = np.zeros(5)
     with atomic_directory(out) as tmp:
         write_meta(tmp / "vox1_meta.csv", people)
-        jobs = [(tmp, p, i, utterances, faces, seed) for i, p in enumerate(people)]
+        jobs = [(tmp, p, i, utterances, faces, seed, lengths) for i, p in enumerate(people)]
         bar = tqdm.tqdm(total=len(jobs), desc="synth", unit="id", leave=False)
         if workers == 1:
             for job in jobs:
@@ -340,7 +410,14 @@ def generate(out, identities=120, utterances=20, faces=20, seed=0, workers=None)
         "utterances": int(totals[0]),
         "faces": int(totals[1]),
         "audio_seconds": round(float(totals[2]), 1),
+        "lengths": lengths,
         "seed": seed,
         "workers": workers,
         "elapsed_s": round(time.perf_counter() - start, 2),
+        "cpu": {  # summed over the workers
+            "voices_s": round(float(totals[3]), 2),
+            "faces_s": round(float(totals[4]), 2),
+            "voices_s_per_audio_minute": round(float(totals[3] / max(totals[2] / 60, 1e-9)), 3),
+            "faces_ms_each": round(float(1000 * totals[4] / max(totals[1], 1)), 2),
+        },
     }
