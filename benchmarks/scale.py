@@ -157,13 +157,9 @@ def one_size(root: Path, identities: int, options) -> dict:
         "train_resume",
         ["train", *common, "--steps", str(options.train_steps + 1), "--no-progress"],
     )
-    evaluate = ["evaluate", "--data", str(data), "--workdir", str(workdir), "--no-fid"]
-    stage("evaluate_first", evaluate + ["--out", str(root / "eval1")])
-    stage("evaluate_cached_judges", evaluate + ["--out", str(root / "eval2")])
-    stage("evaluate_full", evaluate + ["--out", str(root / "eval_full"), "--max-utterances", "0"])
-    stage("export", ["export", "--workdir", str(workdir), "--out", str(root / "savedmodels")])
-
-    if "pipeline" not in results:
+    if (root / "pipeline.json").is_file():
+        results["pipeline"] = json.loads((root / "pipeline.json").read_text())
+    else:
         from voice_pipeline import pipeline_cost
 
         print(f"[{identities}] input pipeline ...", flush=True)
@@ -175,6 +171,14 @@ def one_size(root: Path, identities: int, options) -> dict:
             for m, w, c, b in rows
         ]
         (root / "pipeline.json").write_text(json.dumps(results["pipeline"]))
+    if options.skip_evaluate:
+        return results
+    evaluate = ["evaluate", "--data", str(data), "--workdir", str(workdir), "--no-fid"]
+    stage("evaluate_first", evaluate + ["--out", str(root / "eval1")])
+    stage("evaluate_cached_judges", evaluate + ["--out", str(root / "eval2")])
+    stage("evaluate_full", evaluate + ["--out", str(root / "eval_full"), "--max-utterances", "0"])
+    stage("export", ["export", "--workdir", str(workdir), "--out", str(root / "savedmodels")])
+
     return results
 
 
@@ -211,9 +215,10 @@ def main(argv=None):
     parser.add_argument(
         "--workers-study", type=int, default=80, help="size at which prepare also runs on 1 worker"
     )
-    parser.add_argument("--pipeline-warmup", type=int, default=5)
+    parser.add_argument("--pipeline-warmup", type=int, default=25)
     parser.add_argument("--pipeline-batches", type=int, default=20)
     parser.add_argument("--out", default="benchmarks/scale.json")
+    parser.add_argument("--skip-evaluate", action="store_true", help="stop after training")
     options = parser.parse_args(argv)
     everything = {}
     for size in [int(s) for s in options.sizes.split(",")]:

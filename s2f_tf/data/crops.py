@@ -89,13 +89,15 @@ def featurize_batch(raw_frontend, batch):
     )
 
 
-def utterance_moments(raw_frontend):
-    """A function int16 samples [N] -> (mean, variance) [bands] of the unnormalised log-mel over time:
-    the moments `s2f prepare` stores with each voice record (the front end's own normalisation uses
-    `tf.nn.moments` over time in the same way)."""
+def raw_features_fn(audio: AudioConfig):
+    """A traced function int16 samples [N] -> unnormalised log-mel [frames, bands] (one trace for any
+    length: ~3x less CPU per utterance than calling the layer eagerly)."""
+    from s2f_tf.frontend import LogMelSpectrogram
+
+    raw = LogMelSpectrogram(audio, normalize=False)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.int16)])
-    def moments(samples):
-        return tf.nn.moments(raw_frontend(waveform(samples))[0], axes=[0])
+    def features(samples):
+        return raw(waveform(samples))[0]
 
-    return moments
+    return features

@@ -45,18 +45,22 @@ def finished(out: Path, shard: dict) -> dict | None:
     return None
 
 
+_RAW_FEATURES = None  # one traced front end per process
+
+
 def _moments(records):
     """(mean, variance) float32 [bands] per utterance, over time of its unnormalised log-mel.
 
     Float64 on the front end's float32 features, so the stored numbers do not depend on thread counts.
     """
-    from s2f_tf.data.crops import waveform
-    from s2f_tf.frontend import LogMelSpectrogram
+    global _RAW_FEATURES
+    if _RAW_FEATURES is None:
+        from s2f_tf.data.crops import raw_features_fn
 
-    raw = LogMelSpectrogram(AudioConfig(), normalize=False)
+        _RAW_FEATURES = raw_features_fn(AudioConfig())
     moments = []
     for samples, *_ in records:
-        features = np.asarray(raw(waveform(samples))[0], np.float64)
+        features = np.asarray(_RAW_FEATURES(samples), np.float64)
         moments.append((features.mean(0).astype(np.float32), features.var(0).astype(np.float32)))
     return moments
 
