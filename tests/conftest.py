@@ -23,3 +23,29 @@ def tiny_config():
     from s2f_tf.config import preset
 
     return preset("tiny")
+
+
+def prepare_small_corpus(root, seed, identities=6, utterances=3, faces=2, min_frames=40):
+    """Synthesise a small corpus under `root` and prepare it (one process); returns the data dir."""
+    from s2f_tf.data import prepare as prep
+    from s2f_tf.synth import corpus
+
+    corpus.generate(
+        root / "corpus",
+        identities=identities,
+        utterances=utterances,
+        faces=faces,
+        seed=seed,
+        workers=1,
+    )
+    prep.prepare(
+        prep.PrepareOptions(
+            meta=str(root / "corpus" / "vox1_meta.csv"),
+            voices=str(root / "corpus" / "wav"),
+            faces=str(root / "corpus" / "faces"),
+            out=str(root / "data"),
+            min_frames=min_frames,
+            workers=1,
+        )
+    )
+    return root / "data"

@@ -8,12 +8,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import prepare_small_corpus
 
 from s2f_tf.config import preset
 from s2f_tf.data import pipeline
-from s2f_tf.data import prepare as prep
 from s2f_tf.models import build_models
-from s2f_tf.synth import corpus
 from s2f_tf.train.builder import adam, build_gan
 from s2f_tf.train.data import gan_dataset_fn
 from s2f_tf.train.distribute import make_strategy
@@ -26,19 +25,7 @@ STEPS = 2
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("features_on")
-    corpus.generate(root / "corpus", identities=6, utterances=3, faces=2, seed=4, workers=1)
-    prep.prepare(
-        prep.PrepareOptions(
-            meta=str(root / "corpus" / "vox1_meta.csv"),
-            voices=str(root / "corpus" / "wav"),
-            faces=str(root / "corpus" / "faces"),
-            out=str(root / "data"),
-            min_frames=40,
-            workers=1,
-        )
-    )
-    return str(root / "data")
+    return str(prepare_small_corpus(tmp_path_factory.mktemp("features_on"), seed=4))
 
 
 @pytest.fixture(autouse=True)

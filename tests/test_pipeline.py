@@ -5,28 +5,16 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import prepare_small_corpus
 
 from s2f_tf.data import pipeline
-from s2f_tf.data import prepare as prep
 from s2f_tf.errors import S2FError
 from s2f_tf.frontend import LogMelSpectrogram
-from s2f_tf.synth import corpus
 
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pipeline")
-    corpus.generate(root / "corpus", identities=6, utterances=3, faces=2, seed=2, workers=1)
-    options = prep.PrepareOptions(
-        meta=str(root / "corpus" / "vox1_meta.csv"),
-        voices=str(root / "corpus" / "wav"),
-        faces=str(root / "corpus" / "faces"),
-        out=str(root / "data"),
-        min_frames=40,
-        workers=1,
-    )
-    prep.prepare(options)
-    return root / "data"
+    return prepare_small_corpus(tmp_path_factory.mktemp("pipeline"), seed=2)
 
 
 def _utterances(data_dir, config, split="train"):
