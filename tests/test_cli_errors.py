@@ -352,6 +352,19 @@ CASES = [
         2,
         "no voice encoder weights",
     ),
+    *[
+        (
+            f"train-encoder-{label}",
+            ["train", "--data", "{data}", "--workdir", NEW]
+            + ["--preset", preset_name, "--encoder", weights],
+            2,
+            f"not voice encoder weights for the {preset_name} preset",
+        )
+        for label, preset_name, weights in [
+            ("cut-short", "tiny", "{cut_weights}/voice_encoder.weights.h5"),
+            ("of-another-preset", "small", "{workdir}/voice_encoder.weights.h5"),
+        ]
+    ],
     # --- evaluate
     *[
         (
@@ -367,6 +380,7 @@ CASES = [
             ("seed-negative", ["--seed", "-5"], "--seed: must be at least 0"),
             ("split-typo", ["--split", "tets"], "invalid choice: 'tets'"),
             ("out-is-file", ["--out", "{file}"], "exists and is not a directory"),
+            ("compare-missing", ["--compare", "{root}/none"], "none: neither a work directory nor an evaluate output"),
         ]
     ],
     (

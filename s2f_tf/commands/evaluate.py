@@ -71,6 +71,14 @@ def run(args):
         raise S2FError(f"{args.workdir}: no such work directory")
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise S2FError(f"--out {args.out}: exists and is not a directory")
+    for other in args.compare:  # before minutes of evaluation, not after
+        path = Path(other)
+        if (
+            not (path / "metrics.json").is_file()
+            and not (path / "config.json").is_file()
+            and not (path.suffix == ".json" and path.is_file())
+        ):
+            raise S2FError(f"--compare {other}: neither a work directory nor an evaluate output")
 
     from s2f_tf.evaluate import EvalOptions, PipelineSource, evaluate, report
 

@@ -21,6 +21,17 @@ def add_arguments(parser):
     )
 
 
+def check_encoder(path, config):
+    """Load the voice encoder weights once before the work directory is touched: a file cut short or
+    made for another preset is one line here, not a failure after set-up."""
+    from s2f_tf.models import VoiceEncoder
+    from s2f_tf.train.builder import load_encoder_weights
+
+    encoder = VoiceEncoder.from_model_config(config.model, name="voice_encoder")
+    encoder.build((None, None, config.audio.num_mel_bins))
+    load_encoder_weights(encoder, path, config)
+
+
 def run(args):
     from pathlib import Path
 
@@ -44,6 +55,7 @@ def run(args):
     encoder = Path(args.encoder) if args.encoder else Path(args.workdir) / wd.ENCODER_WEIGHTS
     if not encoder.is_file():
         raise S2FError(f"no voice encoder weights at {encoder}: run s2f pretrain-voice first")
+    check_encoder(encoder, config)
     with lock_workdir(args.workdir, "train"):
         strategy = start_strategy(args)
         check_batch(config.train.batch_size, strategy)
