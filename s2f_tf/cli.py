@@ -80,7 +80,10 @@ def build_parser(commands=None) -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit:  # --help (0) or a usage error (2, already printed as one line)
+        return exit.code
     try:
         summary = args._run(args)
         if summary is not None:

@@ -380,7 +380,11 @@ CASES = [
             ("seed-negative", ["--seed", "-5"], "--seed: must be at least 0"),
             ("split-typo", ["--split", "tets"], "invalid choice: 'tets'"),
             ("out-is-file", ["--out", "{file}"], "exists and is not a directory"),
-            ("compare-missing", ["--compare", "{root}/none"], "none: neither a work directory nor an evaluate output"),
+            (
+                "compare-missing",
+                ["--compare", "{root}/none"],
+                "none: neither a work directory nor an evaluate output",
+            ),
         ]
     ],
     (
@@ -519,10 +523,7 @@ CASES = [
 
 
 def run_main(argv, capsys):
-    try:
-        status = cli.main(argv)
-    except SystemExit as exit:  # argparse
-        status = exit.code
+    status = cli.main(argv)
     captured = capsys.readouterr()
     return status, captured.out, captured.err
 
