@@ -92,11 +92,16 @@ def hold_directory(path) -> int:
     """Lock the directory `path` for as long as the returned descriptor stays open (close it when done).
 
     Raises FileNotFoundError if `path` was removed before the lock was taken: a cleaner (`remove_stale`)
-    may remove a directory in the instant between its creation and this call, so callers retry.
+    may remove a directory in the instant between its creation and this call, so callers retry. On a
+    filesystem without locks the directory is simply not locked (and `remove_stale` leaves it alone).
     """
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as error:
+            if error.errno not in _NO_LOCKS:
+                raise
         if os.stat(path).st_ino != os.fstat(fd).st_ino:  # removed (and maybe recreated) meanwhile
             raise FileNotFoundError(errno.ENOENT, "removed while being locked", str(path))
         return fd
