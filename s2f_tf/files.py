@@ -1,4 +1,9 @@
-"""Atomic writes: nothing is ever left half-written under its final name."""
+"""Atomic writes: nothing is ever left half-written under its final name.
+
+Temporary directories (`atomic_directory`, `temporary_directory`) are locked by their process for as long
+as they exist (`s2f_tf.locks.hold_directory`), so the leftovers of a killed process can be told apart from
+the work of a live one and removed (`s2f_tf.locks.remove_stale`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from s2f_tf.locks import hold_directory
 
 
 def _umask() -> int:
@@ -42,15 +49,28 @@ def atomic_write_json(path, data) -> Path:
     return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def _held_mkdtemp(parent, prefix: str, suffix: str = "") -> tuple[Path, int]:
+    """mkdtemp, locked by this process until the returned descriptor is closed."""
+    for _ in range(100):
+        tmp = Path(tempfile.mkdtemp(dir=parent, prefix=prefix, suffix=suffix))
+        try:
+            return tmp, hold_directory(tmp)
+        except FileNotFoundError:  # a cleaner took it for a dead process's leftover: make another
+            continue
+    raise OSError(f"{parent}: could not keep a temporary directory")
+
+
 @contextlib.contextmanager
 def atomic_directory(path):
     """Yield a temporary sibling directory; rename it to `path` only if the block succeeds.
 
-    Refuses to overwrite: raises FileExistsError if `path` exists when the block ends.
+    The temporary directory is `.NAME.XXXX.tmp`, locked while this process lives (so `remove_stale` can
+    clean it up after a `kill -9`). Refuses to overwrite: raises FileExistsError if `path` exists when the
+    block ends.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    tmp, held = _held_mkdtemp(path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         yield tmp
         if path.exists():
@@ -59,3 +79,16 @@ def atomic_directory(path):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        os.close(held)
+
+
+@contextlib.contextmanager
+def temporary_directory(prefix: str, parent=None):
+    """Like `tempfile.TemporaryDirectory`, but locked while this process lives (see `atomic_directory`)."""
+    tmp, held = _held_mkdtemp(parent, prefix=prefix)
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.close(held)

@@ -7,17 +7,20 @@ WORKDIR/pretrain/                 pretraining checkpoints (tf.train.CheckpointMa
 WORKDIR/checkpoints/              GAN checkpoints; the object graph names the generator "generator"
 WORKDIR/logs/                     TensorBoard event files
 WORKDIR/samples/                  PNG grids written during training
+WORKDIR/.lock                     locked (flock) by the one pretrain-voice/train/import-torch running here
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 from pathlib import Path
 
 import tensorflow as tf
 
 from s2f_tf.config import Config
-from s2f_tf.errors import S2FError
+from s2f_tf.errors import S2FError, first_line
 from s2f_tf.files import atomic_write_text
 
 CONFIG = "config.json"
@@ -27,13 +30,68 @@ PRETRAIN_CHECKPOINTS = "pretrain"
 CHECKPOINTS = "checkpoints"
 LOGS = "logs"
 SAMPLES = "samples"
+LOCK = ".lock"
+
+
+@contextlib.contextmanager
+def lock(workdir, command: str):
+    """Hold the work directory for one writer (`s2f_tf.locks.exclusive` on WORKDIR/.lock); created if
+    missing. A second trainer gets an S2FError naming the first; a killed one holds nothing."""
+    from s2f_tf.locks import exclusive
+
+    workdir = Path(workdir)
+    if workdir.exists() and not workdir.is_dir():
+        raise S2FError(f"{workdir}: exists and is not a directory")
+    workdir.mkdir(parents=True, exist_ok=True)
+    with exclusive(workdir / LOCK, command, what=f"work directory {workdir}"):
+        yield workdir
+
+
+def _check_types(value, default, where: str = ""):
+    """A hand-edited config.json: each field must have its default's type (ints may stand for floats)."""
+    if dataclasses.is_dataclass(default):
+        for field in dataclasses.fields(default):
+            name = f"{where}.{field.name}" if where else field.name
+            _check_types(getattr(value, field.name), getattr(default, field.name), name)
+        return
+    if not _same_type(value, default):
+        raise ValueError(f"{where} is {value!r}, expected {type(default).__name__}")
+
+
+def _same_type(value, default) -> bool:
+    if default is None:
+        return True
+    if isinstance(default, tuple):
+        return isinstance(value, tuple) and (
+            not default or all(_same_type(v, default[0]) for v in value)
+        )
+    if type(default) is float:
+        return type(value) in (int, float)
+    return type(value) is type(default)
+
+
+def read_config(path) -> Config:
+    """A config.json as a Config; S2FError (one line) if it is unreadable, truncated or hand-edited into
+    something that is not a configuration."""
+    path = Path(path)
+    try:
+        config = Config.from_json(path.read_text(encoding="utf-8"))
+        _check_types(config, Config())
+    except (OSError, UnicodeDecodeError) as error:
+        raise S2FError(f"{path}: unreadable ({first_line(error)})") from None
+    except (ValueError, TypeError, KeyError, AttributeError) as error:
+        raise S2FError(
+            f"{path}: not a valid s2f configuration ({first_line(error)}); restore it or use a new"
+            " directory"
+        ) from None
+    return config
 
 
 def load_config(workdir) -> Config:
     path = Path(workdir) / CONFIG
     if not path.is_file():
         raise S2FError(f"{workdir}: no {CONFIG} (not a work directory of s2f pretrain-voice/train)")
-    return Config.from_json(path.read_text())
+    return read_config(path)
 
 
 def save_or_check_config(workdir, config: Config) -> None:
@@ -45,7 +103,7 @@ def save_or_check_config(workdir, config: Config) -> None:
     """
     path = Path(workdir) / CONFIG
     if path.is_file():
-        existing = Config.from_json(path.read_text())
+        existing = read_config(path)
         runtime = ("steps", "mixed_precision", "jit_compile", "features_on")
         comparable = existing.replace(
             train={key: getattr(config.train, key) for key in runtime},
@@ -60,7 +118,14 @@ def save_or_check_config(workdir, config: Config) -> None:
 
 
 def latest_checkpoint(workdir, kind=CHECKPOINTS) -> str | None:
-    return tf.train.latest_checkpoint(str(Path(workdir) / kind))
+    """The newest checkpoint the index file names; S2FError if it names one outside the directory."""
+    from s2f_tf.train.checkpoints import inside
+
+    directory = Path(workdir) / kind
+    path = tf.train.latest_checkpoint(str(directory))
+    if path is not None and not inside(directory, path):
+        raise S2FError(f"{directory}/checkpoint: names {path}, outside the checkpoint directory")
+    return path
 
 
 def load_inference_models(workdir):
@@ -77,7 +142,12 @@ def load_inference_models(workdir):
     weights = workdir / ENCODER_WEIGHTS
     if not weights.is_file():
         raise S2FError(f"{workdir}: no {ENCODER_WEIGHTS} (run s2f pretrain-voice or import-torch)")
-    encoder.load_weights(str(weights))
+    try:
+        encoder.load_weights(str(weights))
+    except Exception as error:  # truncated or foreign HDF5: OSError, ValueError, KeyError...
+        raise S2FError(
+            f"{weights}: unreadable voice encoder weights ({first_line(error)})"
+        ) from None
     generator = Generator.from_model_config(config.model, name="generator")
     generator.build((None, config.model.embedding_dim))
     checkpoint = latest_checkpoint(workdir)
@@ -89,11 +159,15 @@ def load_inference_models(workdir):
 
         objects["g_optimizer"] = adam(config.train, ema_momentum=config.train.generator_ema)
         objects["g_optimizer"].build(generator.trainable_variables)
-    status = tf.train.Checkpoint(**objects).restore(checkpoint).expect_partial()
     try:
+        status = tf.train.Checkpoint(**objects).restore(checkpoint).expect_partial()
         status.assert_existing_objects_matched()
     except AssertionError:
         raise S2FError(f"{checkpoint}: holds no generator weights for this configuration") from None
+    except Exception as error:  # damaged files: OpError, IndexError, ValueError...
+        raise S2FError(
+            f"{checkpoint}: unreadable checkpoint ({type(error).__name__}: {first_line(error)})"
+        ) from None
     if "g_optimizer" in objects:
         objects["g_optimizer"].finalize_variable_values(generator.trainable_variables)
     return config, encoder, generator
@@ -101,4 +175,12 @@ def load_inference_models(workdir):
 
 def load_labels(workdir) -> dict:
     path = Path(workdir) / LABELS
-    return json.loads(path.read_text()) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        labels = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise S2FError(f"{path}: unreadable ({first_line(error)})") from None
+    if not isinstance(labels, dict):
+        raise S2FError(f"{path}: not a label map (expected {{split: [names...]}})")
+    return labels

@@ -74,7 +74,7 @@ def test_info_prints_parameter_counts_as_last_json_line():
         ),
         (
             ["info", "--preset", "tiny", "--classes", "0"],
-            "s2f info: error: --classes must be at least 1, got 0",
+            "s2f info: error: argument --classes: must be at least 1, got 0 (see s2f info --help)",
         ),
     ],
 )

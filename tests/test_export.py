@@ -1,6 +1,12 @@
 """s2f_tf.serving.export: SavedModel signatures, the TF Serving session loader, TFLite parity, versions."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
 
 import keras
 import numpy as np
@@ -12,6 +18,7 @@ from s2f_tf.cli import main
 from s2f_tf.config import AudioConfig, Config, preset
 from s2f_tf.errors import S2FError
 from s2f_tf.frontend import LogMelSpectrogram, mel_filterbank
+from s2f_tf.locks import hold_directory
 from s2f_tf.serving import export as export_module
 from s2f_tf.serving.export import (
     ExportCheckError,
@@ -21,10 +28,12 @@ from s2f_tf.serving.export import (
     next_version,
     restore_float_weights,
     run_session,
+    run_session_requests,
     tflite_operators,
+    versions,
     wav_bytes,
 )
-from s2f_tf.serving.inference import TFLiteFaces
+from s2f_tf.serving.inference import SavedModelFaces, TFLiteFaces
 from s2f_tf.serving.inference_model import TileToMinFrames, VoiceToFace
 from s2f_tf.serving.testing import write_random_workdir
 from s2f_tf.workdir import load_inference_models
@@ -264,3 +273,81 @@ def test_cli_export_bad_workdir_is_one_line(tmp_path, capsys):
     assert main(["export", "--workdir", str(tmp_path), "--out", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "config.json" in err[0]
+
+
+# Issue 15, case 4: non-finite audio is refused by every artifact, not turned into a black face.
+
+
+def _poisoned(clip, value, at=123):
+    poisoned = clip.copy()
+    poisoned[at] = value
+    return poisoned
+
+
+def test_served_model_refuses_non_finite_audio(exported):
+    base, report = exported
+    clip = check_clips(RATE, (8000,))[0]
+    requests = [
+        {"waveform": np.stack([clip, _poisoned(clip, value)])}  # one bad sample in a batch of two
+        for value in (np.nan, np.inf, -np.inf)
+    ] + [{"waveform": np.stack([clip, clip])}]
+    *refused, served = run_session_requests(base / "1", "serving_default", requests)
+    for answer in refused:  # what TF Serving answers the caller
+        assert isinstance(answer, tf.errors.InvalidArgumentError)
+        assert "serving_default: the waveform contains NaN or infinite samples" in answer.message
+    assert np.isfinite(served["face_float"]).all()  # and it goes on serving
+    assert report["saved_model"]["rejects_non_finite"] is True
+    signature = tf.saved_model.load(str(base / "1")).signatures["serving_default"]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="NaN or infinite"):
+        signature(waveform=tf.constant(_poisoned(clip, np.nan)[None]))
+    with pytest.raises(S2FError, match="the waveform contains NaN or infinite samples"):
+        SavedModelFaces(base / "1")(_poisoned(clip, -np.inf))
+
+
+@pytest.mark.parametrize("quantization", ["fp32", "fp16", "int8"])
+def test_tflite_refuses_non_finite_audio(exported, quantization):
+    base, report = exported
+    path = base / "1" / f"s2f_tiny_{quantization}.tflite"
+    runner = Interpreter(model_path=str(path)).get_signature_runner()
+    clip = check_clips(RATE, (8000,))[0]
+    for value in (np.nan, np.inf, -np.inf):
+        with pytest.raises(RuntimeError, match="gather index out of bounds"):
+            runner(waveform=_poisoned(clip, value)[None])
+    assert np.isfinite(runner(waveform=clip[None])["face_float"]).all()  # still usable
+    assert report["tflite"][quantization]["rejects_non_finite"] is True
+    assert "GATHER" in report["tflite"][quantization]["operators"]  # builtin ops only
+    with pytest.raises(S2FError, match="the waveform contains NaN or infinite samples"):
+        TFLiteFaces(path)(_poisoned(clip, np.nan))
+
+
+# Issue 15, case 10: a killed export's leftovers are removed by the next export, a live one's are not.
+
+
+def test_next_export_removes_what_a_killed_export_left(workdir, tmp_path, monkeypatch):
+    base, scratch = tmp_path / "models" / "s2f_tiny", tmp_path / "tmp"
+    scratch.mkdir()
+    killed = subprocess.Popen(
+        [sys.executable, "-m", "s2f_tf", "export", "--workdir", str(workdir), "--out", str(base)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "TMPDIR": str(scratch), "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and not list(scratch.glob("s2f_tflite_*")):
+        assert killed.poll() is None, "the export ended before its TFLite conversion"
+        time.sleep(0.2)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait(timeout=30)
+    leftovers = list(base.glob(".1.*.tmp")) + list(scratch.glob("s2f_tflite_*"))
+    assert len(leftovers) == 2, leftovers  # the staging version and the conversion's source
+    live = base / ".7.live.tmp"  # another export, still running
+    live.mkdir()
+    held = hold_directory(live)
+    try:
+        monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+        report = export(workdir, base, quantizations=(), check_samples=(200,), progress=False)
+        assert sorted(report["removed_stale_leftovers"]) == sorted(map(str, leftovers))
+        assert not any(path.exists() for path in leftovers) and live.is_dir()
+        assert versions(base) == [1] and report["version"] == 1
+    finally:
+        os.close(held)

@@ -179,7 +179,9 @@ def test_cli(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["identities"] == 2 and summary["utterances"] == 2 and summary["faces"] == 2
     assert cli.main(["synth", "--out", str(tmp_path / "d"), "--identities", "0"]) == 2
-    assert capsys.readouterr().err == "s2f synth: error: --identities must be at least 1, got 0\n"
+    assert capsys.readouterr().err == (
+        "s2f synth: error: argument --identities: must be at least 1, got 0 (see s2f synth --help)\n"
+    )
 
 
 def test_voxceleb_lengths_follow_the_stated_distribution():

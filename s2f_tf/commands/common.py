@@ -4,22 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from s2f_tf.commands.argtypes import COUNT, integer, path
 from s2f_tf.errors import S2FError
+
+MAX_CPU_REPLICAS = 256
 
 
 def add_training_arguments(parser, what: str):
     parser.add_argument(
-        "--data", required=True, help="prepared dataset directory (s2f prepare --out)"
+        "--data", required=True, type=path, help="prepared dataset directory (s2f prepare --out)"
     )
     parser.add_argument(
-        "--workdir", required=True, help="work directory (created; resumed if present)"
+        "--workdir", required=True, type=path, help="work directory (created; resumed if present)"
     )
     parser.add_argument(
         "--preset",
         help="configuration preset: wen2019, small or tiny (default: the work directory's, else wen2019)",
     )
-    parser.add_argument("--steps", type=int, help=f"total {what} steps (default: the preset's)")
-    parser.add_argument("--batch-size", type=int, help="global batch size (default: the preset's)")
+    parser.add_argument("--steps", type=COUNT, help=f"total {what} steps (default: the preset's)")
+    parser.add_argument(
+        "--batch-size", type=COUNT, help="global batch size (default: the preset's)"
+    )
     parser.add_argument(
         "--strategy",
         default="auto",
@@ -28,7 +33,7 @@ def add_training_arguments(parser, what: str):
     )
     parser.add_argument(
         "--cpu-replicas",
-        type=int,
+        type=integer(minimum=1, maximum=MAX_CPU_REPLICAS),
         help="split the CPU into N logical devices (to run MirroredStrategy without GPUs)",
     )
     parser.add_argument(
@@ -57,12 +62,8 @@ def resolve_config(args, section: str):
         config = preset("wen2019")
     overrides = {}
     if args.steps is not None:
-        if args.steps < 1:
-            raise S2FError("--steps must be positive")
         overrides["steps"] = args.steps
     if args.batch_size is not None:
-        if args.batch_size < 1:
-            raise S2FError("--batch-size must be positive")
         overrides["batch_size"] = args.batch_size
     for key in ("mixed_precision", "jit_compile"):
         if getattr(args, key, None):
@@ -71,6 +72,43 @@ def resolve_config(args, section: str):
     if getattr(args, "features_on", None):
         config = config.replace(train={"features_on": args.features_on})
     return config
+
+
+def check_data(info, config) -> None:
+    """Refuse a dataset these models cannot train on before any work starts."""
+    if info.image_size != config.model.image_size:
+        raise S2FError(
+            f"{info.data_dir}: faces are {info.image_size} px but the {config.name} preset generates"
+            f" {config.model.image_size} px; prepare with --image-size {config.model.image_size}"
+        )
+    if info.num_classes < 1:
+        raise S2FError(f"{info.data_dir}: no training identities")
+
+
+def writes_workdir() -> bool:
+    """Whether this process writes the work directory: not a non-chief worker of a multi-worker run
+    (TF_CONFIG; those keep nothing), which must not wait for the chief's lock."""
+    import json
+    import os
+
+    try:
+        tf_config = json.loads(os.environ.get("TF_CONFIG", "") or "{}")
+        cluster, task = tf_config.get("cluster", {}), tf_config.get("task", {})
+        kind, index = task.get("type"), int(task.get("index", 0))
+    except (ValueError, TypeError, AttributeError):
+        raise S2FError("TF_CONFIG is not valid JSON with a cluster and a task") from None
+    if not cluster or kind in (None, "chief"):
+        return True
+    return kind == "worker" and index == 0 and "chief" not in cluster
+
+
+def lock_workdir(workdir, command: str):
+    """One trainer per work directory (see `s2f_tf.workdir.lock`); non-chief workers take no lock."""
+    import contextlib
+
+    from s2f_tf import workdir as wd
+
+    return wd.lock(workdir, command) if writes_workdir() else contextlib.nullcontext()
 
 
 def start_strategy(args):

@@ -9,21 +9,32 @@ HELP = (
 )
 
 
+KEPT = "every finished stage is kept; rerun s2f demo to continue where it stopped"
+
+
 def add_arguments(parser):
-    parser.add_argument("--out", default="demo_out", help="working folder (default: demo_out)")
+    from s2f_tf.commands.argtypes import COUNT, SEED, path
+
+    parser.add_argument(
+        "--out", type=path, default="demo_out", help="working folder (default: demo_out)"
+    )
     parser.add_argument(
         "--models",
+        type=path,
         default="savedmodels/s2f_demo",
         help="model base path for the export (default: savedmodels/s2f_demo)",
     )
     parser.add_argument("--preset", default="small", help="configuration preset (default: small)")
-    parser.add_argument("--identities", type=int, default=120, help="synthetic identities")
-    parser.add_argument("--utterances", type=int, default=20, help="utterances per identity")
-    parser.add_argument("--faces", type=int, default=20, help="faces per identity")
-    parser.add_argument("--pretrain-steps", type=int, help="default: the preset's")
-    parser.add_argument("--train-steps", type=int, help="default: the preset's")
+    parser.add_argument("--identities", type=COUNT, default=120, help="synthetic identities")
+    parser.add_argument("--utterances", type=COUNT, default=20, help="utterances per identity")
+    parser.add_argument("--faces", type=COUNT, default=20, help="faces per identity")
+    parser.add_argument("--pretrain-steps", type=COUNT, help="default: the preset's")
+    parser.add_argument("--train-steps", type=COUNT, help="default: the preset's")
     parser.add_argument(
-        "--classifier-steps", type=int, default=300, help="steps of evaluate's judging classifiers"
+        "--classifier-steps",
+        type=COUNT,
+        default=300,
+        help="steps of evaluate's judging classifiers",
     )
     parser.add_argument(
         "--precision",
@@ -32,7 +43,7 @@ def add_arguments(parser):
         help="GAN training precision (auto: mixed_bfloat16 where the CPU/GPU runs bf16 natively)",
     )
     parser.add_argument("--skip-evaluate", action="store_true", help="no evaluation report")
-    parser.add_argument("--seed", type=int, default=0, help="corpus seed")
+    parser.add_argument("--seed", type=SEED, default=0, help="corpus seed")
 
 
 def _stage(name, argv):
@@ -89,8 +100,11 @@ def run(args):
     import time
     from pathlib import Path
 
+    from s2f_tf.config import PRESETS
     from s2f_tf.errors import S2FError
 
+    if args.preset not in PRESETS:  # before minutes of synth and prepare
+        raise S2FError(f"unknown preset {args.preset!r}; choose from {', '.join(PRESETS)}")
     started = time.perf_counter()
     out = Path(args.out)
     corpus, data, work = out / "corpus", out / "data", out / "workdir"

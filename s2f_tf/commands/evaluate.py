@@ -4,13 +4,17 @@ HELP = "evaluate a trained work directory: metrics.json, report.md and PNG figur
 
 SPLIT_NAMES = {"train-heldout": "train_heldout", "test": "test", "val": "val", "unseen": "unseen"}
 
+KEPT = "files written before are complete (each is written to a temporary name and renamed)"
+
 
 def add_arguments(parser):
+    from s2f_tf.commands.argtypes import COUNT, SEED, path
+
     parser.add_argument(
-        "--data", required=True, help="prepared dataset directory (s2f prepare --out)"
+        "--data", required=True, type=path, help="prepared dataset directory (s2f prepare --out)"
     )
     parser.add_argument(
-        "--workdir", required=True, help="work directory of s2f train (or import-torch)"
+        "--workdir", required=True, type=path, help="work directory of s2f train (or import-torch)"
     )
     parser.add_argument(
         "--split",
@@ -19,10 +23,11 @@ def add_arguments(parser):
         help="voice split to evaluate; repeat for several (default: train-heldout and unseen;"
         " unseen = val + test, every identity training never saw)",
     )
-    parser.add_argument("--out", help="output directory (default: WORKDIR/eval)")
+    parser.add_argument("--out", type=path, help="output directory (default: WORKDIR/eval)")
     parser.add_argument(
         "--compare",
         nargs="+",
+        type=path,
         default=[],
         metavar="PATH",
         help="other work directories (evaluated on the same data) or earlier evaluate outputs"
@@ -30,23 +35,23 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--classifier-steps",
-        type=int,
+        type=COUNT,
         default=300,
         help="training steps of the judging face classifiers (default: 300)",
     )
     parser.add_argument(
         "--max-utterances",
-        type=int,
+        type=COUNT,
         help="at most N utterances per identity and split (default: all)",
     )
     parser.add_argument(
         "--gallery-size",
-        type=int,
+        type=COUNT,
         default=100,
         help="identities per retrieval gallery (default: 100)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of classifiers, trials and galleries"
+        "--seed", type=SEED, default=0, help="seed of classifiers, trials and galleries"
     )
     parser.add_argument(
         "--no-fid",
@@ -60,15 +65,20 @@ def run(args):
 
     from s2f_tf.errors import S2FError
 
-    for name in ("classifier_steps", "gallery_size"):
-        if getattr(args, name) < 1:
-            raise S2FError(f"--{name.replace('_', '-')} must be positive")
-    if args.max_utterances is not None and args.max_utterances < 1:
-        raise S2FError("--max-utterances must be positive")
     if not Path(args.data).is_dir():
         raise S2FError(f"{args.data}: no such dataset directory")
     if not Path(args.workdir).is_dir():
         raise S2FError(f"{args.workdir}: no such work directory")
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise S2FError(f"--out {args.out}: exists and is not a directory")
+    for other in args.compare:  # before minutes of evaluation, not after
+        path = Path(other)
+        if (
+            not (path / "metrics.json").is_file()
+            and not (path / "config.json").is_file()
+            and not (path.suffix == ".json" and path.is_file())
+        ):
+            raise S2FError(f"--compare {other}: neither a work directory nor an evaluate output")
 
     from s2f_tf.evaluate import EvalOptions, PipelineSource, evaluate, report
 

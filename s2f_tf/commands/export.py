@@ -4,20 +4,27 @@ HELP = (
     "export a trained work directory to savedmodels/NAME/<version>/ (SavedModel + TFLite), checked"
 )
 
+KEPT = "no version was published (its temporary directory was removed)"
+
 
 def add_arguments(parser):
+    from s2f_tf.commands.argtypes import integer, number, path
     from s2f_tf.serving import FP32_TOLERANCE, QUANTIZATIONS
 
     parser.add_argument(
-        "--workdir", required=True, help="work directory of s2f train / import-torch"
+        "--workdir", required=True, type=path, help="work directory of s2f train / import-torch"
     )
     parser.add_argument(
         "--out",
         required=True,
+        type=path,
         help="model base path savedmodels/NAME (NAME names the TFLite files)",
     )
     parser.add_argument(
-        "--version", type=int, default=None, help="version to write (default: next free integer)"
+        "--version",
+        type=integer(minimum=0),
+        default=None,
+        help="version to write (default: next free integer)",
     )
     parser.add_argument(
         "--tflite",
@@ -28,7 +35,7 @@ def add_arguments(parser):
     )
     parser.add_argument(
         "--tolerance",
-        type=float,
+        type=number(above=0),
         default=FP32_TOLERANCE,
         help=f"max |face_float - Keras| for SavedModel and fp32 TFLite (default {FP32_TOLERANCE:g})",
     )

@@ -7,18 +7,31 @@ GRID_COLUMNS = 8
 
 HELP = "generate faces for audio files with an exported model (SavedModel directory or .tflite)"
 
+KEPT = "images written before are complete (each is written to a temporary name and renamed)"
+
 
 def add_arguments(parser):
+    from s2f_tf.commands.argtypes import path
+
     parser.add_argument(
         "--model",
         required=True,
+        type=path,
         help="SavedModel version directory (savedmodels/NAME/N), model base path, or .tflite file",
     )
     parser.add_argument(
-        "--wav", nargs="*", default=[], metavar="FILE", help="audio files (WAV/FLAC, any rate)"
+        "--wav",
+        nargs="*",
+        type=path,
+        default=[],
+        metavar="FILE",
+        help="audio files (WAV/FLAC, any rate)",
     )
     parser.add_argument(
-        "--out", required=True, help="PNG grid path; with --separate, a directory of PNGs"
+        "--out",
+        required=True,
+        type=path,
+        help="PNG grid path; with --separate, a directory of PNGs",
     )
     parser.add_argument(
         "--vad",
@@ -54,6 +67,23 @@ def _labels(files):
     return labels
 
 
+def _check_out(out, separate: bool):
+    """Refuse an --out that cannot be written before any model is loaded."""
+    from s2f_tf.errors import S2FError
+
+    if separate and out.exists() and not out.is_dir():
+        raise S2FError(f"--out {out}: exists and is not a directory (--separate writes PNGs there)")
+    if not separate and out.suffix.lower() != ".png":
+        raise S2FError(
+            f"--out {out}: a grid is written as .png (or use --separate with a directory)"
+        )
+    if not separate and out.is_dir():
+        raise S2FError(f"--out {out}: is a directory; give a .png file name")
+    parent = next((p for p in out.parents if p.exists()), None)  # the nearest existing folder
+    if parent is not None and not parent.is_dir():
+        raise S2FError(f"--out {out}: {parent} is not a directory")
+
+
 def run(args):
     from pathlib import Path
 
@@ -68,10 +98,7 @@ def run(args):
     if not args.wav:
         raise S2FError("no input files: give one or more --wav FILE")
     out = Path(args.out)
-    if not args.separate and out.suffix.lower() != ".png":
-        raise S2FError(
-            f"--out {out}: a grid is written as .png (or use --separate with a directory)"
-        )
+    _check_out(out, args.separate)
     model = load_model(args.model)
     results = generate_faces(model, args.wav, vad=args.vad, progress=tqdm)
     labels = _labels([r["file"] for r in results])

@@ -15,10 +15,21 @@ PARITY_TOLERANCE = 1e-4
 PARITY_FRAMES = 1000
 
 
+KEPT = "the work directory's files are each complete (written to a temporary name and renamed)"
+
+
 def add_arguments(parser):
-    parser.add_argument("--voice", required=True, help="voice_embedding.pth (PyTorch state dict)")
-    parser.add_argument("--generator", required=True, help="generator.pth (PyTorch state dict)")
-    parser.add_argument("--workdir", required=True, help="work directory to create or complete")
+    from s2f_tf.commands.argtypes import SEED, path
+
+    parser.add_argument(
+        "--voice", required=True, type=path, help="voice_embedding.pth (PyTorch state dict)"
+    )
+    parser.add_argument(
+        "--generator", required=True, type=path, help="generator.pth (PyTorch state dict)"
+    )
+    parser.add_argument(
+        "--workdir", required=True, type=path, help="work directory to create or complete"
+    )
     parser.add_argument(
         "--preset",
         default="wen2019",
@@ -29,7 +40,7 @@ def add_arguments(parser):
         action="store_true",
         help="replace voice encoder weights / checkpoints already in the work directory",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the parity-check input")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of the parity-check input")
 
 
 def run(args):
@@ -44,6 +55,9 @@ def run(args):
 
     if args.preset not in PRESETS:
         raise S2FError(f"unknown preset {args.preset!r}; choose from {', '.join(PRESETS)}")
+    for source in (args.voice, args.generator):  # before torch is imported
+        if not Path(source).is_file():
+            raise S2FError(f"{source}: no such file")
     config = preset(args.preset)
     root = Path(args.workdir)
     if root.exists() and not root.is_dir():
@@ -64,18 +78,19 @@ def run(args):
         sources=(Path(args.voice).name, Path(args.generator).name),
     )
 
-    root.mkdir(parents=True, exist_ok=True)
-    workdir.save_or_check_config(root, config)
-    # Keras writes in place: write a sibling and rename, so a crash never leaves half a file.
-    partial = root / f".import-{weights_path.name}"
-    encoder.save_weights(str(partial))
-    partial.replace(weights_path)
-    manager = tf.train.CheckpointManager(
-        tf.train.Checkpoint(generator=generator), str(root / workdir.CHECKPOINTS), max_to_keep=3
-    )
-    # Numbered after any checkpoint already there (--overwrite), so the import is the latest one.
-    latest = manager.latest_checkpoint
-    checkpoint = manager.save(checkpoint_number=int(latest.rsplit("-", 1)[1]) + 1 if latest else 1)
+    with workdir.lock(root, "import-torch"):  # not while a trainer writes here
+        workdir.save_or_check_config(root, config)
+        # Keras writes in place: write a sibling and rename, so a crash never leaves half a file.
+        partial = root / f".import-{weights_path.name}"
+        encoder.save_weights(str(partial))
+        partial.replace(weights_path)
+        manager = tf.train.CheckpointManager(
+            tf.train.Checkpoint(generator=generator), str(root / workdir.CHECKPOINTS), max_to_keep=3
+        )
+        # Numbered after any checkpoint already there (--overwrite), so the import is the latest one.
+        latest = manager.latest_checkpoint
+        number = int(latest.rsplit("-", 1)[1]) + 1 if latest else 1
+        checkpoint = manager.save(checkpoint_number=number)
 
     # Check what was written, as `s2f export` / `s2f generate` will load it, against PyTorch itself.
     _, encoder, generator = workdir.load_inference_models(root)

@@ -4,11 +4,13 @@ HELP = "print a preset's configuration and the parameter counts of its networks"
 
 
 def add_arguments(parser):
+    from s2f_tf.commands.argtypes import COUNT
+
     parser.add_argument(
         "--preset", default="wen2019", help="configuration preset (default: wen2019)"
     )
     parser.add_argument(
-        "--classes", type=int, default=924, help="identities for the classifier head"
+        "--classes", type=COUNT, default=924, help="identities for the classifier head"
     )
     parser.add_argument("--summary", action="store_true", help="also print Keras model summaries")
 
@@ -19,8 +21,6 @@ def run(args):
 
     if args.preset not in PRESETS:
         raise S2FError(f"unknown preset {args.preset!r}; choose from {', '.join(PRESETS)}")
-    if args.classes < 1:
-        raise S2FError(f"--classes must be at least 1, got {args.classes}")
     # TensorFlow prints start-up lines on import, so bad arguments are rejected before it loads.
     from s2f_tf.models import build_models
 

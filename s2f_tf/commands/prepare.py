@@ -2,18 +2,34 @@
 
 HELP = "VAD, split, label and shard a voice/face corpus (VoxCeleb1 + VGGFace1 layout) for training"
 
+KEPT = "finished shards are kept and a rerun resumes (a partial shard is only a temporary file)"
+
+
+def image_sizes() -> list[int]:
+    """The face sizes some preset generates: a dataset of any other size could not be trained on."""
+    from s2f_tf.config import PRESETS, preset
+
+    return sorted({preset(name).model.image_size for name in PRESETS})
+
 
 def add_arguments(parser):
+    from s2f_tf.commands.argtypes import WORKERS, integer, number, path
+
     parser.add_argument(
-        "--meta", required=True, help="vox1_meta.csv (tab-separated VoxCeleb1 meta)"
+        "--meta", required=True, type=path, help="vox1_meta.csv (tab-separated VoxCeleb1 meta)"
     )
     parser.add_argument(
-        "--voices", required=True, help="voice root: <voices>/<idNNNNN>/<video>/<utt>.wav"
+        "--voices",
+        required=True,
+        type=path,
+        help="voice root: <voices>/<idNNNNN>/<video>/<utt>.wav",
     )
     parser.add_argument(
-        "--faces", required=True, help="face root: <faces>/<VGGFace1 name>/<image>.jpg"
+        "--faces", required=True, type=path, help="face root: <faces>/<VGGFace1 name>/<image>.jpg"
     )
-    parser.add_argument("--out", required=True, help="output directory (a rerun resumes it)")
+    parser.add_argument(
+        "--out", required=True, type=path, help="output directory (a rerun resumes it)"
+    )
     parser.add_argument("--gender", choices=("f", "m"), help="keep only female or male identities")
     parser.add_argument(
         "--split",
@@ -21,27 +37,43 @@ def add_arguments(parser):
         default="letters",
         help="letters: names A-E held out (val/test), F-Z train (default); file: --split-file",
     )
-    parser.add_argument("--split-file", help="lines 'name train|val|test' (with --split file)")
+    parser.add_argument(
+        "--split-file", type=path, help="lines 'name train|val|test' (with --split file)"
+    )
     parser.add_argument(
         "--min-frames",
-        type=int,
+        type=integer(minimum=1),
         default=300,
         help="skip utterances with fewer VAD'd 10 ms frames (default: 300, the small preset's minimum)",
     )
+    sizes = image_sizes()
     parser.add_argument(
-        "--image-size", type=int, default=64, help="face size in pixels (default: 64)"
+        "--image-size",
+        type=int,
+        choices=sizes,
+        default=64,
+        help=f"face size in pixels: {' or '.join(map(str, sizes))} (default: 64)",
     )
     parser.add_argument(
         "--heldout-fraction",
-        type=float,
+        type=number(minimum=0, below=1),
         default=0.1,
         help="share of each training identity's utterances kept as train_heldout (default: 0.1)",
     )
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument(
+        "--workers", type=WORKERS, default=None, help="processes (default: all cores)"
+    )
 
 
 def run(args):
+    from pathlib import Path
+
     from s2f_tf.data.prepare import PrepareOptions, prepare
+    from s2f_tf.errors import S2FError
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise S2FError(f"--out {out}: exists and is not a directory")
 
     return prepare(
         PrepareOptions(

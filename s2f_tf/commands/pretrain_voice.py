@@ -4,6 +4,8 @@ HELDOUT_UTTERANCES = 512
 
 HELP = "pretrain the voice encoder as a speaker classifier (cross-entropy over training speakers)"
 
+KEPT = "pretraining checkpoints saved before are kept and a rerun resumes from them"
+
 
 def add_arguments(parser):
     from s2f_tf.commands.common import add_training_arguments
@@ -12,29 +14,37 @@ def add_arguments(parser):
 
 
 def run(args):
-
-    from s2f_tf.commands.common import check_batch, resolve_config, start_strategy, start_workdir
+    from s2f_tf.commands.common import (
+        check_batch,
+        check_data,
+        lock_workdir,
+        resolve_config,
+        start_strategy,
+        start_workdir,
+    )
     from s2f_tf.data import pipeline
     from s2f_tf.train.pretrain import pretrain_voice
 
     config = resolve_config(args, "pretrain")
     info = pipeline.load_info(args.data)
-    strategy = start_strategy(args)
-    check_batch(config.pretrain.batch_size, strategy)
-    start_workdir(args.workdir, config, info)
-    train = pipeline.voice_dataset(
-        args.data, config, config.pretrain.batch_size, split="train", seed=config.pretrain.seed
-    )
-    # Speaker top-1 of the summary on the first HELDOUT_UTTERANCES held-out utterances (shards mix
-    # identities): a fixed cost at the end of pretraining, whatever the corpus size.
-    heldout = pipeline.eval_voices(args.data, config, "train_heldout").take(HELDOUT_UTTERANCES)
-    summary = pretrain_voice(
-        config,
-        args.workdir,
-        train,
-        heldout,
-        info.num_classes,
-        strategy=strategy,
-        progress=not args.no_progress,
-    )
+    check_data(info, config)
+    with lock_workdir(args.workdir, "pretrain-voice"):
+        strategy = start_strategy(args)
+        check_batch(config.pretrain.batch_size, strategy)
+        start_workdir(args.workdir, config, info)
+        train = pipeline.voice_dataset(
+            args.data, config, config.pretrain.batch_size, split="train", seed=config.pretrain.seed
+        )
+        # Speaker top-1 of the summary on the first HELDOUT_UTTERANCES held-out utterances (shards
+        # mix identities): a fixed cost at the end of pretraining, whatever the corpus size.
+        heldout = pipeline.eval_voices(args.data, config, "train_heldout").take(HELDOUT_UTTERANCES)
+        summary = pretrain_voice(
+            config,
+            args.workdir,
+            train,
+            heldout,
+            info.num_classes,
+            strategy=strategy,
+            progress=not args.no_progress,
+        )
     return {**summary, "features_on": pipeline.features_on(config)}

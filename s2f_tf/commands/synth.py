@@ -3,19 +3,30 @@
 HELP = "generate the synthetic voice/face identity corpus (VoxCeleb1 layout + vox1_meta.csv)"
 
 
+KEPT = "nothing was left under --out (the corpus is built in a temporary folder, renamed when complete)"
+
+
 def add_arguments(parser):
-    parser.add_argument("--out", required=True, help="corpus directory to create (must not exist)")
+    from s2f_tf.commands.argtypes import COUNT, SEED, WORKERS, path
+
+    parser.add_argument(
+        "--out", required=True, type=path, help="corpus directory to create (must not exist)"
+    )
     parser.add_argument(
         "--identities",
-        type=int,
+        type=COUNT,
         default=120,
         help="identities (default: 120; up to 3,855, e.g. 1,251 like VoxCeleb1)",
     )
     parser.add_argument(
-        "--utterances", type=int, default=20, help="utterances per identity (default: 20)"
+        "--utterances", type=COUNT, default=20, help="utterances per identity (default: 20)"
     )
     parser.add_argument(
-        "--faces", type=int, default=20, help="face photos per identity (default: 20)"
+        "--faces", type=COUNT, default=20, help="face photos per identity (default: 20)"
+    )
+    parser.add_argument("--seed", type=SEED, default=0, help="random seed (default: 0)")
+    parser.add_argument(
+        "--workers", type=WORKERS, default=None, help="processes (default: all cores)"
     )
     parser.add_argument(
         "--lengths",
@@ -26,8 +37,6 @@ def add_arguments(parser):
         " exp(N(ln 3.05, 0.8)) clipped to [4, 30] s: mean 8.2 s, median 7.05 s, ~2%% above 20 s,"
         " ~37%% reach 800 frames (default: short)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
 
 
 def run(args):

@@ -2,8 +2,11 @@
 
 HELP = "train the voice-to-face GAN (custom tf.distribute loop; resumes automatically)"
 
+KEPT = "checkpoints saved before are kept and a rerun resumes from the newest"
+
 
 def add_arguments(parser):
+    from s2f_tf.commands.argtypes import path
     from s2f_tf.commands.common import add_training_arguments
 
     add_training_arguments(parser, "GAN")
@@ -13,15 +16,34 @@ def add_arguments(parser):
     parser.add_argument("--jit-compile", action="store_true", help="XLA-compile the GAN step")
     parser.add_argument(
         "--encoder",
+        type=path,
         help="voice encoder weights (default: WORKDIR/voice_encoder.weights.h5 from pretrain-voice)",
     )
+
+
+def check_encoder(path, config):
+    """Load the voice encoder weights once before the work directory is touched: a file cut short or
+    made for another preset is one line here, not a failure after set-up."""
+    from s2f_tf.models import VoiceEncoder
+    from s2f_tf.train.builder import load_encoder_weights
+
+    encoder = VoiceEncoder.from_model_config(config.model, name="voice_encoder")
+    encoder.build((None, None, config.audio.num_mel_bins))
+    load_encoder_weights(encoder, path, config)
 
 
 def run(args):
     from pathlib import Path
 
     from s2f_tf import workdir as wd
-    from s2f_tf.commands.common import check_batch, resolve_config, start_strategy, start_workdir
+    from s2f_tf.commands.common import (
+        check_batch,
+        check_data,
+        lock_workdir,
+        resolve_config,
+        start_strategy,
+        start_workdir,
+    )
     from s2f_tf.data import pipeline
     from s2f_tf.errors import S2FError
     from s2f_tf.train.data import gan_dataset_fn, preview_batch
@@ -29,20 +51,23 @@ def run(args):
 
     config = resolve_config(args, "train")
     info = pipeline.load_info(args.data)
+    check_data(info, config)
     encoder = Path(args.encoder) if args.encoder else Path(args.workdir) / wd.ENCODER_WEIGHTS
     if not encoder.is_file():
         raise S2FError(f"no voice encoder weights at {encoder}: run s2f pretrain-voice first")
-    strategy = start_strategy(args)
-    check_batch(config.train.batch_size, strategy)
-    start_workdir(args.workdir, config, info)
-    summary = train_gan(
-        config,
-        args.workdir,
-        gan_dataset_fn(args.data, config),
-        info.num_classes,
-        strategy,
-        encoder_weights=encoder,
-        preview=preview_batch(args.data, config),
-        progress=not args.no_progress,
-    )
+    check_encoder(encoder, config)
+    with lock_workdir(args.workdir, "train"):
+        strategy = start_strategy(args)
+        check_batch(config.train.batch_size, strategy)
+        start_workdir(args.workdir, config, info)
+        summary = train_gan(
+            config,
+            args.workdir,
+            gan_dataset_fn(args.data, config),
+            info.num_classes,
+            strategy,
+            encoder_weights=encoder,
+            preview=preview_batch(args.data, config),
+            progress=not args.no_progress,
+        )
     return {**summary, "features_on": pipeline.features_on(config)}

@@ -6,6 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from s2f_tf.data import splits
 from s2f_tf.data.prepare import DATASET, FORMAT
 from s2f_tf.errors import S2FError
 
@@ -75,13 +76,24 @@ class DatasetInfo:
         return paths, counts
 
 
+def _relative_inside(shard) -> bool:
+    """A shard path from dataset.json names a file below the dataset directory (the file may be edited:
+    nothing outside it is read through names taken from it)."""
+    if not isinstance(shard, str) or not shard or "\0" in shard:
+        return False
+    parts = Path(shard).parts
+    return not Path(shard).is_absolute() and ".." not in parts and bool(parts)
+
+
 def load_info(data_dir) -> DatasetInfo:
     """Read `data_dir/dataset.json`; S2FError if it is not a complete prepared dataset."""
     path = Path(data_dir) / DATASET
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise S2FError(f"{data_dir}: no {DATASET} (run `s2f prepare` first)") from None
+    except NotADirectoryError:
+        raise S2FError(f"{data_dir}: not a directory (a dataset of `s2f prepare`)") from None
     except (OSError, ValueError) as error:
         raise S2FError(f"{path}: unreadable ({error})") from None
     found = data.get("format") if isinstance(data, dict) else None
@@ -92,17 +104,32 @@ def load_info(data_dir) -> DatasetInfo:
         )
     if found != FORMAT:
         raise S2FError(f"{path}: not a dataset written by `s2f prepare` ({FORMAT})")
-    for split, entry in data["splits"].items():
-        for shard in entry["voice_shards"] + entry["face_shards"]:
-            if not (Path(data_dir) / shard).is_file():
-                raise S2FError(f"{data_dir}: shard {shard} of split {split} is missing")
-    return DatasetInfo(
-        data_dir=str(data_dir),
-        splits=data["splits"],
-        num_classes=int(data["num_classes"]),
-        image_size=int(data["image_size"]),
-        sample_rate=int(data["sample_rate"]),
-        min_frames=int(data["min_frames"]),
-        identities=data["identities"],
-        options=data["options"],
-    )
+    try:
+        for split, entry in data["splits"].items():
+            for shard in entry["voice_shards"] + entry["face_shards"]:
+                if not _relative_inside(shard):
+                    raise S2FError(
+                        f"{path}: shard {shard!r} of split {split} is outside {data_dir}"
+                    )
+                if not (Path(data_dir) / shard).is_file():
+                    raise S2FError(f"{data_dir}: shard {shard} of split {split} is missing")
+            if len(entry["names"]) != entry["num_classes"]:
+                raise ValueError(f"split {split}: {len(entry['names'])} names for num_classes")
+        identities = data["identities"]
+        for name, identity in identities.items():
+            if not splits.is_plain_name(str(identity["id"])) or not splits.is_plain_name(name):
+                raise S2FError(f"{path}: identity {name!r} has an unsafe name or id")
+        return DatasetInfo(
+            data_dir=str(data_dir),
+            splits=data["splits"],
+            num_classes=int(data["num_classes"]),
+            image_size=int(data["image_size"]),
+            sample_rate=int(data["sample_rate"]),
+            min_frames=int(data["min_frames"]),
+            identities=identities,
+            options=data["options"],
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise S2FError(
+            f"{path}: damaged or edited ({type(error).__name__}: {error}); run `s2f prepare` again"
+        ) from None

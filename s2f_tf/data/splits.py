@@ -19,6 +19,13 @@ META_HEADER = ("VoxCeleb1 ID", "VGGFace1 ID", "Gender", "Nationality", "Set")
 VAL_FRACTION = 112 / 301  # the reference's val : test identities among the held-out ones.
 
 
+def is_plain_name(name: str) -> bool:
+    """Whether `name` can be used as one folder name under --voices/--faces: not empty, not `.`/`..`, no
+    path separator or NUL. Identity ids and names come from the meta file, which is untrusted: a row
+    `../../escape` must not make prepare read (and store) files outside the folders it was given."""
+    return bool(name) and name not in (".", "..") and not any(c in name for c in "/\\\0")
+
+
 def read_meta(path) -> tuple[list[dict], collections.Counter]:
     """Rows of a VoxCeleb1 meta file as dicts (id, name, gender, nationality, set); bad rows counted."""
     skipped = collections.Counter()
@@ -36,6 +43,9 @@ def read_meta(path) -> tuple[list[dict], collections.Counter]:
             continue
         if len(fields) < 3 or not fields[0] or not fields[1] or fields[2].lower() not in ("m", "f"):
             skipped["bad_meta_row"] += 1
+            continue
+        if not (is_plain_name(fields[0]) and is_plain_name(fields[1])):
+            skipped["unsafe_meta_row"] += 1
             continue
         if fields[0] in seen_ids or fields[1] in seen_names:
             skipped["duplicate_meta_row"] += 1

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from tqdm.auto import tqdm
 from s2f_tf import workdir as workdir_layout
 from s2f_tf.errors import S2FError
 from s2f_tf.files import atomic_directory, atomic_write_json
+from s2f_tf.locks import remove_stale
 from s2f_tf.serving import FP32_TOLERANCE, QUANTIZATIONS
 from s2f_tf.serving.checks import (
     CHECK_SAMPLES,
@@ -40,9 +42,15 @@ from s2f_tf.serving.checks import (
     _max_diff,
     check_clips,
 )
-from s2f_tf.serving.inference_model import VoiceToFace
+from s2f_tf.serving.inference_model import (
+    NON_FINITE,
+    VoiceToFace,
+    refuse_non_finite,
+    refuse_non_finite_tflite,
+)
 from s2f_tf.serving.tflite import (  # noqa: F401 (the TFLite half, re-exported)
     INT8_TARGET_PSNR_DB,
+    TEMP_PREFIX,
     check_tflite,
     convert_saved_model,
     convert_tflite,
@@ -96,17 +104,22 @@ def _from_wav_fn(model):
     return from_wav
 
 
-def export_archive(model: VoiceToFace, batch: int | None = None, with_wav: bool = True):
+def export_archive(
+    model: VoiceToFace, batch: int | None = None, with_wav: bool = True, tflite: bool = False
+):
     """A `keras.export.ExportArchive` with `serving_default` (and `from_wav`) endpoints.
 
     `batch=None` gives the Serving signature `waveform [None, None]`; `batch=1` the TFLite one `[1, None]`.
+    A waveform with a NaN or infinite sample is refused: with an InvalidArgumentError in the SavedModel,
+    with a failed invoke in TFLite (`tflite=True`: builtin ops only, see `refuse_non_finite_tflite`).
     """
+    guard = refuse_non_finite_tflite if tflite else refuse_non_finite
     archive = keras.export.ExportArchive()
     # add_endpoint tracks the variables the endpoints use. `archive.track(model)` would also save every
     # Keras Variable wrapper next to its tf.Variable (Keras 3.15), doubling the SavedModel's size.
     archive.add_endpoint(
         "serving_default",
-        lambda waveform: model(waveform),
+        lambda waveform: model(guard(waveform)),
         input_signature=[tf.TensorSpec([batch, None], tf.float32, name="waveform")],
     )
     if with_wav:
@@ -135,6 +148,16 @@ def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
 
 def run_session(path, signature: str, inputs: dict) -> dict:
     """Run one signature of a SavedModel through the TF1 session loader, as TensorFlow Serving does."""
+    (result,) = run_session_requests(path, signature, [inputs], errors=False)
+    return result
+
+
+def run_session_requests(path, signature: str, requests, errors: bool = True) -> list:
+    """Load the SavedModel once with the TF1 session loader and run `signature` on each input dict.
+
+    With `errors`, a request that fails gives its `tf.errors.OpError` in the list (as TF Serving answers
+    that request with an error and goes on serving); otherwise the error is raised.
+    """
     logger = tf.get_logger()
     level = logger.level
     logger.setLevel("ERROR")  # the v1 loader's deprecation notice is expected here
@@ -142,9 +165,17 @@ def run_session(path, signature: str, inputs: dict) -> dict:
         with tf.Graph().as_default() as graph, tf.compat.v1.Session(graph=graph) as session:
             meta_graph = tf.compat.v1.saved_model.loader.load(session, [SERVING_TAG], str(path))
             signature_def = meta_graph.signature_def[signature]
-            feed = {signature_def.inputs[key].name: value for key, value in inputs.items()}
             fetch = {key: tensor.name for key, tensor in signature_def.outputs.items()}
-            return session.run(fetch, feed)
+            results = []
+            for inputs in requests:
+                feed = {signature_def.inputs[key].name: value for key, value in inputs.items()}
+                try:
+                    results.append(session.run(fetch, feed))
+                except tf.errors.OpError as error:
+                    if not errors:
+                        raise
+                    results.append(error)
+            return results
     finally:
         logger.setLevel(level)
 
@@ -186,6 +217,11 @@ def check_saved_model(path, model: VoiceToFace, clips, tolerance=FP32_TOLERANCE)
         raise ExportCheckError(
             f"SavedModel from_wav accepted a {rate // 2} Hz file without an error"
         )
+    rejects_non_finite = _rejects_non_finite(path, short)
+    if not all(rejects_non_finite.values()):
+        raise ExportCheckError(
+            f"SavedModel serving_default accepted non-finite samples: {rejects_non_finite}"
+        )
 
     worst = max(max(values) for values in diffs.values())
     if not worst <= tolerance:
@@ -197,7 +233,26 @@ def check_saved_model(path, model: VoiceToFace, clips, tolerance=FP32_TOLERANCE)
         "max_abs_diff_face_float": {key: max(values) for key, values in diffs.items()},
         "max_abs_diff_face_uint8": max(face_diffs),
         "rejects_other_sample_rates": rejects,
+        "rejects_non_finite": True,
     }
+
+
+def _rejects_non_finite(path, clip: np.ndarray) -> dict:
+    """Whether serving_default answers a NaN, +Inf or -Inf sample with the non-finite error, and then
+    still serves a clean request."""
+    requests = []
+    for value in (np.nan, np.inf, -np.inf):
+        poisoned = np.stack([clip, clip])
+        poisoned[1, len(clip) // 2] = value  # one bad sample in the second example of the batch
+        requests.append({"waveform": poisoned})
+    requests.append({"waveform": np.stack([clip, clip])})
+    *answers, clean = run_session_requests(path, "serving_default", requests)
+    results = {
+        name: isinstance(answer, tf.errors.InvalidArgumentError) and NON_FINITE in str(answer)
+        for name, answer in zip(("nan", "inf", "-inf"), answers, strict=True)
+    }
+    results["then_serves_clean_audio"] = isinstance(clean, dict)
+    return results
 
 
 # === Versions and the contract ===
@@ -216,6 +271,16 @@ def versions(base) -> list[int]:
 def next_version(base) -> int:
     existing = versions(base)
     return existing[-1] + 1 if existing else 1
+
+
+def remove_stale_leftovers(base) -> list[str]:
+    """Remove what killed exports left: `.N.XXXX.tmp` under the base path and `s2f_tflite_*` in the
+    system temporary folder. A live export holds a lock on its directories, so only those of dead
+    processes go (see `s2f_tf.locks`)."""
+    base = Path(base)
+    staging = [p for p in base.glob(".*.tmp") if re.fullmatch(r"\.\d+\..+\.tmp", p.name)]
+    scratch = Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*")
+    return [str(p) for p in remove_stale(staging) + remove_stale(scratch)]
 
 
 def _make_readable(path: Path):
@@ -339,6 +404,7 @@ def export(
         raise S2FError(f"{target} already exists (versions are never overwritten; omit --version)")
 
     config, voice_encoder, generator = workdir_layout.load_inference_models(workdir)
+    removed = remove_stale_leftovers(base)
     bar = tqdm(total=6, desc="export", disable=not progress, unit="step")
 
     started = False
@@ -381,6 +447,7 @@ def export(
                     ),
                     "tflite": tflite_report,
                     "check_clip_samples": list(check_samples),
+                    "removed_stale_leftovers": removed,
                     "tolerance": tolerance,
                     "config_path": str(target / CONTRACT),
                     "report_path": str(target / REPORT),

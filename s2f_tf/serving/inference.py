@@ -14,10 +14,25 @@ from pathlib import Path
 
 import numpy as np
 
-from s2f_tf.errors import S2FError
+from s2f_tf.errors import S2FError, first_line
 
 CONTRACT = "config.json"  # written beside the artifacts by s2f_tf.serving.export
 DEFAULT_SAMPLE_RATE = 16000
+NON_FINITE = "the waveform contains NaN or infinite samples"  # as the exported models say it
+
+
+def _waveform_batch(waveform) -> np.ndarray:
+    """float32 `[1, samples]`; S2FError for anything but a finite 1-D waveform (models made before the
+    in-graph check, and the app, get the same refusal as the exported graphs give)."""
+    try:
+        batch = np.asarray(waveform, np.float32)
+    except (TypeError, ValueError) as error:
+        raise S2FError(f"the waveform is not an array of numbers ({error})") from None
+    if batch.ndim != 1:
+        raise S2FError(f"the waveform must be 1-D [samples], got shape {batch.shape}")
+    if not np.isfinite(batch).all():
+        raise S2FError(NON_FINITE)
+    return batch[None, :]
 
 
 def _audio_config(contract: dict):
@@ -53,7 +68,7 @@ class SavedModelFaces:
         self.path = Path(path)
         try:
             loaded = tf.saved_model.load(str(self.path))
-        except (OSError, ValueError, tf.errors.OpError) as error:
+        except Exception as error:  # damaged files fail in many ways: IndexError, DecodeError...
             raise S2FError(
                 f"{self.path}: not a loadable SavedModel ({_first_line(error)})"
             ) from None
@@ -65,8 +80,13 @@ class SavedModelFaces:
         self.sample_rate = self.audio.sample_rate
 
     def __call__(self, waveform: np.ndarray) -> dict:
-        batch = np.asarray(waveform, np.float32)[None, :]
-        outputs = self._signature(waveform=batch)
+        import tensorflow as tf
+
+        batch = _waveform_batch(waveform)
+        try:
+            outputs = self._signature(waveform=batch)
+        except tf.errors.OpError as error:
+            raise S2FError(f"{self.path}: the model failed ({_first_line(error)})") from None
         return {key: value.numpy()[0] for key, value in outputs.items()}
 
 
@@ -102,14 +122,17 @@ class TFLiteFaces:
         self.sample_rate = self.audio.sample_rate
 
     def __call__(self, waveform: np.ndarray) -> dict:
-        batch = np.asarray(waveform, np.float32)[None, :]
-        outputs = self._runner(waveform=batch)
+        batch = _waveform_batch(waveform)
+        try:
+            outputs = self._runner(waveform=batch)
+        except (RuntimeError, ValueError) as error:
+            where = self.path or "the TFLite model"
+            raise S2FError(f"{where}: the model failed ({_first_line(error)})") from None
         return {key: np.array(value[0]) for key, value in outputs.items()}
 
 
 def _first_line(error) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:200] if text else type(error).__name__
+    return first_line(error, limit=200)
 
 
 def resolve_model_path(path) -> Path:

@@ -15,6 +15,30 @@ from s2f_tf.config import AudioConfig, Config
 from s2f_tf.frontend import LogMelSpectrogram
 
 OUTPUTS = ("face", "face_float", "embedding")
+NON_FINITE = "the waveform contains NaN or infinite samples"
+TFLITE_NON_FINITE = "gather index out of bounds"  # how LiteRT reports `refuse_non_finite_tflite`
+
+
+def refuse_non_finite(waveform, where: str = "serving_default"):
+    """`waveform` unchanged, or an InvalidArgumentError naming the problem if a sample is NaN or +-Inf.
+
+    In the SavedModel's signatures: TF Serving answers such a request with that error instead of a
+    black face and a NaN embedding (one NaN sample poisons the whole utterance's normalisation).
+    """
+    return tf.debugging.assert_all_finite(waveform, f"{where}: {NON_FINITE}")
+
+
+def refuse_non_finite_tflite(waveform):
+    """`waveform` unchanged, or a failed interpreter invoke if a sample is NaN or +-Inf; builtin ops only.
+
+    TFLite has no assert among its builtin ops, and the converter silently drops CheckNumerics, so
+    `refuse_non_finite` would vanish from a .tflite file. Instead: sum(waveform * 0) is 0 for finite
+    samples and NaN otherwise; that picks index 0 or 1 of a one-element GATHER, and an index out of
+    range makes LiteRT fail the invoke ("gather index out of bounds"; the interpreter stays usable).
+    """
+    poisoned = tf.reduce_sum(waveform * 0.0)
+    index = tf.cast(tf.not_equal(poisoned, 0.0), tf.int32)
+    return waveform * tf.gather(tf.ones([1], waveform.dtype), index)
 
 
 @keras.saving.register_keras_serializable(package="s2f_tf")

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 import re
-import tempfile
 
 import numpy as np
 import tensorflow as tf
 
+from s2f_tf.files import temporary_directory
 from s2f_tf.frontend import mel_filterbank
 from s2f_tf.serving import QUANTIZATIONS
 from s2f_tf.serving.checks import (
@@ -25,9 +25,10 @@ from s2f_tf.serving.checks import (
     _keras_outputs,
     _max_diff,
 )
-from s2f_tf.serving.inference_model import VoiceToFace
+from s2f_tf.serving.inference_model import TFLITE_NON_FINITE, VoiceToFace
 
 INT8_TARGET_PSNR_DB = 30.0
+TEMP_PREFIX = "s2f_tflite_"  # the conversion's source SavedModel, in the system temporary folder
 
 
 # === Conversion ===
@@ -104,8 +105,10 @@ def convert_tflite(model: VoiceToFace, quantizations=QUANTIZATIONS) -> dict[str,
     from s2f_tf.serving.export import export_archive  # export imports this module
 
     results = {}
-    with tempfile.TemporaryDirectory(prefix="s2f_tflite_") as source:
-        export_archive(model, batch=1, with_wav=False).write_out(source, verbose=False)
+    with temporary_directory(TEMP_PREFIX) as source:
+        export_archive(model, batch=1, with_wav=False, tflite=True).write_out(
+            str(source), verbose=False
+        )
         for quantization in quantizations:
             results[quantization] = convert_saved_model(source, quantization)
     if "int8" in results:
@@ -144,6 +147,24 @@ def tflite_operators(content: bytes) -> list[str]:
     return sorted({op["op_name"] for op in interpreter._get_ops_details()})
 
 
+def rejects_non_finite(content: bytes, clip: np.ndarray) -> bool:
+    """Whether the interpreter fails to invoke on `clip` with one NaN, +Inf or -Inf sample, and still
+    runs the clean clip afterwards."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=content).get_signature_runner("serving_default")
+    for value in (np.nan, np.inf, -np.inf):
+        poisoned = clip.copy()
+        poisoned[len(clip) // 2] = value
+        try:
+            runner(waveform=poisoned[None])
+            return False
+        except RuntimeError as error:
+            if TFLITE_NON_FINITE not in str(error):
+                return False
+    return np.isfinite(runner(waveform=clip[None])["face_float"]).all()
+
+
 def run_tflite_clips(content: bytes, clips) -> list[dict]:
     from s2f_tf.serving.inference import TFLiteFaces
 
@@ -168,10 +189,13 @@ def check_tflite(contents: dict[str, bytes], model: VoiceToFace, clips, toleranc
             _max_diff(g["face_float"], w["face_float"])
             for g, w in zip(outputs[quantization], keras_outputs, strict=True)
         ]
+        if not rejects_non_finite(content, min(clips, key=len)):
+            raise ExportCheckError(f"TFLite {quantization} ran a waveform with non-finite samples")
         report[quantization] = {
             "size_bytes": len(content),
             "operators": operators,
             "max_abs_diff_face_float_vs_keras": max(diffs),
+            "rejects_non_finite": True,
         }
     if "fp32" in outputs:
         worst = report["fp32"]["max_abs_diff_face_float_vs_keras"]

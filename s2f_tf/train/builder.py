@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 
 from s2f_tf.config import Config, TrainConfig
+from s2f_tf.errors import S2FError, first_line
 from s2f_tf.models import build_models
 from s2f_tf.train.step import GANStep
 
@@ -61,6 +62,17 @@ def adam(train: TrainConfig, ema_momentum: float = 0.0) -> keras.optimizers.Adam
     )
 
 
+def load_encoder_weights(encoder, path, config: Config) -> None:
+    """`encoder.load_weights(path)`, or an S2FError if the file is cut short, not HDF5 or made for other
+    sizes."""
+    try:
+        encoder.load_weights(str(path))
+    except Exception as error:  # OSError, ValueError... from h5py and Keras
+        raise S2FError(
+            f"{path}: not voice encoder weights for the {config.name} preset ({first_line(error)})"
+        ) from None
+
+
 def build_gan(config: Config, num_classes: int, encoder_weights=None) -> GANStep:
     """Models + optimizers (slots built) + the step. Call inside `strategy.scope()` (TF-NOTES 2).
 
@@ -69,7 +81,7 @@ def build_gan(config: Config, num_classes: int, encoder_weights=None) -> GANStep
     with dtype_policy(config.train.mixed_precision):
         models = build_models(config, num_classes)
     if encoder_weights is not None:
-        models.voice_encoder.load_weights(str(encoder_weights))
+        load_encoder_weights(models.voice_encoder, encoder_weights, config)
     models.voice_encoder.trainable = False
     step = GANStep(
         models,

@@ -9,14 +9,39 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from s2f_tf.errors import S2FError
+
+
+class DamagedCheckpoints(S2FError):
+    """Checkpoints exist but none can be restored: refuse rather than restart and overwrite them."""
+
+
+def inside(directory, path) -> bool:
+    """Whether checkpoint `path` (from a `checkpoint` index file, which may be edited) lies directly in
+    `directory`: nothing outside the work directory is read through names taken from files."""
+    return Path(path).resolve().parent == Path(directory).resolve()
+
+
+def checkpoint_files(directory) -> list[str]:
+    """Checkpoint prefixes (`DIR/ckpt-N`) that have an `.index` file in `directory`, oldest first,
+    whatever the `checkpoint` index file says (it may be missing or unreadable)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = [p for p in directory.glob("ckpt-*.index") if p.stem.split("-")[-1].isdigit()]
+    return [str(p.with_suffix("")) for p in sorted(found, key=lambda p: int(p.stem.split("-")[-1]))]
+
 
 class Checkpoints:
     """A tf.train.CheckpointManager that restores the newest *readable* checkpoint.
 
     TensorFlow writes a checkpoint's files first and the `checkpoint` index last, so a process killed
     mid-save leaves the previous one as latest. If the newest files are damaged anyway (a copy cut short,
-    a full disk), `restore` falls back to older ones. In multi-worker training every worker must take
-    part in saving; non-chief workers write to a temporary directory that is then deleted.
+    a full disk), `restore` falls back to older ones. If checkpoints are there but none can be restored
+    (all damaged, or the index file unreadable), `restore` raises `DamagedCheckpoints` and changes
+    nothing: starting again from step 0 would delete them as new checkpoints are saved. In multi-worker
+    training every worker must take part in saving; non-chief workers write to a temporary directory
+    that is then deleted.
 
     Args:
         directory: where checkpoints go.
@@ -33,16 +58,35 @@ class Checkpoints:
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(target), max_to_keep)
 
     def restore(self) -> str | None:
-        """Restore the newest checkpoint that loads; return its path (None: nothing to restore)."""
-        for path in reversed(self.manager.checkpoints):
+        """Restore the newest checkpoint that loads; return its path (None: nothing to restore).
+
+        Raises DamagedCheckpoints if there are checkpoints and none of them loads.
+        """
+        found = checkpoint_files(self.manager.directory)
+        # Without a readable index file (a kill between a save's files and its index, a damaged copy),
+        # the checkpoint files themselves are tried.
+        listed = self.manager.checkpoints or found
+        tried = []
+        for path in reversed(listed):
             try:
+                if not inside(self.manager.directory, path):
+                    raise ValueError("the index file points outside the checkpoint directory")
                 self.checkpoint.restore(path).assert_existing_objects_matched()
-                return path
             except Exception as error:  # any damage: OpError, IndexError, ValueError...
+                tried.append(f"{Path(path).name}: {type(error).__name__}")
+                continue
+            if tried:
                 print(
-                    f"warning: checkpoint {path} is unreadable ({type(error).__name__}); trying older",
+                    f"warning: unreadable checkpoint(s) skipped ({'; '.join(tried)});"
+                    f" resuming from {Path(path).name}",
                     file=sys.stderr,
                 )
+            return path
+        if tried:
+            raise DamagedCheckpoints(
+                f"{self.manager.directory}: no checkpoint can be restored ({'; '.join(tried)});"
+                " nothing was changed: put back a good copy, or move them away to start from step 0"
+            )
         return None
 
     def save(self, step: int) -> str:
