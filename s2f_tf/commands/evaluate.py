@@ -1,6 +1,10 @@
 """`s2f evaluate`: every metric of the anchors, figures and a Markdown report for a work directory."""
 
-HELP = "evaluate a trained work directory: metrics.json, report.md and PNG figures"
+HELP = (
+    "evaluate a trained work directory: metrics.json, report.md and PNG figures (bounded by default:"
+    " 20 utterances per identity and split, 50 reference faces per identity, 100-identity galleries;"
+    " --full for everything)"
+)
 
 SPLIT_NAMES = {"train-heldout": "train_heldout", "test": "test", "val": "val", "unseen": "unseen"}
 
@@ -35,9 +39,36 @@ def add_arguments(parser):
         help="training steps of the judging face classifiers (default: 300)",
     )
     parser.add_argument(
+        "--classifier-faces",
+        type=int,
+        default=50,
+        help="real faces per training identity for the judging classifiers, 20%% of them held out as"
+        " the seen identities' reference (a seeded subset; 0 = all; default: 50)",
+    )
+    parser.add_argument(
+        "--retrain-judges",
+        action="store_true",
+        help="train the judging classifiers anew instead of reusing those cached under DATA/judges/"
+        " (they are trained once per dataset and options, then reused by every evaluation)",
+    )
+    parser.add_argument(
         "--max-utterances",
         type=int,
-        help="at most N utterances per identity and split (default: all)",
+        default=20,
+        help="at most N utterances per identity and split, a seeded subset (0 = all; default: 20)",
+    )
+    parser.add_argument(
+        "--max-faces",
+        type=int,
+        default=50,
+        help="at most N real reference faces per unseen identity (0 = all; default: 50)",
+    )
+    parser.add_argument(
+        "--full",
+        "--all-utterances",
+        action="store_true",
+        help="the full run: every utterance and every reference face (--max-utterances 0"
+        " --max-faces 0)",
     )
     parser.add_argument(
         "--gallery-size",
@@ -63,8 +94,11 @@ def run(args):
     for name in ("classifier_steps", "gallery_size"):
         if getattr(args, name) < 1:
             raise S2FError(f"--{name.replace('_', '-')} must be positive")
-    if args.max_utterances is not None and args.max_utterances < 1:
-        raise S2FError("--max-utterances must be positive")
+    for name in ("max_utterances", "max_faces", "classifier_faces"):
+        if getattr(args, name) < 0:
+            raise S2FError(f"--{name.replace('_', '-')} must be 0 (all) or positive")
+    if args.full:
+        args.max_utterances = args.max_faces = 0
     if not Path(args.data).is_dir():
         raise S2FError(f"{args.data}: no such dataset directory")
     if not Path(args.workdir).is_dir():
@@ -78,7 +112,10 @@ def run(args):
     options = EvalOptions(
         splits=splits,
         classifier_steps=args.classifier_steps,
+        classifier_faces=args.classifier_faces,
+        retrain_judges=args.retrain_judges,
         max_utterances=args.max_utterances,
+        max_faces=args.max_faces,
         gallery_size=args.gallery_size,
         seed=args.seed,
     )
