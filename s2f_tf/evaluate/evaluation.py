@@ -286,6 +286,7 @@ def evaluate(
     from s2f_tf import workdir as wd
     from s2f_tf.evaluate import report
 
+    started = time.perf_counter()
     options = options or EvalOptions()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -300,11 +301,11 @@ def evaluate(
         extractor, fid_message = inception_extractor(options.inception_cache)
     else:
         fid_message = "custom feature extractor" if extractor is not None else "FID/KID disabled"
-    started = time.perf_counter()
+    judges_started = time.perf_counter()
     judges, cache = load_or_train(
         data_source, info, config.model, options, fallback=out, retrain=options.retrain_judges
     )
-    judges_seconds = time.perf_counter() - started
+    judges_seconds = time.perf_counter() - judges_started
     result = {
         "options": dataclasses.asdict(options),
         "classifiers": {**judges.summary, **cache},

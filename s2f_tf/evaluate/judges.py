@@ -165,7 +165,7 @@ def train_judges(source, info, model_config, options) -> Judges:
     """Trains the identity and gender classifiers on the real faces of the training identities.
 
     `options` is an `evaluation.EvalOptions` (heldout_fraction, classifier_steps/batch/learning_rate,
-    classifier_faces, seed). `judge_store.judges` caches what this returns.
+    classifier_faces, seed). `judge_store.load_or_train` caches what this returns.
     """
     train, heldout = judge_faces(source, info, options)
     num_classes = int(split_info(info, "train")["num_classes"])
