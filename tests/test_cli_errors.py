@@ -376,7 +376,8 @@ CASES = [
         for label, extra, text in [
             ("classifier-steps-0", ["--classifier-steps", "0"], "--classifier-steps: must be"),
             ("gallery-0", ["--gallery-size", "0"], "--gallery-size: must be at least 1"),
-            ("max-utterances-0", ["--max-utterances", "0"], "--max-utterances: must be"),
+            ("max-utterances-negative", ["--max-utterances", "-1"], "--max-utterances: must be"),
+            ("max-faces-negative", ["--max-faces", "-3"], "--max-faces: must be at least 0"),
             ("seed-negative", ["--seed", "-5"], "--seed: must be at least 0"),
             ("split-typo", ["--split", "tets"], "invalid choice: 'tets'"),
             ("out-is-file", ["--out", "{file}"], "exists and is not a directory"),

@@ -273,3 +273,213 @@ def test_s2f_evaluate_bad_input(tmp_path, capsys):
         )
         == 2
     )
+
+
+# === Bounded evaluation: selections ===
+
+
+def test_choose_draws_a_seeded_subset_per_label():
+    keep = sources.choose([3, 5, 2], cap=3, seed=0)
+    assert [list(k) for k in (keep[0], keep[2])] == [[0, 1, 2], [0, 1]]
+    assert len(keep[1]) == 3 and len(set(keep[1])) == 3 and list(keep[1]) == sorted(keep[1])
+    assert set(keep[1]) <= set(range(5))
+    assert sources.choose([3, 5, 2], cap=5, seed=0) is None  # nothing to leave out
+    assert sources.choose([3, 5, 2], cap=0, seed=0) is None and sources.choose([9], None) is None
+    # a label's draw depends on its own count, seed and salt only
+    np.testing.assert_array_equal(sources.choose([9, 5, 1], cap=3, seed=0)[1], keep[1])
+    assert any(
+        not np.array_equal(sources.choose([3, 5], 3, seed=s)[1], keep[1]) for s in range(1, 5)
+    )
+    labels = np.array([1, 0, 1, 1, 2, 1, 0, 1])  # label 1's occurrences at positions 0, 2, 3, 5, 7
+    np.testing.assert_array_equal(sources.occurrences(labels), [0, 0, 1, 2, 0, 3, 1, 4])
+    mask = sources.selected(labels, [np.array([1]), np.array([0, 4]), np.array([], int)])
+    np.testing.assert_array_equal(np.flatnonzero(mask), [0, 6, 7])
+
+
+def test_judge_selection_is_holdout_split_in_occurrence_space():
+    """Without a cap the judges' faces are exactly today's: holdout_split over the faces in file order,
+    whatever that order; with one, at most `classifier_faces` per identity, train and held out disjoint."""
+    rng = np.random.default_rng(0)
+    labels = rng.permutation(np.repeat(np.arange(6), [1, 2, 5, 9, 12, 3]))  # shard order
+    counts = np.bincount(labels)
+    options = evaluation.EvalOptions(classifier_faces=None, heldout_fraction=0.2, seed=3)
+    train_keep, heldout_keep = judges_module.judge_selection(counts, options)
+    train_index, heldout_index = judges_module.holdout_split(labels, 0.2, seed=3)
+    np.testing.assert_array_equal(np.flatnonzero(sources.selected(labels, train_keep)), train_index)
+    np.testing.assert_array_equal(
+        np.flatnonzero(sources.selected(labels, heldout_keep)), heldout_index
+    )
+    capped = evaluation.EvalOptions(classifier_faces=4, heldout_fraction=0.2, seed=3)
+    train_keep, heldout_keep = judges_module.judge_selection(counts, capped)
+    for label, count in enumerate(counts):
+        both = np.concatenate([train_keep[label], heldout_keep[label]])
+        assert len(both) == min(count, 4) == len(set(both)) and both.max() < count
+        assert len(heldout_keep[label]) == (0 if count < 2 else max(1, round(0.2 * min(count, 4))))
+
+
+def test_selective_reads_match_the_pipeline(trained_run):
+    """PipelineSource reads only the selected faces and utterances, with the pipeline's numbers."""
+    from s2f_tf.data import pipeline
+
+    config = preset("tiny")
+    source = sources.PipelineSource(trained_run / "data")
+    info = source.info()
+    images, labels, genders = pipeline.load_faces(trained_run / "data", "train")
+    np.testing.assert_array_equal(source.counts("train", "faces"), np.bincount(labels))
+    keep = sources.choose(source.counts("train", "faces"), cap=2, seed=1)
+    got = source.faces("train", keep=keep)
+    mask = sources.selected(labels, keep)
+    assert mask.sum() == 2 * info.splits["train"]["num_classes"] == len(got[1])
+    for mine, theirs in zip(got, (images, labels, genders), strict=True):
+        np.testing.assert_array_equal(mine, theirs[mask])
+
+    for split in ("test", "unseen"):
+        counts = source.counts(split, "voices")
+        assert counts.sum() == sum(
+            info.splits[p]["voices"] for p in info.splits[split].get("parts", [split])
+        )
+        keep = sources.choose(counts, cap=2, seed=0)
+        chosen = {
+            item["utterance"][0]: item
+            for item in source.voices(split, config, keep=keep).as_numpy_iterator()
+        }
+        assert len(chosen) == sum(min(c, 2) for c in counts)
+        everything = list(source.voices(split, config).as_numpy_iterator())
+        wanted = [e for e in everything if e["utterance"][0] in chosen]
+        assert len(wanted) == len(chosen)
+        for item in wanted:
+            other = chosen[item["utterance"][0]]
+            for key in ("voice", "voice_label", "gender", "identity", "samples"):
+                np.testing.assert_array_equal(other[key], item[key])
+
+
+# === Bounded evaluation and cached judges, end to end ===
+
+
+def test_bounded_evaluation_and_judges_trained_once(trained_run, capsys, monkeypatch):
+    """`--max-utterances 2 --max-faces 2` reads 2 utterances and 2 real faces per unseen identity; the
+    judges of these options are trained by the first run, cached under DATA/judges/<key>/, and a run on
+    another work directory (a copy) reuses them: nothing trains, and every number is the same."""
+    import shutil
+
+    from s2f_tf.evaluate import classifiers, judge_store
+
+    root = trained_run
+    shutil.copytree(root / "wd", root / "wd_copy")
+    common = ["--data", root / "data", "--classifier-steps", 6, "--split", "unseen", "--no-fid"]
+    bounds = ["--max-utterances", 2, "--max-faces", 2]
+    status, first = _s2f(
+        capsys, "evaluate", *common, *bounds, "--workdir", root / "wd", "--out", root / "b1"
+    )
+    assert status == 0 and first["judges"] == "trained"
+    metrics1 = json.loads((root / "b1" / "metrics.json").read_text())
+    data = json.loads((root / "data" / "dataset.json").read_text())["splits"]
+    unseen = metrics1["model"]["splits"]["unseen"]["trained"]
+    n_unseen = data["val"]["num_classes"] + data["test"]["num_classes"]
+    assert unseen["samples"] == 2 * n_unseen and unseen["reference_faces"] == 2 * n_unseen
+    assert metrics1["options"]["max_utterances"] == 2 and metrics1["options"]["max_faces"] == 2
+    cache = metrics1["classifiers"]["cache"]
+    assert (
+        cache.startswith(str(root / "data" / "judges"))
+        and metrics1["classifiers"]["judges"] == "trained"
+    )
+    assert {"judges.json", "identity.weights.h5", "gender.weights.h5"} <= {
+        p.name for p in (root / "data" / "judges" / metrics1["classifiers"]["key"]).iterdir()
+    }
+    assert "at most 2 utterances per identity and split" in (root / "b1" / "report.md").read_text()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached judges must not be retrained")
+
+    monkeypatch.setattr(classifiers, "train_face_classifier", no_training)
+    monkeypatch.setattr(judge_store, "train_judges", no_training)
+    status, second = _s2f(
+        capsys, "evaluate", *common, *bounds, "--workdir", root / "wd_copy", "--out", root / "b2"
+    )
+    assert status == 0 and second["judges"] == "cached"
+    metrics2 = json.loads((root / "b2" / "metrics.json").read_text())
+    assert metrics2["classifiers"]["cache"] == cache
+    assert metrics2["classifiers"]["judges"] == "cached"
+    for key in ("identity", "gender", "train_faces", "heldout_faces"):
+        assert metrics2["classifiers"][key] == metrics1["classifiers"][key]
+    assert metrics2["model"]["splits"] == metrics1["model"]["splits"]  # same weights, same judges
+
+
+def test_full_lifts_the_bounds_and_bad_bounds_are_refused(tmp_path, capsys, monkeypatch):
+    import s2f_tf.evaluate
+    from s2f_tf.errors import S2FError
+
+    seen = []
+
+    def record(source, workdir, out, options, **kwargs):
+        seen.append(options)
+        raise S2FError("recorded")
+
+    monkeypatch.setattr(s2f_tf.evaluate, "evaluate", record)
+    base = ["evaluate", "--data", str(tmp_path), "--workdir", str(tmp_path)]
+    assert cli.main(base) == 2 and cli.main([*base, "--all-utterances"]) == 2
+    assert cli.main([*base, "--max-utterances", "3", "--max-faces", "0"]) == 2
+    capsys.readouterr()
+    bounded, full, custom = seen
+    assert (bounded.max_utterances, bounded.max_faces, bounded.classifier_faces) == (20, 50, 50)
+    assert bounded.gallery_size == 100 and not bounded.retrain_judges
+    assert (full.max_utterances, full.max_faces, full.classifier_faces) == (0, 0, 50)
+    assert (custom.max_utterances, custom.max_faces) == (3, 0)
+    for flag in ("--max-utterances", "--max-faces", "--classifier-faces"):
+        assert cli.main([*base, flag, "-1"]) == 2
+        assert f"{flag} must be 0 (all) or positive" in capsys.readouterr().err
+    assert len(seen) == 3
+
+
+def test_saved_judges_restore_exactly(judged, tmp_path):
+    """Saved and loaded judges give the same logits bit for bit, the same summary and held-out faces."""
+    from s2f_tf.evaluate import judge_store
+
+    source, judges, options = judged
+    made_of = {"any": "key contents"}
+    judge_store.save(judges, tmp_path / "j", made_of)
+    model = preset("tiny").model
+    back = judge_store.load(tmp_path / "j", model, source, source.info(), options, made_of)
+    assert back is not None and back.summary == judges.summary and back.num_classes == 4
+    np.testing.assert_array_equal(back.heldout.images, judges.heldout.images)
+    for name in ("identity", "gender"):
+        mine, theirs = getattr(judges, name), getattr(back, name)
+        np.testing.assert_array_equal(
+            mine.model.logits(judges.heldout.images), theirs.model.logits(judges.heldout.images)
+        )
+        assert (theirs.final_accuracy, theirs.steps) == (mine.final_accuracy, mine.steps)
+    assert (
+        judge_store.load(tmp_path / "j", model, source, source.info(), options, {"other": 1})
+        is None
+    )
+    assert (
+        judge_store.load(tmp_path / "none", model, source, source.info(), options, made_of) is None
+    )
+
+
+def test_judges_fall_back_to_the_output_directory_and_retrain(trained_run, tmp_path):
+    """A dataset directory where DATA/judges cannot be created: the judges are cached under the
+    evaluation's output directory and found there next time; retrain replaces the entry."""
+    import shutil
+
+    from s2f_tf.evaluate import judge_store
+
+    data = tmp_path / "data"
+    shutil.copytree(trained_run / "data", data, ignore=shutil.ignore_patterns("judges"))
+    (data / "judges").write_text("not a directory")
+    source = sources.PipelineSource(data)
+    info = source.info()
+    options = evaluation.EvalOptions(classifier_steps=3, classifier_batch=8)
+    model = preset("tiny").model
+    out = tmp_path / "out"
+    judges, status = judge_store.load_or_train(source, info, model, options, fallback=out)
+    assert status["judges"] == "trained" and status["cache"] == str(out / "judges" / status["key"])
+    again, status2 = judge_store.load_or_train(source, info, model, options, fallback=out)
+    assert status2 == {**status, "judges": "cached"}
+    np.testing.assert_array_equal(again.heldout.labels, judges.heldout.labels)
+    stamp = (out / "judges" / status["key"] / "judges.json").stat().st_mtime_ns
+    _, status3 = judge_store.load_or_train(source, info, model, options, fallback=out, retrain=True)
+    assert status3["judges"] == "trained" and status3["cache"] == status["cache"]
+    assert (out / "judges" / status["key"] / "judges.json").stat().st_mtime_ns != stamp
+    key2, _ = judge_store.judge_key(data, model, evaluation.EvalOptions(classifier_steps=4))
+    assert key2 != status["key"]  # another option, another entry

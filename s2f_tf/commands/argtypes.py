@@ -70,4 +70,5 @@ def path(text: str) -> str:
 
 SEED = integer(minimum=0, maximum=2**32 - 1)  # numpy and Keras seeds
 COUNT = integer(minimum=1)
+ALL_OR_COUNT = integer(minimum=0)  # 0 = no limit
 WORKERS = integer(minimum=1, maximum=1024)

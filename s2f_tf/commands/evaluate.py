@@ -1,6 +1,10 @@
 """`s2f evaluate`: every metric of the anchors, figures and a Markdown report for a work directory."""
 
-HELP = "evaluate a trained work directory: metrics.json, report.md and PNG figures"
+HELP = (
+    "evaluate a trained work directory: metrics.json, report.md and PNG figures (bounded by default:"
+    " 20 utterances per identity and split, 50 reference faces per identity, 100-identity galleries;"
+    " --full for everything)"
+)
 
 SPLIT_NAMES = {"train-heldout": "train_heldout", "test": "test", "val": "val", "unseen": "unseen"}
 
@@ -8,7 +12,7 @@ KEPT = "files written before are complete (each is written to a temporary name a
 
 
 def add_arguments(parser):
-    from s2f_tf.commands.argtypes import COUNT, SEED, path
+    from s2f_tf.commands.argtypes import ALL_OR_COUNT, COUNT, SEED, path
 
     parser.add_argument(
         "--data", required=True, type=path, help="prepared dataset directory (s2f prepare --out)"
@@ -40,9 +44,36 @@ def add_arguments(parser):
         help="training steps of the judging face classifiers (default: 300)",
     )
     parser.add_argument(
+        "--classifier-faces",
+        type=ALL_OR_COUNT,
+        default=50,
+        help="real faces per training identity for the judging classifiers, 20%% of them held out as"
+        " the seen identities' reference (a seeded subset; 0 = all; default: 50)",
+    )
+    parser.add_argument(
+        "--retrain-judges",
+        action="store_true",
+        help="train the judging classifiers anew instead of reusing those cached under DATA/judges/"
+        " (they are trained once per dataset and options, then reused by every evaluation)",
+    )
+    parser.add_argument(
         "--max-utterances",
-        type=COUNT,
-        help="at most N utterances per identity and split (default: all)",
+        type=ALL_OR_COUNT,
+        default=20,
+        help="at most N utterances per identity and split, a seeded subset (0 = all; default: 20)",
+    )
+    parser.add_argument(
+        "--max-faces",
+        type=ALL_OR_COUNT,
+        default=50,
+        help="at most N real reference faces per unseen identity (0 = all; default: 50)",
+    )
+    parser.add_argument(
+        "--full",
+        "--all-utterances",
+        action="store_true",
+        help="the full run: every utterance and every reference face (--max-utterances 0"
+        " --max-faces 0)",
     )
     parser.add_argument(
         "--gallery-size",
@@ -65,6 +96,8 @@ def run(args):
 
     from s2f_tf.errors import S2FError
 
+    if args.full:
+        args.max_utterances = args.max_faces = 0
     if not Path(args.data).is_dir():
         raise S2FError(f"{args.data}: no such dataset directory")
     if not Path(args.workdir).is_dir():
@@ -88,7 +121,10 @@ def run(args):
     options = EvalOptions(
         splits=splits,
         classifier_steps=args.classifier_steps,
+        classifier_faces=args.classifier_faces,
+        retrain_judges=args.retrain_judges,
         max_utterances=args.max_utterances,
+        max_faces=args.max_faces,
         gallery_size=args.gallery_size,
         seed=args.seed,
     )

@@ -146,12 +146,16 @@ def train_face_classifier(
     optimizer = keras.optimizers.Adam(learning_rate)
     optimizer.build(model.trainable_variables)
 
-    def prepare(image, label):
-        image = tf.image.random_flip_left_right(image, seed=seed)
-        return (tf.cast(image, tf.float32) - 127.5) / 127.5, label
+    # The faces are held once (as one tensor); the shuffle buffer holds indices, not images.
+    all_images = tf.convert_to_tensor(np.asarray(images, np.uint8))
+    all_labels = tf.convert_to_tensor(np.asarray(labels, np.int32))
+
+    def prepare(index):
+        image = tf.image.random_flip_left_right(tf.gather(all_images, index), seed=seed)
+        return (tf.cast(image, tf.float32) - 127.5) / 127.5, tf.gather(all_labels, index)
 
     dataset = (
-        tf.data.Dataset.from_tensor_slices((images, np.asarray(labels, np.int32)))
+        tf.data.Dataset.range(len(images))
         .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
         .repeat()
         .map(prepare)

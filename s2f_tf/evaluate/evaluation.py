@@ -1,16 +1,25 @@
 """Evaluating a work directory on a prepared dataset: generate faces, train the judges, compute everything.
 
 Data flows one way: the data source gives real faces and whole test utterances (SPEC test rule); the work
-directory's voice encoder and generator turn each utterance into a face; classifiers trained here on real
-faces of the training identities (`classifiers.py`) judge them; `metrics.py` / `fid.py` give the numbers;
-`figures.py` and `report.py` write them. Every model (the trained generator, the untrained baseline and any
-compared work directory) is judged by the same classifiers, trials and galleries (one seed).
+directory's voice encoder and generator turn each utterance into a face; classifiers trained on real
+faces of the training identities (`classifiers.py`; trained once per dataset and options, then reused from
+`judge_store.py`) judge them; `metrics.py` / `fid.py` give the numbers; `figures.py` and `report.py` write
+them. Every model (the trained generator, the untrained baseline and any compared work directory) is
+judged by the same classifiers, trials and galleries (one seed).
+
+Bounded by default, as papers evaluate: at most `max_utterances` (20) utterances per identity and split,
+`max_faces` (50) real reference faces per unseen identity, `classifier_faces` (50) faces per training
+identity for the judges (of which `heldout_fraction` are the seen identities' reference), retrieval
+galleries of `gallery_size` (100) identities; 0 (or None) lifts a bound (`s2f evaluate --full`). What is
+held in memory: the judges' faces (at most 50 per training identity), one split's reference faces, its
+utterance embeddings and one generator's faces at a time.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,18 +27,19 @@ import numpy as np
 from s2f_tf.errors import S2FError
 from s2f_tf.evaluate import figures, metrics
 from s2f_tf.evaluate.fid import fid_from_features, inception_extractor, kid_from_features
-from s2f_tf.evaluate.generation import Generated, generate_faces, untrained_generator
+from s2f_tf.evaluate.generation import Generated, embed_voices, render, untrained_generator
+from s2f_tf.evaluate.judge_store import load_or_train
 from s2f_tf.evaluate.judges import (
     GENDERS,
     Faces,
     Judges,
+    face_counts,
     load_split_faces,
     lookup,
     predict_gender,
     split_info,
-    train_judges,
 )
-from s2f_tf.evaluate.sources import UNSEEN
+from s2f_tf.evaluate.sources import UNSEEN, choose
 
 SEEN = "train_heldout"
 SPLITS = ("train_heldout", "val", "test", UNSEEN)
@@ -44,12 +54,18 @@ class EvalOptions:
         labels shifted past them): training never looks at either, so together they give the tightest
         interval on unseen identities.
     classifier_steps / classifier_batch / classifier_learning_rate: training of the face classifiers.
+    classifier_faces: at most this many real faces per training identity for the classifiers, held-out
+        share included (a seeded subset; None or 0: all).
     heldout_fraction: share of each training identity's real faces kept out of classifier training; they
         measure the classifiers and serve as the real faces of the seen-identity metrics.
-    max_utterances: at most this many utterances per identity and split (None: all).
+    max_utterances: at most this many utterances per identity and split (a seeded subset; None or 0: all).
+    max_faces: at most this many real reference faces per identity of an unseen split (None or 0: all).
     gallery_size: identities per retrieval gallery (SF2F: 100).
     grid_identities: rows of the face grids.
-    seed: one seed for classifier training, impostor and gallery draws and the untrained generator.
+    seed: one seed for classifier training, the subsets, impostor and gallery draws and the untrained
+        generator.
+    judge_cache: reuse the classifiers trained earlier on this dataset with these options (and cache them).
+    retrain_judges: train them anew and replace the cached ones.
     inception_cache: directory holding the InceptionV3 weights (default: the Keras cache).
     """
 
@@ -57,12 +73,19 @@ class EvalOptions:
     classifier_steps: int = 300
     classifier_batch: int = 64
     classifier_learning_rate: float = 1e-3
+    classifier_faces: int | None = 50
     heldout_fraction: float = 0.2
-    max_utterances: int | None = None
+    max_utterances: int | None = 20
+    max_faces: int | None = 50
     gallery_size: int = 100
     grid_identities: int = 8
     seed: int = 0
+    judge_cache: bool = True
+    retrain_judges: bool = False
     inception_cache: str | None = None
+
+
+REFERENCE_SALT = 2  # sources.choose salt of the unseen splits' reference faces
 
 
 # === Metrics of one model on one split ===
@@ -92,7 +115,9 @@ def split_metrics(generated: Generated, reference: Faces, judges: Judges, seen, 
     result["gender_agreement"] = metrics.summarize(per_sample["gender_agreement"], seed=seed)
 
     query = judges.identity.model.embed(generated.images)
-    real = judges.identity.model.embed(reference.images)
+    real = reference.once(
+        ("embedding", id(judges.identity)), lambda: judges.identity.model.embed(reference.images)
+    )
     for key, stratified in (("matching", False), ("matching_gender_stratified", True)):
         correct = metrics.matching_outcomes(
             query,
@@ -132,7 +157,8 @@ def split_metrics(generated: Generated, reference: Faces, judges: Judges, seen, 
     )
     result["fd_face_embedding"] = _fd(real, query)
     if extractor is not None:
-        real_features, fake_features = extractor(reference.images), extractor(generated.images)
+        real_features = reference.once(("fid", id(extractor)), lambda: extractor(reference.images))
+        fake_features = extractor(generated.images)
         result["fid"] = _fd(real_features, fake_features)
         if min(len(real_features), len(fake_features)) >= 2:
             mean, std = kid_from_features(real_features, fake_features, seed=seed)
@@ -161,11 +187,26 @@ def _fd(real, fake):
 # === One work directory ===
 
 
-def evaluate_model(workdir, source, info, judges, options, extractor, out=None, name=None):
+def reference_faces(source, info, split, judges, options) -> Faces:
+    """The real faces the generated ones of `split` are compared with: the judges' held-out faces for
+    the seen identities, else at most `options.max_faces` per identity of the split (a seeded subset)."""
+    if split == SEEN:
+        return judges.heldout
+    keep = None
+    if options.max_faces:
+        counts = face_counts(source, info, split)
+        keep = choose(counts, options.max_faces, options.seed, salt=REFERENCE_SALT)
+    return load_split_faces(source, info, split, keep)
+
+
+def evaluate_model(
+    workdir, source, info, judges, options, extractor, out=None, name=None, references=None
+):
     """All splits' metrics of one work directory's generator and its untrained baseline.
 
-    Writes the face grids to `out` when given. Returns {"name", "workdir", ..., "splits": {split:
-    {"trained": {...}, "untrained": {...}}}, "figures": [...]}.
+    Writes the face grids to `out` when given. `references`: {split: Faces} already loaded (filled in
+    here), so several work directories read the real faces once. Returns {"name", "workdir", ...,
+    "splits": {split: {"trained": {...}, "untrained": {...}}}, "figures": [...]}.
     """
     from s2f_tf import workdir as wd
 
@@ -183,24 +224,27 @@ def evaluate_model(workdir, source, info, judges, options, extractor, out=None, 
         "figures": [],
     }
     generators = {"trained": generator, "untrained": untrained_generator(config, options.seed)}
+    references = {} if references is None else references
     for split in options.splits:
-        generated = generate_faces(
-            source, split, config, encoder, generators, options.max_utterances
-        )
+        voices = embed_voices(source, split, config, encoder, options.max_utterances, options.seed)
         seen = split == SEEN
-        reference = judges.heldout if seen else load_split_faces(source, info, split)
-        model["splits"][split] = {
-            kind: split_metrics(faces, reference, judges, seen, options, extractor)
-            for kind, faces in generated.items()
-        }
-        if out is not None:
-            names_of_split = split_info(info, "train" if seen else split)["names"]
-            for kind, faces in generated.items():
+        if split not in references:
+            references[split] = reference_faces(source, info, split, judges, options)
+        reference = references[split]
+        model["splits"][split] = {}
+        for kind, generator_of_kind in generators.items():  # one generator's faces held at a time
+            faces = render(voices, generator_of_kind)
+            model["splits"][split][kind] = split_metrics(
+                faces, reference, judges, seen, options, extractor
+            )
+            if out is not None:
+                names_of_split = split_info(info, "train" if seen else split)["names"]
                 path = Path(out) / f"grid_{split}_{kind}.png"
                 grid_rows = _grid_rows(faces, reference, names_of_split, options.grid_identities)
                 title = f"{model['name']} ({kind} generator), {split}: real | 3 utterances"
                 figures.face_grid(grid_rows, title).save(path)
                 model["figures"].append(path.name)
+            del faces
     return model
 
 
@@ -242,6 +286,7 @@ def evaluate(
     from s2f_tf import workdir as wd
     from s2f_tf.evaluate import report
 
+    started = time.perf_counter()
     options = options or EvalOptions()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -256,10 +301,14 @@ def evaluate(
         extractor, fid_message = inception_extractor(options.inception_cache)
     else:
         fid_message = "custom feature extractor" if extractor is not None else "FID/KID disabled"
-    judges = train_judges(data_source, info, config.model, options)
+    judges_started = time.perf_counter()
+    judges, cache = load_or_train(
+        data_source, info, config.model, options, fallback=out, retrain=options.retrain_judges
+    )
+    judges_seconds = time.perf_counter() - judges_started
     result = {
         "options": dataclasses.asdict(options),
-        "classifiers": judges.summary,
+        "classifiers": {**judges.summary, **cache},
         "fid_features": getattr(extractor, "name", None) if extractor is not None else None,
         "fid_message": fid_message,
         "data": {
@@ -270,21 +319,30 @@ def evaluate(
             for split in ("train", *options.splits)
         },
     }
-    result["model"] = evaluate_model(workdir, data_source, info, judges, options, extractor, out)
+    references = {}
+    result["model"] = evaluate_model(
+        workdir, data_source, info, judges, options, extractor, out, references=references
+    )
     result["compare"] = [
-        _compare_entry(path, data_source, info, judges, options, extractor) for path in compare
+        _compare_entry(path, data_source, info, judges, options, extractor, references)
+        for path in compare
     ]
+    del references
     result["figures"] = list(result["model"]["figures"])
     result["figures"] += _curve_figures(workdir, out)
     gender_figure = _gender_figure(result["model"], out)
     if gender_figure:
         result["figures"].append(gender_figure)
     result["proof_of_learning"] = report.proof_of_learning(result["model"])
+    result["seconds"] = {  # wall time: the judges (trained or restored) and everything
+        "judges": round(judges_seconds, 1),
+        "total": round(time.perf_counter() - started, 1),
+    }
     report.write(out, result)
     return result
 
 
-def _compare_entry(path, source, info, judges, options, extractor):
+def _compare_entry(path, source, info, judges, options, extractor, references=None):
     path = Path(path)
     candidate = path if path.suffix == ".json" else path / "metrics.json"
     if candidate.is_file():
@@ -293,7 +351,7 @@ def _compare_entry(path, source, info, judges, options, extractor):
         entry["source"] = str(candidate)  # judged by that evaluation's own classifiers
         return entry
     if (path / "config.json").is_file():
-        return evaluate_model(path, source, info, judges, options, extractor)
+        return evaluate_model(path, source, info, judges, options, extractor, references=references)
     raise S2FError(f"{path}: neither a work directory nor an evaluate output (no metrics.json)")
 
 

@@ -1,4 +1,11 @@
-"""Faces generated for evaluation: whole test utterances -> frozen voice encoder -> generator(s)."""
+"""Faces generated for evaluation: whole test utterances -> frozen voice encoder -> generator(s).
+
+The utterances are embedded once (`embed_voices`) and every generator renders its faces from the same
+embeddings (`render`), one generator at a time, so only one set of generated images is held at once.
+With `max_utterances`, at most that many utterances per identity are used: a seeded subset per identity
+(`sources.choose`, from the counts `s2f prepare` stores), selected before any utterance is featurised;
+for a source without counts, the first ones in its order.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,8 @@ from s2f_tf.errors import S2FError
 from s2f_tf.evaluate.judges import text_of
 from s2f_tf.images import to_uint8
 
+VOICE_SALT = 3  # sources.choose salt of the utterance selection
+
 
 @dataclasses.dataclass
 class Generated:
@@ -22,11 +31,33 @@ class Generated:
     utterances: list
 
 
-def generate_faces(source, split, config, encoder, generators, max_utterances=None):
-    """{name: Generated} for every generator, from the whole utterances of `split`.
+@dataclasses.dataclass
+class Embedded:
+    """Utterances embedded by the voice encoder: float32 [N, D] L2-normalised, labels, genders, ids."""
 
-    Each utterance's embedding is l2_normalize(encoder(features, training=False)), computed once and
-    shared by all generators; faces are clipped to [-1, 1] and mapped to uint8.
+    embeddings: np.ndarray
+    labels: np.ndarray
+    genders: np.ndarray
+    utterances: list
+
+
+def utterance_selection(source, split, max_utterances, seed):
+    """Per label, the utterance occurrences to read (None: all, or the source cannot select)."""
+    from s2f_tf.evaluate.sources import accepts, choose
+
+    if not max_utterances or not hasattr(source, "counts") or not accepts(source.voices, "keep"):
+        return None
+    counts = source.counts(split, "voices")
+    return None if counts is None else choose(counts, max_utterances, seed, salt=VOICE_SALT)
+
+
+def embed_voices(source, split, config, encoder, max_utterances=None, seed=0) -> Embedded:
+    """The L2-normalised `encoder(features, training=False)` of the utterances of `split`.
+
+    Args:
+        source: the data source (`voices(split, config[, keep])`).
+        max_utterances: at most this many per identity (None or 0: all).
+        seed: seeds the choice of utterances.
     """
     import tensorflow as tf
 
@@ -35,14 +66,17 @@ def generate_faces(source, split, config, encoder, generators, max_utterances=No
         lambda v: tf.math.l2_normalize(tf.cast(encoder(v, training=False), tf.float32), -1),
         input_signature=[tf.TensorSpec([1, None, mel], tf.float32)],
     )
-    embeddings, labels, genders, utterances, count = [], [], [], [], {}
-    items = source.voices(split, config)
+    keep = utterance_selection(source, split, max_utterances, seed)
+    items = (
+        source.voices(split, config) if keep is None else source.voices(split, config, keep=keep)
+    )
     if hasattr(items, "as_numpy_iterator"):  # a tf.data.Dataset
         items = items.as_numpy_iterator()
+    embeddings, labels, genders, utterances, count = [], [], [], [], {}
     for item in tqdm(items, desc=f"voices ({split})", leave=False):
         label = int(np.asarray(item["voice_label"]).reshape(-1)[0])
-        if max_utterances is not None and count.get(label, 0) >= max_utterances:
-            continue
+        if max_utterances and count.get(label, 0) >= max_utterances:
+            continue  # a source that cannot select: its first `max_utterances` per identity
         count[label] = count.get(label, 0) + 1
         voice = tf.convert_to_tensor(np.asarray(item["voice"], np.float32).reshape(1, -1, mel))
         embeddings.append(embed(voice).numpy()[0])
@@ -51,17 +85,22 @@ def generate_faces(source, split, config, encoder, generators, max_utterances=No
         utterances.append(text_of(item.get("utterance", len(utterances))))
     if not embeddings:
         raise S2FError(f"no utterances in the {split!r} split")
-    embeddings = np.stack(embeddings)
-    out = {}
-    for name, generator in generators.items():
-        faces = [
-            to_uint8(generator(embeddings[i : i + 64], training=False))
-            for i in range(0, len(embeddings), 64)
-        ]
-        out[name] = Generated(
-            np.concatenate(faces), np.array(labels), np.array(genders), list(utterances)
-        )
-    return out
+    return Embedded(np.stack(embeddings), np.array(labels), np.array(genders), utterances)
+
+
+def render(voices: Embedded, generator, batch_size=64) -> Generated:
+    """The generator's faces of embedded utterances: clipped to [-1, 1], uint8."""
+    faces = [
+        to_uint8(generator(voices.embeddings[i : i + batch_size], training=False))
+        for i in range(0, len(voices.embeddings), batch_size)
+    ]
+    return Generated(np.concatenate(faces), voices.labels, voices.genders, list(voices.utterances))
+
+
+def generate_faces(source, split, config, encoder, generators, max_utterances=None, seed=0):
+    """{name: Generated} for every generator, from the utterances of `split` (`embed_voices` once)."""
+    voices = embed_voices(source, split, config, encoder, max_utterances, seed)
+    return {name: render(voices, generator) for name, generator in generators.items()}
 
 
 def untrained_generator(config, seed):

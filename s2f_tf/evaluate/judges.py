@@ -17,18 +17,30 @@ from s2f_tf.evaluate import metrics
 from s2f_tf.evaluate.classifiers import TrainedClassifier, train_face_classifier
 
 GENDERS = ("f", "m")
+JUDGE_SALT = 1  # sources.choose salt of the judges' faces (unseen references use 2, utterances 3)
 
 
 @dataclasses.dataclass
 class Faces:
-    """uint8 images [N, H, W, 3], int labels [N], genders [N] ("m"/"f")."""
+    """uint8 images [N, H, W, 3], int labels [N], genders [N] ("m"/"f").
+
+    `derived` keeps what is computed from the images once per evaluation (their judge embeddings, their
+    FID features), so every model and generator compared with the same real faces reuses it.
+    """
 
     images: np.ndarray
     labels: np.ndarray
     genders: np.ndarray
+    derived: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     def take(self, index):
         return Faces(self.images[index], self.labels[index], self.genders[index])
+
+    def once(self, name, compute):
+        """compute() the first time `name` is asked for, the stored result afterwards."""
+        if name not in self.derived:
+            self.derived[name] = compute()
+        return self.derived[name]
 
 
 @dataclasses.dataclass
@@ -65,14 +77,35 @@ def text_of(value):
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def load_split_faces(source, info, split) -> Faces:
-    """The real faces of a split, with a gender per image (from the split's label -> gender table)."""
-    images, labels, genders = source.faces(split)
+def load_split_faces(source, info, split, keep=None) -> Faces:
+    """The real faces of a split, with a gender per image (from the split's label -> gender table).
+
+    `keep`: per label, the occurrence indices (file order) to keep (`sources.choose`); None keeps all.
+    A source whose `faces` takes `keep` reads only those; any other is read whole and then selected.
+    """
+    from s2f_tf.evaluate.sources import accepts, selected
+
+    if keep is not None and accepts(source.faces, "keep"):
+        images, labels, genders = source.faces(split, keep=keep)
+        keep = None
+    else:
+        images, labels, genders = source.faces(split)
     labels = np.asarray(labels, dtype=np.int64)
     if genders is None or len(genders) != len(labels):
         table = split_info(info, split)["genders"]
         genders = [lookup(table, int(label)) for label in labels]
-    return Faces(np.asarray(images, np.uint8), labels, np.array([text_of(g) for g in genders]))
+    faces = Faces(np.asarray(images, np.uint8), labels, np.array([text_of(g) for g in genders]))
+    return faces if keep is None else faces.take(np.flatnonzero(selected(labels, keep)))
+
+
+def face_counts(source, info, split):
+    """int [num_classes] faces per label of `split`: prepare's counts when the source has them, else
+    counted from a full read (small sources)."""
+    num_classes = int(split_info(info, split)["num_classes"])
+    counts = source.counts(split, "faces") if hasattr(source, "counts") else None
+    if counts is None:
+        counts = np.bincount(load_split_faces(source, info, split).labels, minlength=num_classes)
+    return np.asarray(counts, np.int64)
 
 
 def holdout_split(labels, fraction, seed):
@@ -88,15 +121,54 @@ def holdout_split(labels, fraction, seed):
     return np.sort(np.array(train, np.int64)), np.sort(np.array(heldout, np.int64))
 
 
+def judge_selection(counts, options):
+    """(train_keep, heldout_keep): per label, the occurrence indices of the training identities' faces
+    the classifiers train on and those held out. At most `options.classifier_faces` faces per identity
+    are used (`sources.choose`; all when None/0), and `holdout_split` divides them. The result depends
+    only on the per-label counts (not on the order of the faces in the shards), so the held-out faces
+    can be read alone when the classifiers come from the cache.
+    """
+    from s2f_tf.evaluate.sources import choose
+
+    counts = np.asarray(counts, np.int64)
+    pool = choose(counts, options.classifier_faces, options.seed, salt=JUDGE_SALT)
+    pool = pool if pool is not None else [np.arange(c) for c in counts]
+    labels = np.repeat(np.arange(len(pool)), [len(p) for p in pool])
+    position = np.concatenate([np.arange(len(p)) for p in pool]) if len(pool) else labels
+    train_index, heldout_index = holdout_split(labels, options.heldout_fraction, options.seed)
+
+    def keep(index):
+        own = [[] for _ in pool]
+        for i in index:
+            own[labels[i]].append(pool[labels[i]][position[i]])
+        return [np.sort(np.asarray(o, np.int64)) for o in own]
+
+    return keep(train_index), keep(heldout_index)
+
+
+def judge_faces(source, info, options, heldout_only=False):
+    """(train Faces or None, heldout Faces) of the training identities, read once (`judge_selection`)."""
+    from s2f_tf.evaluate.sources import selected
+
+    counts = face_counts(source, info, "train")
+    train_keep, heldout_keep = judge_selection(counts, options)
+    if heldout_only:
+        return None, load_split_faces(source, info, "train", heldout_keep)
+    union = [np.union1d(a, b) for a, b in zip(train_keep, heldout_keep, strict=True)]
+    everything = all(len(u) == c for u, c in zip(union, counts, strict=True))
+    faces = load_split_faces(source, info, "train", None if everything else union)
+    train = faces.take(np.flatnonzero(selected(faces.labels, train_keep)))
+    return train, faces.take(np.flatnonzero(selected(faces.labels, heldout_keep)))
+
+
 def train_judges(source, info, model_config, options) -> Judges:
     """Trains the identity and gender classifiers on the real faces of the training identities.
 
-    `options` is an `evaluation.EvalOptions` (heldout_fraction, classifier_steps/batch/learning_rate, seed).
+    `options` is an `evaluation.EvalOptions` (heldout_fraction, classifier_steps/batch/learning_rate,
+    classifier_faces, seed). `judge_store.load_or_train` caches what this returns.
     """
-    faces = load_split_faces(source, info, "train")
+    train, heldout = judge_faces(source, info, options)
     num_classes = int(split_info(info, "train")["num_classes"])
-    train_index, heldout_index = holdout_split(faces.labels, options.heldout_fraction, options.seed)
-    train, heldout = faces.take(train_index), faces.take(heldout_index)
     common = dict(
         model_config=model_config,
         steps=options.classifier_steps,
@@ -115,24 +187,39 @@ def train_judges(source, info, model_config, options) -> Judges:
         "face_channels": list(model_config.face_channels),
         "steps": options.classifier_steps,
         "batch_size": options.classifier_batch,
-        "train_faces": int(len(train_index)),
-        "heldout_faces": int(len(heldout_index)),
+        "faces_per_identity": options.classifier_faces or "all",
+        "train_faces": int(len(train.labels)),
+        "heldout_faces": int(len(heldout.labels)),
         "identity": {"num_classes": num_classes, "final_train_accuracy": identity.final_accuracy},
         "gender": {"final_train_accuracy": gender.final_accuracy},
     }
-    if len(heldout_index):
-        logits = identity.model.logits(heldout.images)
-        summary["identity"]["heldout_real_top1"] = metrics.summarize(
-            metrics.topk_correct(logits, heldout.labels, 1), chance=1 / num_classes
-        )
-        summary["identity"]["heldout_real_top5"] = metrics.summarize(
-            metrics.topk_correct(logits, heldout.labels, min(5, num_classes)),
-            chance=min(5, num_classes) / num_classes,
-        )
-        summary["gender"]["heldout_real_accuracy"] = metrics.summarize(
-            metrics.agreement(predict_gender(gender, heldout.images), heldout.genders)
-        )
+    for key, figures in judge_quality(identity, gender, heldout, num_classes).items():
+        summary[key].update(figures)
     return Judges(identity, gender, heldout, num_classes, summary)
+
+
+def judge_quality(identity, gender, heldout, num_classes) -> dict:
+    """{"identity": {heldout_real_top1, heldout_real_top5}, "gender": {heldout_real_accuracy}} on the
+    held-out real faces (empty when there are none)."""
+    if not len(heldout.labels):
+        return {}
+    logits = identity.model.logits(heldout.images)
+    k5 = min(5, num_classes)
+    return {
+        "identity": {
+            "heldout_real_top1": metrics.summarize(
+                metrics.topk_correct(logits, heldout.labels, 1), chance=1 / num_classes
+            ),
+            "heldout_real_top5": metrics.summarize(
+                metrics.topk_correct(logits, heldout.labels, k5), chance=k5 / num_classes
+            ),
+        },
+        "gender": {
+            "heldout_real_accuracy": metrics.summarize(
+                metrics.agreement(predict_gender(gender, heldout.images), heldout.genders)
+            )
+        },
+    }
 
 
 def _gender_index(genders):

@@ -100,6 +100,10 @@ def _chance(entry):
     return ""
 
 
+def _bound(value, what):
+    return f"all {what}" if not value else f"at most {value} {what}"
+
+
 def _split_title(split):
     return (
         "seen identities, held-out utterances (train_heldout)"
@@ -118,10 +122,18 @@ def render(result) -> str:
         "- data: "
         + ", ".join(f"{s}: {d['identities']} identities" for s, d in result["data"].items()),
     ]
+    o = result["options"]
+    lines.append(
+        f"- bounds: {_bound(o.get('max_utterances'), 'utterances')} per identity and split,"
+        f" {_bound(o.get('max_faces'), 'real reference faces')} per unseen identity, judges on"
+        f" {_bound(o.get('classifier_faces'), 'faces')} per training identity, galleries of"
+        f" {o.get('gallery_size')} identities (`s2f evaluate --full` lifts the first two)"
+    )
     c = result["classifiers"]
     lines += [
         f"- judges: {c['architecture']}; {c['steps']} steps of {c['batch_size']} on {c['train_faces']} faces, "
-        f"{c['heldout_faces']} held-out faces",
+        f"{c['heldout_faces']} held-out faces"
+        + (f"; reused from `{c['cache']}`" if c.get("judges") == "cached" else ""),
         f"  - identity classifier on held-out real faces: top-1 {fmt(c['identity'].get('heldout_real_top1'))}"
         f" (chance {_chance(c['identity'].get('heldout_real_top1'))}), top-5 "
         f"{fmt(c['identity'].get('heldout_real_top5'))}",
@@ -235,6 +247,8 @@ def summary(result):
             for kind, values in kinds.items()
         }
     out["proof_of_learning"] = {c["criterion"]: c["passed"] for c in result["proof_of_learning"]}
+    out["judges"] = result["classifiers"].get("judges")  # "trained" here or "cached" (reused)
+    out["seconds"] = result.get("seconds")
     return out
 
 
