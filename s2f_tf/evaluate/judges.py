@@ -192,6 +192,7 @@ def train_judges(source, info, model_config, options) -> Judges:
         "heldout_faces": int(len(heldout.labels)),
         "identity": {"num_classes": num_classes, "final_train_accuracy": identity.final_accuracy},
         "gender": {"final_train_accuracy": gender.final_accuracy},
+        "training_seconds": {"identity": identity.seconds, "gender": gender.seconds},
     }
     for key, figures in judge_quality(identity, gender, heldout, num_classes).items():
         summary[key].update(figures)
