@@ -199,27 +199,29 @@ def build_data(root: Path, config, plan: dict, concat: int | None) -> dict:
 
 
 def fit_config_to_data(config, data_dir: str):
-    """(config, adjustments): crop lengths lowered when no training utterance reaches the minimum."""
+    """(config, adjustments, usable training utterances): when fewer than 8 training utterances (or not
+    all of fewer) reach `audio.min_utterance_frames`, it and the crop lengths are lowered so that they do."""
     from s2f_tf.data.pipeline import load_info
 
     audio = config.audio
-    frames = load_info(data_dir).split("train")["voice_frames"]
+    frames = sorted(load_info(data_dir).split("train")["voice_frames"])
+    wanted = min(8, len(frames))
     usable = sum(f >= audio.min_utterance_frames for f in frames)
-    if usable >= 8:
+    if usable >= wanted:
         return config, {}, usable
-    # Keep at least 8 utterances (or all of them): the 8th longest sets the new minimum.
-    longest = sorted(frames)[-min(8, len(frames))]
-    low = min(audio.train_min_frames, longest)
+    shortest = frames[-wanted]  # < min_utterance_frames, since fewer than `wanted` reach it
+    longest_crop = min(audio.train_max_frames, shortest)
     changes = {
-        "min_utterance_frames": longest,
-        "train_max_frames": longest,
-        "train_min_frames": low,
+        "min_utterance_frames": shortest,
+        "train_max_frames": longest_crop,
+        "train_min_frames": min(audio.train_min_frames, longest_crop),
     }
     adjusted = {
-        key: {"preset": getattr(audio, key), "used": value} for key, value in changes.items()
+        key: {"preset": getattr(audio, key), "used": value}
+        for key, value in changes.items()
+        if getattr(audio, key) != value
     }
-    config = config.replace(audio=changes)
-    return config, adjusted, sum(f >= longest for f in frames)
+    return config.replace(audio=changes), adjusted, wanted
 
 
 # === One configuration ===

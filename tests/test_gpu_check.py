@@ -104,3 +104,26 @@ def test_names_speedups_and_table(gpu_check):
     ]
     text = gpu_check.table({"configs": [one, two, oom]})
     assert "| 1.80x | ok |" in text and "| failed: OOM |" in text
+
+
+def test_crop_lengths_are_lowered_only_for_data_too_short(gpu_check, monkeypatch):
+    from s2f_tf.config import preset
+
+    class Info:
+        def __init__(self, frames):
+            self.frames = frames
+
+        def split(self, name):
+            return {"voice_frames": self.frames}
+
+    config = preset("wen2019")
+    monkeypatch.setattr(pipeline, "load_info", lambda _: Info([1200] * 3))
+    assert gpu_check.fit_config_to_data(config, "d") == (config, {}, 3)  # all of few are long
+    monkeypatch.setattr(pipeline, "load_info", lambda _: Info([500 + 10 * i for i in range(10)]))
+    fitted, adjusted, usable = gpu_check.fit_config_to_data(config, "d")
+    assert usable == 8 and fitted.audio.min_utterance_frames == 520  # the 8th longest
+    assert (fitted.audio.train_min_frames, fitted.audio.train_max_frames) == (300, 520)
+    assert adjusted == {
+        "min_utterance_frames": {"preset": 800, "used": 520},
+        "train_max_frames": {"preset": 800, "used": 520},
+    }
