@@ -127,3 +127,11 @@ def test_crop_lengths_are_lowered_only_for_data_too_short(gpu_check, monkeypatch
         "min_utterance_frames": {"preset": 800, "used": 520},
         "train_max_frames": {"preset": 800, "used": 520},
     }
+
+
+def test_configurations_past_the_budget_are_skipped(gpu_check, tmp_path, capsys):
+    report = _run(gpu_check, tmp_path, "--budget-s", "1", "--no-export")
+    assert [r["status"] for r in report["configs"]] == ["skipped", "skipped"]
+    assert report["failed"] == ["device-fp32", "pipeline-bf16-2rep-b4"]
+    assert report["inference"] == {"skipped": "--no-export"}
+    assert "| skipped: time budget spent |" in capsys.readouterr().out
