@@ -428,7 +428,7 @@ def export(
                 step("check SavedModel (session loader)")
                 saved_model_report = check_saved_model(staging, model, clips, tolerance)
                 step("convert TFLite")
-                contents = convert_tflite(model, quantizations)
+                contents = convert_tflite(model, quantizations) if quantizations else {}
                 step("check TFLite (LiteRT)")
                 tflite_report = check_tflite(contents, model, clips, tolerance) if contents else {}
                 for quantization, content in contents.items():
