@@ -176,7 +176,7 @@ def one_size(root: Path, identities: int, options) -> dict:
     evaluate = ["evaluate", "--data", str(data), "--workdir", str(workdir), "--no-fid"]
     stage("evaluate_first", evaluate + ["--out", str(root / "eval1")])
     stage("evaluate_cached_judges", evaluate + ["--out", str(root / "eval2")])
-    stage("evaluate_full", evaluate + ["--out", str(root / "eval_full"), "--max-utterances", "0"])
+    stage("evaluate_full", evaluate + ["--out", str(root / "eval_full"), "--full"])
     stage("export", ["export", "--workdir", str(workdir), "--out", str(root / "savedmodels")])
 
     return results
