@@ -47,8 +47,12 @@ def chromium() -> str | None:
     return None
 
 
-def start_browser(width: int = 1280, height: int = 1000):
-    """Headless Chromium through the local chromedriver (never Selenium Manager's downloads)."""
+def start_browser(width: int = 1280, height: int = 1000, microphone=None):
+    """Headless Chromium through the local chromedriver (never Selenium Manager's downloads).
+
+    With `microphone` (a WAV path), Chromium's fake capture device plays that file, looped, as the
+    microphone, and the permission prompt is answered yes.
+    """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -62,6 +66,10 @@ def start_browser(width: int = 1280, height: int = 1000):
         f"--window-size={width},{height}",
     ):
         options.add_argument(argument)
+    if microphone is not None:
+        options.add_argument("--use-fake-ui-for-media-stream")
+        options.add_argument("--use-fake-device-for-media-stream")
+        options.add_argument(f"--use-file-for-fake-audio-capture={microphone}")
     options.binary_location = chromium()
     return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
 
@@ -70,7 +78,7 @@ class AppProcess:
     """`python -m s2f_tf app ARGS` in a subprocess; `url` once it serves. Output lines are collected
     by reader threads (`stdout`, `stderr`)."""
 
-    def __init__(self, args, env=None, timeout: float = 180.0):
+    def __init__(self, args, env=None, timeout: float = 300.0):
         environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "s2f_tf", "app", *map(str, args)],
@@ -149,6 +157,34 @@ def upload(driver, url: str, path, timeout: float = 90.0) -> dict:
         driver, lambda: voice.find_elements(By.CSS_SELECTOR, "input[type=file]"), timeout
     )[0]
     field.send_keys(str(path))
+    return _answer(driver, timeout)
+
+
+def record(driver, url: str, seconds: float, timeout: float = 90.0) -> dict:
+    """Open the page, record from the microphone for `seconds`, stop; the answer as `upload` gives it."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(url)
+    _wait(
+        driver, lambda: driver.find_elements(By.CSS_SELECTOR, "#s2f-voice .record-button"), timeout
+    )
+    driver.find_element(By.CSS_SELECTOR, "#s2f-voice .record-button").click()
+    time.sleep(seconds)
+    stop = _wait(
+        driver,
+        lambda: [
+            b
+            for b in driver.find_elements(By.CSS_SELECTOR, "#s2f-voice .stop-button")
+            if b.is_displayed()
+        ],
+        timeout,
+    )
+    stop[0].click()
+    return _answer(driver, timeout)
+
+
+def _answer(driver, timeout):
+    from selenium.webdriver.common.by import By
 
     def answered():
         message = driver.find_element(By.CSS_SELECTOR, "#s2f-message").text.strip()

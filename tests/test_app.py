@@ -2,6 +2,7 @@
 port, loopback, missing extra, SIGINT), two requests at once over HTTP, and the page in headless Chromium."""
 
 import json
+import re
 import signal
 import sys
 import threading
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-from app_browser import AppProcess, browser_missing, start_browser, upload
+from app_browser import AppProcess, browser_missing, record, start_browser, upload
 from PIL import Image
 
 from s2f_tf.cli import main
@@ -168,9 +169,9 @@ def test_gallery_ranks_training_identities_by_voice_embedding(tiny_export, tiny_
     # Each identity's embedding: its held-out utterances (at most 8 s of each) through the model,
     # averaged, unit length.
     sums, cut = np.zeros_like(gallery.embeddings), int(MAX_UTTERANCE_SECONDS * 16000)
-    for record in pipeline.eval_voices(tiny_dataset, preset("tiny"), "train_heldout"):
-        samples = record["samples"].numpy()[0, :cut].astype(np.float32) / 32768.0
-        sums[int(record["voice_label"][0])] += model(samples)["embedding"]
+    for voice in pipeline.eval_voices(tiny_dataset, preset("tiny"), "train_heldout"):
+        samples = voice["samples"].numpy()[0, :cut].astype(np.float32) / 32768.0
+        sums[int(voice["voice_label"][0])] += model(samples)["embedding"]
     want = sums / np.linalg.norm(sums, axis=1, keepdims=True)
     np.testing.assert_allclose(gallery.embeddings, want, atol=1e-5)
     faces, labels, _ = pipeline.load_faces(tiny_dataset, "train")
@@ -377,3 +378,17 @@ def test_browser_silence_shows_the_message_and_the_app_keeps_serving(served, bro
     )
     assert upload(browser, served.url, audio_files / "alice.wav")["face"] is not None
     assert served.process.poll() is None
+
+
+def test_browser_microphone_recording_gives_a_face(served, audio_files):
+    """Chromium's fake microphone plays speech.wav (looped); the recording goes the same way."""
+    driver = start_browser(microphone=audio_files / "speech.wav")
+    try:
+        answer = record(driver, served.url, seconds=3.0)
+    finally:
+        driver.quit()
+    assert re.fullmatch(
+        r"audio\.wav: used \d+\.\d\d s of speech \(VAD\) of \d+\.\d\d s; face in \d+\.\d\d s",
+        answer["message"],
+    )
+    assert answer["face"].shape == (512, 512, 3) and answer["face"][::8, ::8].std() > 10

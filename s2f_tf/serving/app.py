@@ -213,22 +213,23 @@ def build_page(face_app: FaceApp, concurrency: int = 4):
                 vad = gr.Checkbox(value=True, label="keep only speech (voice activity detection)")
                 button = gr.Button("Draw the face", variant="primary")
                 message = gr.Markdown(elem_id="s2f-message")
+                speech = gr.Image(
+                    label="Speech the model heard",
+                    format="png",
+                    interactive=False,
+                    height=130,
+                    elem_id="s2f-speech",
+                )
+                kept = gr.Audio(label="Play it", interactive=False, elem_id="s2f-kept")
             with gr.Column(scale=1):
                 face = gr.Image(
                     label="The face (nearest-neighbour upscaled)",
                     format="png",
                     type="numpy",
                     interactive=False,
+                    height=560,
                     elem_id="s2f-face",
                 )
-        with gr.Row():
-            speech = gr.Image(
-                label="Speech the model heard",
-                format="png",
-                interactive=False,
-                elem_id="s2f-speech",
-            )
-            kept = gr.Audio(label="Play it", interactive=False, elem_id="s2f-kept")
         if face_app.gallery is not None:
             gallery = face_app.gallery
             nearest = gr.Gallery(
