@@ -69,23 +69,6 @@ def stop_app(process) -> int:
     return code
 
 
-def request_face(http, url: str, path: Path) -> str:
-    """One request through Gradio's REST API, as `curl` would send it: upload the file, call /generate,
-    read the event stream, download the face PNG. Returns the message line."""
-    api = url + "gradio_api/"
-    with open(path, "rb") as audio:
-        uploaded = http.post(api + "upload", files={"files": (path.name, audio, "audio/wav")})
-    voice = {"path": uploaded.json()[0], "meta": {"_type": "gradio.FileData"}}
-    event = http.post(api + "call/generate", json={"data": [voice, True]}).json()["event_id"]
-    with http.stream("GET", api + f"call/generate/{event}") as stream:
-        lines = list(stream.iter_lines())
-    if "event: complete" not in lines:
-        raise RuntimeError(f"request failed: {lines[-3:]}")
-    outputs = json.loads([line for line in lines if line.startswith("data:")][-1][5:])
-    http.get(outputs[0]["url"]).raise_for_status()
-    return outputs[-1]
-
-
 def time_requests(url, clips, runs) -> dict:
     """Median wall time of --runs requests per clip over HTTP (after one warm-up request).
 
@@ -93,14 +76,21 @@ def time_requests(url, clips, runs) -> dict:
     same request sent as below takes a few hundred ms."""
     import httpx
 
+    from s2f_tf.serving.app import request
+
+    def one(http, path):
+        answer = request(url, path, http=http)
+        http.get(answer["face"]).raise_for_status()  # the browser fetches the face too
+        return answer["message"]
+
     result = {}
     with httpx.Client(timeout=120) as http:
         for seconds, path in clips.items():
-            request_face(http, url, path)  # warm-up
+            one(http, path)  # warm-up
             wall = []
             for _ in range(runs):
                 start = time.perf_counter()
-                message = request_face(http, url, path)
+                message = one(http, path)
                 wall.append(time.perf_counter() - start)
             result[seconds] = {"http_median_ms": _median_ms(wall), "message": message}
     return result

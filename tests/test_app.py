@@ -16,7 +16,7 @@ from PIL import Image
 
 from s2f_tf.cli import main
 from s2f_tf.config import preset
-from s2f_tf.serving.app import FaceApp, free_port, is_loopback, upscale
+from s2f_tf.serving.app import FaceApp, free_port, is_loopback, request, upscale
 from s2f_tf.serving.generate import NO_VAD_HINT as CLI_HINT
 from s2f_tf.serving.inference import load_model
 
@@ -286,7 +286,7 @@ def served(tiny_export, tiny_dataset, tmp_path_factory):
     app.kill()
 
 
-def test_serves_a_free_loopback_port_and_stops_on_sigint(tiny_export, tmp_path):
+def test_serves_a_free_loopback_port_and_stops_on_sigint(tiny_export, audio_files, tmp_path):
     import urllib.request
 
     pytest.importorskip("gradio", reason="needs the optional extra: pip install -e '.[app]'")
@@ -298,6 +298,9 @@ def test_serves_a_free_loopback_port_and_stops_on_sigint(tiny_export, tmp_path):
         with urllib.request.urlopen(app.url, timeout=30) as response:
             assert response.status == 200
             assert b'"title":"s2f: voice to face"' in response.read()  # the page's config
+        answer = request(app.url, audio_files / "alice.wav")
+        assert answer["message"].startswith("alice.wav: used 1.50 s of speech") and answer["face"]
+        assert len([p for p in tmp_path.rglob("*") if p.is_file()]) >= 2  # the upload, the face
         code = app.stop(signal.SIGINT)
     finally:
         app.kill()
@@ -306,7 +309,8 @@ def test_serves_a_free_loopback_port_and_stops_on_sigint(tiny_export, tmp_path):
     assert app.stderr[-1] == "s2f app: stopped (SIGINT)"
     summary = json.loads(app.stdout[-1])
     assert summary["stopped"] == "SIGINT" and summary["url"] == app.url
-    assert summary["model"] == str(tiny_export / "gen_fp32.tflite")
+    assert summary["model"] == str(tiny_export / "gen_fp32.tflite") and summary["requests"] == 1
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []  # recordings are not left behind
 
 
 def test_two_requests_at_once_over_http(served, tiny_export, audio_files, tmp_path, capsys):
@@ -326,18 +330,13 @@ def test_two_requests_at_once_over_http(served, tiny_export, audio_files, tmp_pa
 
 
 def test_over_the_limit_is_refused_over_http(served, tmp_path):
-    from gradio_client import Client, handle_file
-
     from s2f_tf.serving.export import check_clips
 
     long = tmp_path / "long.wav"
     soundfile.write(long, check_clips(16000, (16000 * 25,))[0], 16000, subtype="PCM_16")
-    client = Client(
-        served.url, verbose=False, download_files=str(tmp_path / "dl"), analytics_enabled=False
-    )
-    face, *_, message = client.predict(handle_file(str(long)), True, api_name="/generate")
-    assert face is None
-    assert message == (
+    answer = request(served.url, long)
+    assert answer["face"] is None
+    assert answer["message"] == (
         "**Could not draw a face:** long.wav: 25.0 s of audio is more than this app accepts (20 s);"
         " send a shorter recording"
     )

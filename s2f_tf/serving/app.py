@@ -193,7 +193,11 @@ def build_page(face_app: FaceApp, concurrency: int = 4):
     VAD in parallel; the model call holds FaceApp's lock); its API name is `/generate`."""
     gr = import_gradio()
     model = face_app.model
-    with gr.Blocks(title="s2f: voice to face", analytics_enabled=False) as page:
+    # delete_cache: uploads and results older than 30 minutes are removed every 10 minutes, and all of
+    # them when the app stops (recordings of voices should not pile up in the temporary folder).
+    with gr.Blocks(
+        title="s2f: voice to face", analytics_enabled=False, delete_cache=(600, 1800)
+    ) as page:
         gr.Markdown(
             "# Voice → face\n"
             "Record your voice or upload a recording (WAV, FLAC, OGG; any rate, mono or stereo). "
@@ -317,3 +321,36 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def request(url: str, path, vad: bool = True, http=None) -> dict:
+    """Send one recording to a running app through Gradio's REST API (what the page's "Use via API"
+    describes): upload, call `/generate`, read the event stream. Needs httpx (installed with Gradio).
+
+    Returns {"face": URL of the face PNG or None, "message": the message line, "nearest": the gallery's
+    entries}.
+    """
+    import json
+
+    import httpx
+
+    client = http or httpx.Client(timeout=120)
+    api = url.rstrip("/") + "/gradio_api/"
+    try:
+        with open(path, "rb") as audio:
+            uploaded = client.post(api + "upload", files={"files": (Path(path).name, audio)})
+        uploaded.raise_for_status()
+        voice = {"path": uploaded.json()[0], "meta": {"_type": "gradio.FileData"}}
+        call = client.post(api + "call/generate", json={"data": [voice, vad]})
+        call.raise_for_status()
+        with client.stream("GET", api + f"call/generate/{call.json()['event_id']}") as stream:
+            lines = list(stream.iter_lines())
+    finally:
+        if http is None:
+            client.close()
+    if "event: complete" not in lines:
+        raise RuntimeError(f"{url}: the request failed: {' '.join(lines)[-300:]}")
+    face, _speech, _kept, nearest, message = json.loads(
+        [line for line in lines if line.startswith("data:")][-1][len("data:") :]
+    )
+    return {"face": face["url"] if face else None, "message": message, "nearest": nearest or []}
