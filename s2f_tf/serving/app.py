@@ -243,6 +243,10 @@ def build_page(face_app: FaceApp, concurrency: int = 4):
                 ),
                 format="png",
                 columns=NEAREST,
+                rows=1,
+                height="auto",
+                object_fit="contain",
+                allow_preview=False,
                 elem_id="s2f-nearest",
             )
         else:
