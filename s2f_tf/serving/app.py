@@ -11,7 +11,7 @@ Example:
 >>> face_app = FaceApp(load_model("savedmodels/s2f_demo"))
 >>> answer = face_app.answer("voice.wav")
 >>> answer.face.shape, answer.message
-((512, 512, 3), 'Kept 2.41 s of speech of 3.10 s ...')
+((512, 512, 3), 'voice.wav: used 2.62 s of speech (VAD) of 4.02 s; face in 0.03 s')
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+import soundfile
 
+from s2f_tf.audio import to_int16
 from s2f_tf.errors import S2FError
 from s2f_tf.images import waveform_picture
 from s2f_tf.serving import APP_MAX_BYTES as MAX_BYTES
@@ -102,12 +104,10 @@ class FaceApp:
                 f" ({self.max_bytes / 1e6:g} MB); send a shorter recording"
             )
         try:
-            import soundfile
-
             info = soundfile.info(str(path))
             seconds = info.frames / info.samplerate
-        except Exception:  # unreadable: read_voice gives the CLI's explanation
-            return
+        except (RuntimeError, OSError, ValueError, EOFError, ZeroDivisionError):
+            return  # unreadable: read_voice gives the CLI's explanation
         self._check_seconds(seconds, name)
 
     def _check_seconds(self, seconds, name) -> None:
@@ -117,9 +117,13 @@ class FaceApp:
                 f" ({_seconds(self.max_seconds)}); send a shorter recording"
             )
 
-    def run_model(self, samples: np.ndarray) -> dict:
+    def run_model(self, samples: np.ndarray) -> tuple[dict, float]:
+        """The model's outputs for `samples` and the seconds the call took (not counting the wait for
+        the lock)."""
         with self._lock:
-            return self.model(samples)
+            start = time.perf_counter()
+            outputs = self.model(samples)
+            return outputs, time.perf_counter() - start
 
     def answer(self, path, vad: bool = True, name=None) -> Answer:
         """The face for the audio file `path` (an upload or a recording); never raises S2FError: a bad
@@ -135,9 +139,7 @@ class FaceApp:
                 path, self.model.audio, vad=vad, name=name, no_vad_hint=NO_VAD_HINT
             )
             self._check_seconds(total, name)
-            start = time.perf_counter()
-            outputs = self.run_model(samples)
-            seconds = time.perf_counter() - start
+            outputs, seconds = self.run_model(samples)
         except S2FError as error:
             return Answer(message=str(error), error=True)
         face = np.asarray(outputs["face"], np.uint8)
@@ -152,8 +154,6 @@ class FaceApp:
                 (upscale(self.gallery.faces[i], 2), self.gallery.label(i, similarity))
                 for i, similarity in self.gallery.nearest(outputs["embedding"], NEAREST)
             ]
-        from s2f_tf.audio import to_int16
-
         return Answer(
             face=upscale(face, factor),
             speech=waveform_picture(samples),
