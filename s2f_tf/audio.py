@@ -28,25 +28,28 @@ class AudioFileError(S2FError):
         self.reason = reason
 
 
-def load_audio(path, sample_rate: int = 16000) -> np.ndarray:
+def load_audio(path, sample_rate: int = 16000, name=None) -> np.ndarray:
     """Decode `path`, downmix to mono and resample to `sample_rate`: float32 in [-1, 1].
 
     Raises AudioFileError (an S2FError, one line) for a missing, unreadable, empty or non-finite file;
-    its `reason` is "missing", "unreadable", "empty" or "non_finite".
+    its `reason` is "missing", "unreadable", "empty" or "non_finite". Messages start with `name`
+    (default: `path`), e.g. the name a file was uploaded under rather than where it was stored.
     """
+    name = path if name is None else name
     if not os.path.isfile(path):  # libsndfile reports this as a generic "System error"
-        raise AudioFileError(f"{path}: no such file", "missing")
+        raise AudioFileError(f"{name}: no such file", "missing")
     try:
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, OSError, RuntimeError, ValueError, EOFError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        message = message.replace(str(path), str(name))  # libsndfile may quote the path
         raise AudioFileError(
-            f"{path}: not a readable audio file ({message})", "unreadable"
+            f"{name}: not a readable audio file ({message})", "unreadable"
         ) from None
     if data.size == 0:
-        raise AudioFileError(f"{path}: contains no samples", "empty")
+        raise AudioFileError(f"{name}: contains no samples", "empty")
     if not np.isfinite(data).all():
-        raise AudioFileError(f"{path}: contains NaN or infinite samples", "non_finite")
+        raise AudioFileError(f"{name}: contains NaN or infinite samples", "non_finite")
     mono = data.mean(axis=1)
     if rate != sample_rate:
         mono = soxr.resample(mono, rate, sample_rate, quality="HQ")

@@ -33,6 +33,7 @@ COMMANDS = {
     "import-torch": "import_torch",
     "demo": "demo",
     "info": "info",
+    "app": "app",
 }
 
 

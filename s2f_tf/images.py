@@ -58,6 +58,32 @@ def pairs_grid(real, generated, columns: int = 8) -> np.ndarray:
     return grid(np.concatenate(rows), columns)
 
 
+def waveform_picture(
+    samples, width: int = 512, height: int = 96, colour=(37, 99, 235), background=(255, 255, 255)
+) -> np.ndarray:
+    """A waveform as a uint8 picture [height, width, 3]: per column, a line from the minimum to the
+    maximum of the samples it covers (float samples in [-1, 1])."""
+    samples = np.clip(np.asarray(samples, np.float32).reshape(-1), -1.0, 1.0)
+    picture = np.empty((height, width, 3), np.uint8)
+    picture[:] = background
+    picture[height // 2, :] = (200, 200, 200)  # the zero line
+    if samples.size == 0:
+        return picture
+    # Column i covers samples[starts[i]:starts[i + 1]] (one sample where columns outnumber samples).
+    starts = np.minimum(
+        np.linspace(0, samples.size, width + 1)[:-1].astype(np.int64), samples.size - 1
+    )
+    lows, highs = np.minimum.reduceat(samples, starts), np.maximum.reduceat(samples, starts)
+
+    def to_row(value):
+        return np.round((1.0 - value) * 0.5 * (height - 1)).astype(np.int64)
+
+    top, bottom = to_row(highs), to_row(lows)
+    rows = np.arange(height)[:, None]
+    picture[(rows >= top[None, :]) & (rows <= bottom[None, :])] = colour
+    return picture
+
+
 def png_bytes(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.asarray(image, np.uint8)).save(buffer, format="PNG")

@@ -194,6 +194,9 @@ CASES = [
     ("synth-empty-out", ["synth", "--out", ""], 2, "expected a path"),
     ("synth-out-not-empty", ["synth", "--out", "{nonempty}"], 2, "exists and is not empty"),
     ("synth-out-is-file", ["synth", "--out", "{file}"], 2, "exists and is not empty"),
+    # --- app (both refused before Gradio or the model is loaded)
+    ("app-port-out-of-range", ["app", "--port", "70000"], 2, "must be 0 (a free port) to 65535"),
+    ("app-negative-limit", ["app", "--max-seconds", "-1"], 2, "must be positive"),
     # --- prepare
     *[
         (

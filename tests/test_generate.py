@@ -4,36 +4,19 @@ import json
 
 import numpy as np
 import pytest
-import soundfile
 from PIL import Image
 
 from s2f_tf.cli import main
-from s2f_tf.config import preset
-from s2f_tf.serving.export import check_clips, export
-from s2f_tf.serving.testing import write_random_workdir
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    workdir = write_random_workdir(tmp_path_factory.mktemp("work"), preset("tiny"), seed=3)
-    base = tmp_path_factory.mktemp("savedmodels") / "gen"
-    export(workdir, base, quantizations=("fp32",), check_samples=(200, 8000), progress=False)
-    return base / "1"
+@pytest.fixture
+def model_dir(tiny_export):
+    return tiny_export
 
 
-@pytest.fixture(scope="module")
-def audio(tmp_path_factory):
-    """A voiced mono 16 kHz WAV, a voiced stereo 44.1 kHz FLAC, silence, and a text file."""
-    root = tmp_path_factory.mktemp("audio")
-    voice, other = (
-        check_clips(16000, (24000, 1), seed=5)[0],
-        check_clips(44100, (66150,), seed=6)[0],
-    )
-    soundfile.write(root / "alice.wav", voice, 16000, subtype="PCM_16")
-    soundfile.write(root / "bob.flac", np.stack([other, 0.8 * other], axis=1), 44100)
-    soundfile.write(root / "quiet.wav", np.zeros(16000, np.float32), 16000, subtype="PCM_16")
-    (root / "notes.wav").write_text("this is not audio\n")
-    return root
+@pytest.fixture
+def audio(audio_files):
+    return audio_files
 
 
 def run_cli(args, capsys):

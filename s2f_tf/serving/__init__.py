@@ -9,3 +9,7 @@ QUANTIZATIONS = (
     "int8",
 )  # TFLite variants: float32, float16 weights, int8 dynamic range.
 FP32_TOLERANCE = 1e-4  # max |face_float - Keras| for the SavedModel and the fp32 TFLite file.
+
+# `s2f app`: the largest request accepted (checked before decoding, and the duration again after it).
+APP_MAX_SECONDS = 600.0  # 10 minutes of audio
+APP_MAX_BYTES = 50 * 1000 * 1000  # 50 MB

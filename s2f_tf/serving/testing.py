@@ -17,10 +17,13 @@ from s2f_tf.files import atomic_write_text
 from s2f_tf.models import Generator, VoiceEncoder
 
 
-def write_random_workdir(path, config: Config, seed: int = 0) -> Path:
+def write_random_workdir(path, config: Config, seed: int = 0, output_gain: float = 1.0) -> Path:
     """Write a work directory holding randomly initialised voice encoder and generator for `config`.
 
     The encoder's BatchNorm statistics are left at their initial values (mean 0, variance 1).
+    `output_gain` multiplies the generator's last kernel: a random `tiny` generator draws faces within
+    one grey level of each other, and a gain of ~1000 gives them contrast, so that comparisons of
+    pixels tell faces apart.
 
     Example:
     >>> write_random_workdir(tmp_path / "work", preset("tiny"))
@@ -32,6 +35,9 @@ def write_random_workdir(path, config: Config, seed: int = 0) -> Path:
     encoder.build((None, None, config.audio.num_mel_bins))
     generator = Generator.from_model_config(config.model, name="generator")
     generator.build((None, config.model.embedding_dim))
+    if output_gain != 1.0:
+        to_rgb = generator.blocks[-1]
+        to_rgb.kernel.assign(to_rgb.kernel * output_gain)
     atomic_write_text(path / workdir_layout.CONFIG, config.to_json())
     encoder.save_weights(str(path / workdir_layout.ENCODER_WEIGHTS))
     manager = tf.train.CheckpointManager(
