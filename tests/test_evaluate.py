@@ -427,7 +427,7 @@ def test_full_lifts_the_bounds_and_bad_bounds_are_refused(tmp_path, capsys, monk
     assert (custom.max_utterances, custom.max_faces) == (3, 0)
     for flag in ("--max-utterances", "--max-faces", "--classifier-faces"):
         assert cli.main([*base, flag, "-1"]) == 2
-        assert f"{flag} must be 0 (all) or positive" in capsys.readouterr().err
+        assert f"{flag}: must be at least 0, got -1" in capsys.readouterr().err
     assert len(seen) == 3
 
 
