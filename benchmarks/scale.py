@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -70,6 +71,8 @@ def _du(path) -> int:
 def run_stage(args, disk=None) -> dict:
     """Run one `s2f` command; its wall time, peak process-tree RSS, disk written and JSON summary."""
     before = _du(disk) if disk and Path(disk).exists() else 0
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     process = subprocess.Popen(
         S2F + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -86,6 +89,8 @@ def run_stage(args, disk=None) -> dict:
     out, err = process.communicate()
     wall = time.perf_counter() - started
     sampler.join()
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     lines = [line for line in out.splitlines() if line.startswith("{")]
     summary = json.loads(lines[-1]) if lines and process.returncode == 0 else None
     if process.returncode != 0:
@@ -94,6 +99,8 @@ def run_stage(args, disk=None) -> dict:
         "command": "s2f " + " ".join(args),
         "returncode": process.returncode,
         "wall_s": round(wall, 1),
+        "cpu_s": round(cpu, 1),  # the stage's whole process tree (reaped children included)
+        "load_avg": [round(load_before, 1), round(os.getloadavg()[0], 1)],  # 1-min, start and end
         "peak_rss_gb": round(peak[0] / 1e9, 2),
         "disk_gb": round((_du(disk) - before) / 1e9, 3) if disk else None,
         "summary": summary,
@@ -105,10 +112,15 @@ def one_size(root: Path, identities: int, options) -> dict:
     corpus, data = root / "corpus", root / "data"
     workdir = root / "workdir"
     results = {}
+    stopped = [False]  # --until: the named stage was the last one
     steps = str(options.train_steps)
 
     def stage(name, argv, disk=None, skip_if=None):
         done = root / f"{name}.json"
+        if stopped[0]:
+            return None
+        if name == options.until:
+            stopped[0] = True
         if done.is_file():
             results[name] = json.loads(done.read_text())
             return results[name]
@@ -143,6 +155,8 @@ def one_size(root: Path, identities: int, options) -> dict:
             + ["--min-frames", "300", "--workers", "1"],
             disk=root / "data_1_worker",
         )
+    if stopped[0]:
+        return results
     common = ["--data", str(data), "--workdir", str(workdir), "--preset", "wen2019"]
     stage("pretrain_start", ["pretrain-voice", *common, "--steps", "1", "--no-progress"])
     for mode in ("pipeline", "device"):  # each from scratch: same steps, same start
@@ -200,8 +214,9 @@ def _row(identities, name, r):
     if name.startswith("evaluate") and s:
         extra.append(f"judges {s.get('judges', '?')}")
     return (
-        f"| {identities} | {name} | {r['wall_s']} | {r['peak_rss_gb']} | "
-        f"{r['disk_gb'] if r['disk_gb'] is not None else ''} | {'; '.join(extra)} |"
+        f"| {identities} | {name} | {r['wall_s']} | {r.get('cpu_s', '')} | {r['peak_rss_gb']} | "
+        f"{r['disk_gb'] if r['disk_gb'] is not None else ''} | {r.get('load_avg', '')} | "
+        f"{'; '.join(extra)} |"
     )
 
 
@@ -219,21 +234,22 @@ def main(argv=None):
     parser.add_argument("--pipeline-batches", type=int, default=20)
     parser.add_argument("--out", default="benchmarks/scale.json")
     parser.add_argument("--skip-evaluate", action="store_true", help="stop after training")
+    parser.add_argument("--until", help="stop each size after this stage (e.g. prepare)")
     options = parser.parse_args(argv)
     everything = {}
     for size in [int(s) for s in options.sizes.split(",")]:
         everything[size] = one_size(Path(options.root) / f"ids{size}", size, options)
         Path(options.out).write_text(json.dumps(everything, indent=1))
-    print("\n| identities | stage | wall s | peak RSS GB | disk GB | notes |")
-    print("|---|---|---|---|---|---|")
+    print("\n| identities | stage | wall s | CPU s | peak RSS GB | disk GB | load avg | notes |")
+    print("|---|---|---|---|---|---|---|---|")
     for size, results in everything.items():
         for name, r in results.items():
-            if name != "pipeline":
+            if name != "pipeline" and r is not None:
                 print(_row(size, name, r))
     print("\n| identities | input pipeline, wen2019 batch 128+128 | wall s/batch | CPU s/batch |")
     print("|---|---|---|---|")
     for size, results in everything.items():
-        for r in results["pipeline"]:
+        for r in results.get("pipeline", []):
             print(
                 f"| {size} | {r['mode']} | {r['wall_s_per_batch']:.4f} | {r['cpu_s_per_batch']:.4f} |"
             )
