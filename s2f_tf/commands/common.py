@@ -6,6 +6,7 @@ from pathlib import Path
 
 from s2f_tf.commands.argtypes import COUNT, integer, path
 from s2f_tf.errors import S2FError
+from s2f_tf.train import STRATEGIES
 
 MAX_CPU_REPLICAS = 256
 
@@ -28,7 +29,7 @@ def add_training_arguments(parser, what: str):
     parser.add_argument(
         "--strategy",
         default="auto",
-        choices=("auto", "one_device", "mirrored", "multi_worker"),
+        choices=STRATEGIES,
         help="tf.distribute strategy (auto: multi-worker from TF_CONFIG, else all GPUs/CPUs)",
     )
     parser.add_argument(
@@ -49,12 +50,10 @@ def add_training_arguments(parser, what: str):
 def resolve_config(args, section: str):
     """The preset (or the work directory's saved config) with command-line overrides applied."""
     from s2f_tf import workdir as wd
-    from s2f_tf.config import PRESETS, preset
+    from s2f_tf.config import preset
 
     saved = Path(args.workdir) / wd.CONFIG
     if args.preset is not None:
-        if args.preset not in PRESETS:
-            raise S2FError(f"unknown preset {args.preset!r}; choose from {', '.join(PRESETS)}")
         config = preset(args.preset)
     elif saved.is_file():
         config = wd.load_config(args.workdir)

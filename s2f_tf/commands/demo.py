@@ -69,9 +69,9 @@ def _heldout_wavs(corpus, data, count=8):
     """One recording of each of up to `count` identities that training never saw (the test split)."""
     from pathlib import Path
 
-    from s2f_tf.data import pipeline
+    from s2f_tf.data.info import load_info
 
-    info = pipeline.load_info(data)
+    info = load_info(data)
     wavs = []
     for name in info.names("test")[:count]:
         voxceleb_id = info.identities[name]["id"]
@@ -100,11 +100,10 @@ def run(args):
     import time
     from pathlib import Path
 
-    from s2f_tf.config import PRESETS
+    from s2f_tf.config import preset
     from s2f_tf.errors import S2FError
 
-    if args.preset not in PRESETS:  # before minutes of synth and prepare
-        raise S2FError(f"unknown preset {args.preset!r}; choose from {', '.join(PRESETS)}")
+    preset(args.preset)  # an unknown name fails here, before minutes of synth and prepare
     started = time.perf_counter()
     out = Path(args.out)
     corpus, data, work = out / "corpus", out / "data", out / "workdir"
