@@ -44,7 +44,8 @@ def main(argv=None) -> dict:
     tf.config.threading.set_inter_op_parallelism_threads(1)
     from benchmarks.train_step import tf_step_fn
     from s2f_tf.config import preset
-    from s2f_tf.data.pipeline import load_info, train_dataset
+    from s2f_tf.data.info import load_info
+    from s2f_tf.data.pipeline import train_dataset
 
     info = load_info(args.data)
     classes = len(info.names("train"))

@@ -127,7 +127,8 @@ def compare_bf16(data_dir: Path, steps: int, preset: str = "small", batches: int
     import tensorflow as tf
 
     from s2f_tf.config import preset as get_preset
-    from s2f_tf.data.pipeline import load_info, train_dataset
+    from s2f_tf.data.info import load_info
+    from s2f_tf.data.pipeline import train_dataset
     from s2f_tf.train.builder import build_gan
 
     config = get_preset(preset)

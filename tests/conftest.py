@@ -55,9 +55,10 @@ def prepare_small_corpus(root, seed, identities=6, utterances=3, faces=2, min_fr
 def tiny_export(tmp_path_factory):
     """A random `tiny` model exported once per session (SavedModel + `gen_fp32.tflite`): its version
     directory. The generator's output gain gives its faces contrast, so pixel comparisons mean something."""
+    from random_workdir import write_random_workdir
+
     from s2f_tf.config import preset
     from s2f_tf.serving.export import export
-    from s2f_tf.serving.testing import write_random_workdir
 
     workdir = write_random_workdir(
         tmp_path_factory.mktemp("work"), preset("tiny"), seed=3, output_gain=1000.0
@@ -75,7 +76,7 @@ def audio_files(tmp_path_factory):
     import numpy as np
     import soundfile
 
-    from s2f_tf.serving.export import check_clips
+    from s2f_tf.serving.checks import check_clips
     from s2f_tf.synth.voices import Recording, VoiceTraits, synthesize
 
     root = tmp_path_factory.mktemp("audio")

@@ -159,11 +159,12 @@ def test_simultaneous_requests_all_get_their_own_face(tiny_export, audio_files):
 
 def test_gallery_ranks_training_identities_by_voice_embedding(tiny_export, tiny_dataset):
     from s2f_tf.data import pipeline
+    from s2f_tf.data.info import load_info
     from s2f_tf.serving.gallery import MAX_UTTERANCE_SECONDS, Gallery
 
     model = load_model(tiny_export)
     gallery = Gallery.from_dataset(tiny_dataset, model)
-    info = pipeline.load_info(tiny_dataset)
+    info = load_info(tiny_dataset)
     assert gallery.names == info.names("train") and len(gallery) == 6
     assert gallery.voice_split == "train_heldout"
     # Each identity's embedding: its held-out utterances (at most 8 s of each) through the model,
@@ -330,7 +331,7 @@ def test_two_requests_at_once_over_http(served, tiny_export, audio_files, tmp_pa
 
 
 def test_over_the_limit_is_refused_over_http(served, tmp_path):
-    from s2f_tf.serving.export import check_clips
+    from s2f_tf.serving.checks import check_clips
 
     long = tmp_path / "long.wav"
     soundfile.write(long, check_clips(16000, (16000 * 25,))[0], 16000, subtype="PCM_16")

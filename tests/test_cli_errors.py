@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 import soundfile
 import tensorflow as tf
+from random_workdir import write_random_workdir
 from test_cli import own_lines
 
 from s2f_tf import cli
 from s2f_tf.config import preset
-from s2f_tf.data.prepare import FORMAT
+from s2f_tf.data.info import FORMAT
 from s2f_tf.errors import BAD_INPUT, FAILED, S2FError, describe
-from s2f_tf.serving.testing import write_random_workdir
 
 
 def _tiny_savedmodel(path):

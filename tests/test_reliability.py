@@ -15,14 +15,15 @@ import shutil
 import pytest
 import soundfile
 import tensorflow as tf
+from random_workdir import write_random_workdir
 from test_cli import own_lines
 from test_cli_errors import s2f_process
 from train_worker import NUM_CLASSES, toy_dataset_fn
 
 from s2f_tf.config import preset
 from s2f_tf.data.prepare import PrepareOptions, prepare
-from s2f_tf.serving.export import check_clips, export
-from s2f_tf.serving.testing import write_random_workdir
+from s2f_tf.serving.checks import check_clips
+from s2f_tf.serving.export import export
 from s2f_tf.synth import corpus
 from s2f_tf.train import loop
 from s2f_tf.train.checkpoints import Checkpoints, DamagedCheckpoints

@@ -17,8 +17,9 @@ import tensorflow as tf
 from s2f_tf.config import preset
 from s2f_tf.errors import S2FError
 from s2f_tf.models import build_models
+from s2f_tf.models.optimizers import adam
 from s2f_tf.train import loop
-from s2f_tf.train.builder import adam, build_gan, fast_bfloat16
+from s2f_tf.train.builder import build_gan, fast_bfloat16
 from s2f_tf.train.distribute import make_strategy
 from s2f_tf.train.gan_model import VoiceToFaceGAN
 from s2f_tf.workdir import load_config, save_or_check_config

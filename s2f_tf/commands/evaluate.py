@@ -94,6 +94,7 @@ def add_arguments(parser):
 def run(args):
     from pathlib import Path
 
+    from s2f_tf.config import CONFIG_FILE
     from s2f_tf.errors import S2FError
 
     if args.full:
@@ -108,7 +109,7 @@ def run(args):
         path = Path(other)
         if (
             not (path / "metrics.json").is_file()
-            and not (path / "config.json").is_file()
+            and not (path / CONFIG_FILE).is_file()
             and not (path.suffix == ".json" and path.is_file())
         ):
             raise S2FError(f"--compare {other}: neither a work directory nor an evaluate output")

@@ -47,18 +47,16 @@ def run(args):
     from pathlib import Path
 
     import numpy as np
-    import tensorflow as tf
 
     from s2f_tf import convert, workdir
-    from s2f_tf.config import PRESETS, preset
+    from s2f_tf.config import preset
     from s2f_tf.errors import S2FError
+    from s2f_tf.models.voice_to_face import faces_from_features
 
-    if args.preset not in PRESETS:
-        raise S2FError(f"unknown preset {args.preset!r}; choose from {', '.join(PRESETS)}")
+    config = preset(args.preset)
     for source in (args.voice, args.generator):  # before torch is imported
         if not Path(source).is_file():
             raise S2FError(f"{source}: no such file")
-    config = preset(args.preset)
     root = Path(args.workdir)
     if root.exists() and not root.is_dir():
         raise S2FError(f"{root}: exists and is not a directory")
@@ -80,17 +78,8 @@ def run(args):
 
     with workdir.lock(root, "import-torch"):  # not while a trainer writes here
         workdir.save_or_check_config(root, config)
-        # Keras writes in place: write a sibling and rename, so a crash never leaves half a file.
-        partial = root / f".import-{weights_path.name}"
-        encoder.save_weights(str(partial))
-        partial.replace(weights_path)
-        manager = tf.train.CheckpointManager(
-            tf.train.Checkpoint(generator=generator), str(root / workdir.CHECKPOINTS), max_to_keep=3
-        )
-        # Numbered after any checkpoint already there (--overwrite), so the import is the latest one.
-        latest = manager.latest_checkpoint
-        number = int(latest.rsplit("-", 1)[1]) + 1 if latest else 1
-        checkpoint = manager.save(checkpoint_number=number)
+        workdir.save_encoder_weights(root, encoder)
+        checkpoint = workdir.save_generator(root, generator)
 
     # Check what was written, as `s2f export` / `s2f generate` will load it, against PyTorch itself.
     _, encoder, generator = workdir.load_inference_models(root)
@@ -100,7 +89,7 @@ def run(args):
         voice_state, generator_state, features, config
     )
     embedding = encoder(features, training=False)
-    face = generator(tf.math.l2_normalize(embedding, axis=-1)).numpy()
+    face = faces_from_features(encoder, generator, features)[0].numpy()
     parity = {
         "frames": PARITY_FRAMES,
         "embedding_max_abs_diff": float(np.max(np.abs(embedding.numpy() - torch_embedding))),

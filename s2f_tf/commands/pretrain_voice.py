@@ -23,10 +23,11 @@ def run(args):
         start_workdir,
     )
     from s2f_tf.data import pipeline
+    from s2f_tf.data.info import load_info
     from s2f_tf.train.pretrain import pretrain_voice
 
     config = resolve_config(args, "pretrain")
-    info = pipeline.load_info(args.data)
+    info = load_info(args.data)
     check_data(info, config)
     with lock_workdir(args.workdir, "pretrain-voice"):
         strategy = start_strategy(args)

@@ -24,11 +24,10 @@ def add_arguments(parser):
 def check_encoder(path, config):
     """Load the voice encoder weights once before the work directory is touched: a file cut short or
     made for another preset is one line here, not a failure after set-up."""
-    from s2f_tf.models import VoiceEncoder
+    from s2f_tf.models import build_voice_encoder
     from s2f_tf.train.builder import load_encoder_weights
 
-    encoder = VoiceEncoder.from_model_config(config.model, name="voice_encoder")
-    encoder.build((None, None, config.audio.num_mel_bins))
+    encoder = build_voice_encoder(config)
     load_encoder_weights(encoder, path, config)
 
 
@@ -45,12 +44,13 @@ def run(args):
         start_workdir,
     )
     from s2f_tf.data import pipeline
+    from s2f_tf.data.info import load_info
     from s2f_tf.errors import S2FError
     from s2f_tf.train.data import gan_dataset_fn, preview_batch
     from s2f_tf.train.loop import train_gan
 
     config = resolve_config(args, "train")
-    info = pipeline.load_info(args.data)
+    info = load_info(args.data)
     check_data(info, config)
     encoder = Path(args.encoder) if args.encoder else Path(args.workdir) / wd.ENCODER_WEIGHTS
     if not encoder.is_file():

@@ -39,12 +39,11 @@ import tqdm
 
 from s2f_tf.config import AudioConfig
 from s2f_tf.data import shards as shard_io
+from s2f_tf.data.info import DATASET, FORMAT
 from s2f_tf.data.splits import file_splits, letter_splits, read_meta
 from s2f_tf.errors import S2FError
 from s2f_tf.files import atomic_write_json
 
-FORMAT = "s2f_tf.prepared/2"  # /2: voice records carry their log-mel moments, longest first
-DATASET = "dataset.json"
 PLAN = "plan.json"
 AUDIO_EXTENSIONS = (".wav", ".flac")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")

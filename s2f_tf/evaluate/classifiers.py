@@ -155,7 +155,7 @@ def train_face_classifier(
 
     def prepare(index):
         image = tf.image.random_flip_left_right(tf.gather(all_images, index), seed=seed)
-        return (tf.cast(image, tf.float32) - 127.5) / 127.5, tf.gather(all_labels, index)
+        return to_unit_range(image), tf.gather(all_labels, index)
 
     dataset = (
         tf.data.Dataset.range(len(images))

@@ -35,11 +35,10 @@ from s2f_tf.evaluate.judges import (
     Judges,
     face_counts,
     load_split_faces,
-    lookup,
     predict_gender,
     split_info,
 )
-from s2f_tf.evaluate.sources import UNSEEN, choose
+from s2f_tf.evaluate.sources import UNSEEN, choose, lookup
 
 SEEN = "train_heldout"
 SPLITS = ("train_heldout", "val", "test", UNSEEN)
@@ -343,6 +342,8 @@ def evaluate(
 
 
 def _compare_entry(path, source, info, judges, options, extractor, references=None):
+    from s2f_tf import workdir as wd
+
     path = Path(path)
     candidate = path if path.suffix == ".json" else path / "metrics.json"
     if candidate.is_file():
@@ -350,7 +351,7 @@ def _compare_entry(path, source, info, judges, options, extractor, references=No
         entry = dict(data["model"])
         entry["source"] = str(candidate)  # judged by that evaluation's own classifiers
         return entry
-    if (path / "config.json").is_file():
+    if (path / wd.CONFIG).is_file():
         return evaluate_model(path, source, info, judges, options, extractor, references=references)
     raise S2FError(f"{path}: neither a work directory nor an evaluate output (no metrics.json)")
 
