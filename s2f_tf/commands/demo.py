@@ -108,57 +108,8 @@ def run(args):
     out = Path(args.out)
     corpus, data, work = out / "corpus", out / "data", out / "workdir"
     summary = {}
-    if not (corpus / "vox1_meta.csv").is_file():
-        summary["synth"] = _stage(
-            "synth",
-            [
-                "--out",
-                str(corpus),
-                "--identities",
-                str(args.identities),
-                "--seed",
-                str(args.seed),
-                "--utterances",
-                str(args.utterances),
-                "--faces",
-                str(args.faces),
-            ],
-        )
-    summary["prepare"] = _stage(
-        "prepare",
-        [
-            "--meta",
-            str(corpus / "vox1_meta.csv"),
-            "--voices",
-            str(corpus / "wav"),
-            "--faces",
-            str(corpus / "faces"),
-            "--out",
-            str(data),
-        ],
-    )
-    common = ["--data", str(data), "--workdir", str(work), "--preset", args.preset]
-    steps = ["--steps", str(args.pretrain_steps)] if args.pretrain_steps else []
-    summary["pretrain-voice"] = _stage("pretrain-voice", common + steps)
-    steps = ["--steps", str(args.train_steps)] if args.train_steps else []
-    if _mixed_precision(args.precision):
-        steps.append("--mixed-precision")
-    summary["train"] = _stage("train", common + steps)
-    if not args.skip_evaluate:
-        summary["evaluate"] = _stage(
-            "evaluate",
-            [
-                "--data",
-                str(data),
-                "--workdir",
-                str(work),
-                "--out",
-                str(out / "evaluation"),
-                "--classifier-steps",
-                str(args.classifier_steps),
-            ],
-        )
-    summary["export"] = _stage("export", ["--workdir", str(work), "--out", args.models])
+    for name, argv in _training_stages(args, out, corpus, data, work):
+        summary[name] = _stage(name, argv)
     wavs = _heldout_wavs(corpus, data)
     if not wavs:
         raise S2FError(f"{data}: no held-out test identities to draw faces for")
@@ -177,3 +128,31 @@ def run(args):
         "tensorboard": f"tensorboard --logdir {work / 'logs'}",
         "stages": {k: _seconds(v) for k, v in summary.items() if v},
     }
+
+
+def _training_stages(args, out, corpus, data, work):
+    """(command, arguments) of each stage from synth to export; synth only without a corpus."""
+    if not (corpus / "vox1_meta.csv").is_file():
+        yield "synth", _flags(out=corpus, identities=args.identities, seed=args.seed,
+                              utterances=args.utterances, faces=args.faces)  # fmt: skip
+    yield "prepare", _flags(meta=corpus / "vox1_meta.csv", voices=corpus / "wav",
+                            faces=corpus / "faces", out=data)  # fmt: skip
+    common = _flags(data=data, workdir=work, preset=args.preset)
+    yield "pretrain-voice", common + _flags(steps=args.pretrain_steps)
+    train = common + _flags(steps=args.train_steps)
+    if _mixed_precision(args.precision):
+        train.append("--mixed-precision")
+    yield "train", train
+    if not args.skip_evaluate:
+        yield "evaluate", _flags(data=data, workdir=work, out=out / "evaluation",
+                                 classifier_steps=args.classifier_steps)  # fmt: skip
+    yield "export", _flags(workdir=work, out=args.models)
+
+
+def _flags(**values) -> list[str]:
+    """`--name value` arguments (underscores become dashes), in order; None values are left out."""
+    argv = []
+    for name, value in values.items():
+        if value is not None:
+            argv += [f"--{name.replace('_', '-')}", str(value)]
+    return argv
