@@ -15,7 +15,14 @@ PACKAGE = Path(s2f_tf.__file__).parent
 LAYERS = [
     ("s2f_tf.errors", "s2f_tf.files", "s2f_tf.locks", "s2f_tf.config"),
     ("s2f_tf.audio", "s2f_tf.frontend", "s2f_tf.images", "s2f_tf.losses"),
-    ("s2f_tf.data", "s2f_tf.synth", "s2f_tf.models", "s2f_tf.convert", "s2f_tf.workdir"),
+    (
+        "s2f_tf.data",
+        "s2f_tf.synth",
+        "s2f_tf.models",
+        "s2f_tf.convert",
+        "s2f_tf.workdir",
+        "s2f_tf.torch_import",
+    ),
     ("s2f_tf.train",),
     ("s2f_tf.evaluate",),
     ("s2f_tf.serving",),
