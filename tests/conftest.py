@@ -4,7 +4,11 @@ The logical devices must be configured before anything initialises TensorFlow, s
 import time of the test session (TF-NOTES item 4).
 """
 
+import dataclasses
+import json
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -16,6 +20,61 @@ _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(
     _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
 )
+
+
+@dataclasses.dataclass
+class CliRun:
+    """What one `s2f` run gave: its exit status and what it printed."""
+
+    status: int
+    out: str
+    err: str
+
+    def __iter__(self):  # status, out, err = s2f(...)
+        return iter((self.status, self.out, self.err))
+
+    @property
+    def summary(self) -> dict:
+        """The JSON summary, the last line of standard output."""
+        return json.loads(self.out.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def s2f(capsys):
+    """`s2f(*args)` runs `s2f ARGS` in this process (`s2f_tf.cli.main`): a CliRun."""
+    from s2f_tf import cli
+
+    def run(*args) -> CliRun:
+        status = cli.main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliRun(status, captured.out, captured.err)
+
+    return run
+
+
+def s2f_process(*args, limit_bytes=None, env=None) -> subprocess.Popen:
+    """`s2f ARGS` in its own process (TensorFlow's C++ logging quiet), stdout and stderr piped as text;
+    optionally with a file-size limit (a full disk, as `ulimit -f`)."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, resource.RLIM_INFINITY))
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "s2f_tf", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
+        preexec_fn=limit if limit_bytes else None,
+    )
+
+
+def s2f_run(*args, timeout=300, limit_bytes=None, env=None) -> CliRun:
+    """`s2f ARGS` in its own process, waited for: a CliRun."""
+    process = s2f_process(*args, limit_bytes=limit_bytes, env=env)
+    out, err = process.communicate(timeout=timeout)
+    return CliRun(process.returncode, out, err)
 
 
 @pytest.fixture

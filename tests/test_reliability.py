@@ -15,9 +15,9 @@ import shutil
 import pytest
 import soundfile
 import tensorflow as tf
+from conftest import s2f_process
 from random_workdir import write_random_workdir
 from test_cli import own_lines
-from test_cli_errors import s2f_process
 from train_worker import NUM_CLASSES, toy_dataset_fn
 
 from s2f_tf.config import preset
@@ -170,7 +170,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(small_corpus, t
         ),
     }
     processes = {
-        name: s2f_process(argv, limit_bytes=limit, env={"TQDM_DISABLE": "1"})
+        name: s2f_process(*argv, limit_bytes=limit, env={"TQDM_DISABLE": "1"})
         for name, (argv, limit, _) in runs.items()
     }
     for name, process in processes.items():
