@@ -76,7 +76,7 @@ def test_parser_does_not_import_tensorflow_or_gradio():
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
     )
-    assert result.out.strip() == "[]"
+    assert result.stdout.strip() == "[]"
 
 
 def test_unknown_command_is_a_usage_error():
