@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from s2f_tf.commands.argtypes import COUNT, integer, path
@@ -103,8 +104,6 @@ def writes_workdir() -> bool:
 
 def lock_workdir(workdir, command: str):
     """One trainer per work directory (see `s2f_tf.workdir.lock`); non-chief workers take no lock."""
-    import contextlib
-
     from s2f_tf import workdir as wd
 
     return wd.lock(workdir, command) if writes_workdir() else contextlib.nullcontext()
@@ -136,3 +135,24 @@ def start_workdir(workdir, config, info) -> None:
     wd.save_or_check_config(workdir, config)
     labels = {split: info.names(split) for split in info.splits}
     atomic_write_text(Path(workdir) / wd.LABELS, json.dumps(labels, indent=1))
+
+
+def training_inputs(args, section: str):
+    """(config, dataset info) of a training command, checked against each other before any work."""
+    from s2f_tf.data.info import load_info
+
+    config = resolve_config(args, section)
+    info = load_info(args.data)
+    check_data(info, config)
+    return config, info
+
+
+@contextlib.contextmanager
+def training_workdir(args, config, info, command: str, batch_size: int):
+    """Hold the work directory (`lock_workdir`), start the strategy, check the batch against it and
+    write config.json and labels.json; yields the strategy."""
+    with lock_workdir(args.workdir, command):
+        strategy = start_strategy(args)
+        check_batch(batch_size, strategy)
+        start_workdir(args.workdir, config, info)
+        yield strategy
