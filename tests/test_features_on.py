@@ -19,6 +19,7 @@ from s2f_tf.train.builder import build_gan
 from s2f_tf.train.data import gan_dataset_fn
 from s2f_tf.train.distribute import make_strategy
 from s2f_tf.train.gan_model import VoiceToFaceGAN
+from s2f_tf.train.loop import make_distributed_step
 from s2f_tf.train.pretrain import pretrain_voice
 
 CONFIG = preset("tiny").replace(train={"batch_size": 4}, pretrain={"batch_size": 4})
@@ -55,11 +56,7 @@ def _custom_loop(data_dir, config, strategy, num_classes):
     gan.initial_weights = _weights(gan.models)
     dataset_fn = gan_dataset_fn(data_dir, config)
     batches = iter(strategy.distribute_datasets_from_function(lambda c: dataset_fn(c)))
-
-    @tf.function
-    def step(batch):
-        out = strategy.run(gan, args=(batch, config.train.batch_size))
-        return strategy.experimental_local_results(out)[0]
+    step = make_distributed_step(strategy, gan, config.train.batch_size)
 
     keys, losses = set(), []
     for _ in range(STEPS):
