@@ -9,7 +9,7 @@ from pathlib import Path
 from s2f_tf.data import splits
 from s2f_tf.errors import S2FError
 
-FORMAT = "s2f_tf.prepared/2"  # /2: voice records carry their log-mel moments, longest first
+FORMAT = "s2f_tf.prepared/3"  # /2: records carry their moments, longest first; /3: + shard indexes
 DATASET = "dataset.json"  # what `s2f prepare` writes at the top of a prepared directory
 
 

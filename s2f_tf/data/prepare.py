@@ -9,7 +9,8 @@ normalise crops) and writes the shard itself (`s2f_tf.data.shards`): memory is o
 
     OUT/plan.json                               the options and file lists (a rerun must match it)
     OUT/voices/<split>-NNNNN-of-NNNNN.tfrecord   longest utterance first (+ .json: that shard's counts and
-                                                frame counts in record order, written before the shard)
+                                                frame counts in record order; + .index.npz: where each
+                                                record's samples are in the file; both written before it)
     OUT/faces/<split>-NNNNN-of-NNNNN.tfrecord
     OUT/dataset.json                            splits, label maps, genders, counts, options
 
