@@ -158,20 +158,12 @@ class PipelineSource:
 
         info = load_info(self.data_dir)
         size = info.image_size
-        images, labels, genders = [np.zeros((0, size, size, 3), np.uint8)], [], []
         files = info.files(split, "faces")
+        ds = None
         if files:
             ds = _kept_records(files, records.FACE_FEATURES["label"], keep)
             ds = ds.map(lambda s: records.parse_face(s, size)).batch(1024)
-            for batch in ds.as_numpy_iterator():
-                images.append(batch["image"])
-                labels.append(batch["label"])
-                genders.extend(g.decode() for g in batch["gender"])
-        return (
-            np.concatenate(images),
-            np.concatenate(labels).astype(np.int32) if labels else np.zeros(0, np.int32),
-            np.array(genders, dtype="<U1"),
-        )
+        return self.pipeline.collect_faces(ds, size)
 
     def voices(self, split, config, keep=None):
         """Every utterance of `split` by the SPEC test rule (as `pipeline.eval_voices`: one per element,

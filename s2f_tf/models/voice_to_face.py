@@ -34,6 +34,15 @@ def faces_from_features(voice_encoder, generator, features):
     return generator(embedding), embedding
 
 
+def tile_to_min_frames(features, min_frames: int):
+    """Features `[batch, frames, bins]` -> at least `min_frames` frames: the test-time rule of
+    SPEC-wen2019.md step 8 (see `TileToMinFrames`, the layer of the exported models)."""
+    frames = tf.shape(features)[1]
+    repeats = (min_frames + frames - 1) // tf.maximum(frames, 1)
+    tiled = tf.tile(features, tf.stack([1, tf.maximum(repeats, 1), 1]))
+    return tiled[:, : tf.maximum(frames, min_frames)]
+
+
 @keras.saving.register_keras_serializable(package="s2f_tf")
 class TileToMinFrames(keras.layers.Layer):
     """Features `[batch, frames, bins]` -> at least `min_frames` frames (SPEC-wen2019.md step 8).
@@ -55,10 +64,7 @@ class TileToMinFrames(keras.layers.Layer):
         self.min_frames = int(min_frames)
 
     def call(self, features):
-        frames = tf.shape(features)[1]
-        repeats = (self.min_frames + frames - 1) // tf.maximum(frames, 1)
-        tiled = tf.tile(features, tf.stack([1, tf.maximum(repeats, 1), 1]))
-        return tiled[:, : tf.maximum(frames, self.min_frames)]
+        return tile_to_min_frames(features, self.min_frames)
 
     def compute_output_shape(self, input_shape):
         frames = input_shape[1]
