@@ -84,6 +84,19 @@ def tiny_config():
     return preset("tiny")
 
 
+def prepare_options(corpus_root, out, **overrides):
+    """`PrepareOptions` for a corpus written by `s2f_tf.synth.corpus.generate` (one process)."""
+    from s2f_tf.data.prepare import PrepareOptions
+
+    return PrepareOptions(
+        meta=str(corpus_root / "vox1_meta.csv"),
+        voices=str(corpus_root / "wav"),
+        faces=str(corpus_root / "faces"),
+        out=str(out),
+        **{"workers": 1, **overrides},
+    )
+
+
 def prepare_small_corpus(root, seed, identities=6, utterances=3, faces=2, min_frames=40):
     """Synthesise a small corpus under `root` and prepare it (one process); returns the data dir."""
     from s2f_tf.data import prepare as prep
@@ -97,16 +110,7 @@ def prepare_small_corpus(root, seed, identities=6, utterances=3, faces=2, min_fr
         seed=seed,
         workers=1,
     )
-    prep.prepare(
-        prep.PrepareOptions(
-            meta=str(root / "corpus" / "vox1_meta.csv"),
-            voices=str(root / "corpus" / "wav"),
-            faces=str(root / "corpus" / "faces"),
-            out=str(root / "data"),
-            min_frames=min_frames,
-            workers=1,
-        )
-    )
+    prep.prepare(prepare_options(root / "corpus", root / "data", min_frames=min_frames))
     return root / "data"
 
 

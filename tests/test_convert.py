@@ -228,10 +228,8 @@ def test_torch_missing(monkeypatch, tiny_files):
         convert.from_torch(voice_path, generator_path, config)
 
 
-def test_import_torch_command(tmp_path, tiny_files, s2f):
-    config, voice, generator, voice_path, generator_path = tiny_files
-    root = tmp_path / "work"
-    args = (
+def _import_args(voice_path, generator_path, root):
+    return (
         "--voice",
         voice_path,
         "--generator",
@@ -241,6 +239,12 @@ def test_import_torch_command(tmp_path, tiny_files, s2f):
         "--preset",
         "tiny",
     )
+
+
+def test_import_torch_command(tmp_path, tiny_files, s2f):
+    config, voice, generator, voice_path, generator_path = tiny_files
+    root = tmp_path / "work"
+    args = _import_args(voice_path, generator_path, root)
 
     run = s2f("import-torch", *args)
     assert run.status == 0, run.err
@@ -282,17 +286,7 @@ def test_import_torch_refuses_a_different_config(tmp_path, tiny_files, s2f):
     root.mkdir()
     other = preset("tiny").replace(train={"batch_size": 8})
     (root / "config.json").write_text(other.to_json())
-    run = s2f(
-        "import-torch",
-        "--voice",
-        voice_path,
-        "--generator",
-        generator_path,
-        "--workdir",
-        root,
-        "--preset",
-        "tiny",
-    )
+    run = s2f("import-torch", *_import_args(voice_path, generator_path, root))
     assert run.status == 2
     assert "holds a different configuration" in run.err
     assert len(run.err.strip().splitlines()) == 1
