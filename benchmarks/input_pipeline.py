@@ -42,6 +42,7 @@ def main(argv=None) -> dict:
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
+    from benchmarks.rounds import alternate
     from benchmarks.train_step import tf_step_fn
     from s2f_tf.config import preset
     from s2f_tf.data.info import load_info
@@ -73,18 +74,10 @@ def main(argv=None) -> dict:
     }
     for run in arms.values():
         float(run()["loss/d_adversarial"])  # warm-up (traces once)
-    times = {k: [] for k in arms}
-    for rep in range(args.reps):
-        for name, run in arms.items():
-            for _ in range(args.block):
-                start = time.perf_counter()
-                float(run()["loss/d_adversarial"])
-                times[name].append(time.perf_counter() - start)
-        print(
-            f"round {rep + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()),
-            file=sys.stderr,
-            flush=True,
-        )
+    timed = {
+        name: (lambda run=run: float(run()["loss/d_adversarial"])) for name, run in arms.items()
+    }
+    times = alternate(timed, args.reps, block=args.block)
     medians = {k: statistics.median(v) for k, v in times.items()}
     overhead = medians["tf.data pipeline"] / medians["in-memory tensors"] - 1
     print(

@@ -16,7 +16,6 @@ import json
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -40,6 +39,7 @@ def main(argv=None) -> dict:
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
     from benchmarks.flops import step_flops
+    from benchmarks.rounds import alternate
     from benchmarks.train_step import tf_batch, tf_step_fn
 
     batch = tf_batch(args.batch, args.frames, args.classes)
@@ -62,17 +62,7 @@ def main(argv=None) -> dict:
 
     for run in runners.values():
         run()
-    times = {k: [] for k in runners}
-    for rep in range(args.reps):
-        for replicas, run in runners.items():
-            start = time.perf_counter()
-            run()
-            times[replicas].append(time.perf_counter() - start)
-        print(
-            f"round {rep + 1}: " + ", ".join(f"{k}: {v[-1]:.2f} s" for k, v in times.items()),
-            file=sys.stderr,
-            flush=True,
-        )
+    times = alternate(runners, args.reps)
     flops = step_flops(args.batch, args.frames, args.classes)["s2f_tf"]
     medians = {k: statistics.median(v) for k, v in times.items()}
     print(
