@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from s2f_tf.commands.argtypes import COUNT, integer, path
+from s2f_tf.commands.argtypes import COUNT, add_paths, integer
 from s2f_tf.errors import S2FError
 from s2f_tf.train import STRATEGIES
 
@@ -13,11 +13,10 @@ MAX_CPU_REPLICAS = 256
 
 
 def add_training_arguments(parser, what: str):
-    parser.add_argument(
-        "--data", required=True, type=path, help="prepared dataset directory (s2f prepare --out)"
-    )
-    parser.add_argument(
-        "--workdir", required=True, type=path, help="work directory (created; resumed if present)"
+    add_paths(
+        parser,
+        data="prepared dataset directory (s2f prepare --out)",
+        workdir="work directory (created; resumed if present)",
     )
     parser.add_argument(
         "--preset",

@@ -12,13 +12,12 @@ KEPT = "files written before are complete (each is written to a temporary name a
 
 
 def add_arguments(parser):
-    from s2f_tf.commands.argtypes import ALL_OR_COUNT, COUNT, SEED, path
+    from s2f_tf.commands.argtypes import ALL_OR_COUNT, COUNT, SEED, add_paths, path
 
-    parser.add_argument(
-        "--data", required=True, type=path, help="prepared dataset directory (s2f prepare --out)"
-    )
-    parser.add_argument(
-        "--workdir", required=True, type=path, help="work directory of s2f train (or import-torch)"
+    add_paths(
+        parser,
+        data="prepared dataset directory (s2f prepare --out)",
+        workdir="work directory of s2f train (or import-torch)",
     )
     parser.add_argument(
         "--split",

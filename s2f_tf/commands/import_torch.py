@@ -10,16 +10,13 @@ KEPT = "the work directory's files are each complete (written to a temporary nam
 
 
 def add_arguments(parser):
-    from s2f_tf.commands.argtypes import SEED, path
+    from s2f_tf.commands.argtypes import SEED, add_paths
 
-    parser.add_argument(
-        "--voice", required=True, type=path, help="voice_embedding.pth (PyTorch state dict)"
-    )
-    parser.add_argument(
-        "--generator", required=True, type=path, help="generator.pth (PyTorch state dict)"
-    )
-    parser.add_argument(
-        "--workdir", required=True, type=path, help="work directory to create or complete"
+    add_paths(
+        parser,
+        voice="voice_embedding.pth (PyTorch state dict)",
+        generator="generator.pth (PyTorch state dict)",
+        workdir="work directory to create or complete",
     )
     parser.add_argument(
         "--preset",
