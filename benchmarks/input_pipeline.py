@@ -16,7 +16,6 @@ seconds the pipeline alone spends per batch. Prints a table and a JSON summary l
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -28,21 +27,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from benchmarks.rounds import alternate, step_parser, tensorflow_threads
+
+    parser = step_parser(__doc__.splitlines()[0], reps=4, classes=False)
     parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--frames", type=int, default=550)
-    parser.add_argument("--reps", type=int, default=4)
     parser.add_argument("--block", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--variant", default="fp32")
     args = parser.parse_args(argv)
+    tensorflow_threads(args.threads)
 
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    from benchmarks.rounds import alternate
     from benchmarks.train_step import tf_step_fn
     from s2f_tf.config import preset
     from s2f_tf.data.info import load_info
