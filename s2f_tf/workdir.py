@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import tensorflow as tf
@@ -176,6 +177,11 @@ def load_inference_models(workdir):
     return config, encoder, generator
 
 
+def save_labels(workdir, labels: dict) -> Path:
+    """Write WORKDIR/labels.json: {split: [identity name of each label]}."""
+    return atomic_write_text(Path(workdir) / LABELS, json.dumps(labels, indent=1))
+
+
 def load_labels(workdir) -> dict:
     path = Path(workdir) / LABELS
     if not path.is_file():
@@ -193,7 +199,7 @@ def save_encoder_weights(workdir, encoder) -> Path:
     """Write WORKDIR/voice_encoder.weights.h5 whole: Keras writes in place, so a sibling is written and
     renamed (a crash never leaves half a file)."""
     target = Path(workdir) / ENCODER_WEIGHTS
-    partial = target.with_name(f".partial-{target.name}")
+    partial = target.with_name(f".partial.{os.getpid()}.{target.name}")
     encoder.save_weights(str(partial))
     partial.replace(target)
     return target

@@ -125,15 +125,12 @@ def check_batch(global_batch: int, strategy) -> None:
 
 def start_workdir(workdir, config, info) -> None:
     """Create the work directory, save (or check) its config.json and write labels.json."""
-    import json
-
     from s2f_tf import workdir as wd
-    from s2f_tf.files import atomic_write_text
 
     Path(workdir).mkdir(parents=True, exist_ok=True)
     wd.save_or_check_config(workdir, config)
     labels = {split: info.names(split) for split in info.splits}
-    atomic_write_text(Path(workdir) / wd.LABELS, json.dumps(labels, indent=1))
+    wd.save_labels(workdir, labels)
 
 
 def training_inputs(args, section: str):
