@@ -63,7 +63,7 @@ def main():
     from s2f_tf.config import preset
     from s2f_tf.evaluate import EvalOptions, PipelineSource, metrics, sources
     from s2f_tf.evaluate import judges as judging
-    from s2f_tf.synth.corpus import sample_identities
+    from s2f_tf.synth.identities import sample_identities
 
     source = PipelineSource(args.data)
     info = source.info()
