@@ -113,6 +113,9 @@ def run(args):
     wavs = _heldout_wavs(corpus, data)
     if not wavs:
         raise S2FError(f"{data}: no held-out test identities to draw faces for")
+    from s2f_tf import workdir as wd
+    from s2f_tf.evaluate.report import REPORT
+
     version_dir = summary["export"]["saved_model"]["path"]
     grid = out / "faces_heldout.png"
     summary["generate"] = _stage(
@@ -121,8 +124,8 @@ def run(args):
     return {
         "seconds": round(time.perf_counter() - started, 1),
         "faces_png": str(grid),
-        "samples": str(work / "samples"),
-        "evaluation": None if args.skip_evaluate else str(out / "evaluation" / "report.md"),
+        "samples": str(work / wd.SAMPLES),
+        "evaluation": None if args.skip_evaluate else str(out / "evaluation" / REPORT),
         "savedmodel": str(version_dir),
         "tflite": {k: v["path"] for k, v in summary["export"]["tflite"].items()},
         "tensorboard": f"tensorboard --logdir {work / 'logs'}",

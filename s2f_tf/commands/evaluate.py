@@ -107,7 +107,7 @@ def run(args):
     for other in args.compare:  # before minutes of evaluation, not after
         path = Path(other)
         if (
-            not (path / "metrics.json").is_file()
+            not (path / "metrics.json").is_file()  # evaluate.report.METRICS (no TensorFlow yet)
             and not (path / CONFIG_FILE).is_file()
             and not (path.suffix == ".json" and path.is_file())
         ):

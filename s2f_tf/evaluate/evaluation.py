@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from s2f_tf.errors import S2FError
-from s2f_tf.evaluate import figures, metrics
+from s2f_tf.evaluate import figures, metrics, report
 from s2f_tf.evaluate.fid import fid_from_features, inception_extractor, kid_from_features
 from s2f_tf.evaluate.generation import Generated, embed_voices, render, untrained_generator
 from s2f_tf.evaluate.judge_store import load_or_train
@@ -283,7 +283,6 @@ def evaluate(
             uint8 images -> features.
     """
     from s2f_tf import workdir as wd
-    from s2f_tf.evaluate import report
 
     started = time.perf_counter()
     options = options or EvalOptions()
@@ -345,7 +344,7 @@ def _compare_entry(path, source, info, judges, options, extractor, references=No
     from s2f_tf import workdir as wd
 
     path = Path(path)
-    candidate = path if path.suffix == ".json" else path / "metrics.json"
+    candidate = path if path.suffix == ".json" else path / report.METRICS
     if candidate.is_file():
         data = json.loads(candidate.read_text())
         entry = dict(data["model"])
@@ -357,7 +356,9 @@ def _compare_entry(path, source, info, judges, options, extractor, references=No
 
 
 def _curve_figures(workdir, out):
-    logs = Path(workdir) / "logs"
+    from s2f_tf import workdir as wd
+
+    logs = Path(workdir) / wd.LOGS
     written = []
     if not logs.is_dir():
         return written

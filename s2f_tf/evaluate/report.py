@@ -6,6 +6,9 @@ from pathlib import Path
 
 from s2f_tf.files import atomic_write_json, atomic_write_text
 
+METRICS = "metrics.json"  # what an evaluation writes into its output directory
+REPORT = "report.md"
+
 SEEN = "train_heldout"
 
 # (metric key, label, kind): kind "pct" = fraction shown in %, "num" = plain number.
@@ -282,6 +285,6 @@ def summary(result):
 def write(out, result):
     """Writes metrics.json and report.md under `out`; returns their paths."""
     out = Path(out)
-    metrics_path = atomic_write_json(out / "metrics.json", result)
-    report_path = atomic_write_text(out / "report.md", render(result))
+    metrics_path = atomic_write_json(out / METRICS, result)
+    report_path = atomic_write_text(out / REPORT, render(result))
     return metrics_path, report_path
