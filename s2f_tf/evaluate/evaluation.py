@@ -184,23 +184,12 @@ def evaluate(
         extractor: FID/KID features: "auto" (InceptionV3 if cached, else none), None, or a callable
             uint8 images -> features.
     """
-    from s2f_tf import workdir as wd
-
     started = time.perf_counter()
     options = options or EvalOptions()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for split in options.splits:
-        if split not in SPLITS:
-            raise S2FError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
-    config = wd.load_config(workdir)
-    info = data_source.info()
-    for split in options.splits:
-        split_info(info, split)
-    if extractor == "auto":
-        extractor, fid_message = inception_extractor(options.inception_cache)
-    else:
-        fid_message = "custom feature extractor" if extractor is not None else "FID/KID disabled"
+    config, info = _config_and_data(workdir, data_source, options)
+    extractor, fid_message = _feature_extractor(extractor, options)
     judges_started = time.perf_counter()
     judges, cache = load_or_train(
         data_source, info, config.model, options, fallback=out, retrain=options.retrain_judges
@@ -228,11 +217,7 @@ def evaluate(
         for path in compare
     ]
     del references
-    result["figures"] = list(result["model"]["figures"])
-    result["figures"] += _curve_figures(workdir, out)
-    gender_figure = _gender_figure(result["model"], out)
-    if gender_figure:
-        result["figures"].append(gender_figure)
+    result["figures"] = _figures(result["model"], workdir, out)
     result["proof_of_learning"] = report.proof_of_learning(result["model"])
     result["seconds"] = {  # wall time: the judges (trained or restored) and everything
         "judges": round(judges_seconds, 1),
@@ -240,6 +225,36 @@ def evaluate(
     }
     report.write(out, result)
     return result
+
+
+def _config_and_data(workdir, data_source, options):
+    """(the work directory's config, the dataset info); S2FError for a split that is not there."""
+    from s2f_tf import workdir as wd
+
+    for split in options.splits:
+        if split not in SPLITS:
+            raise S2FError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
+    config = wd.load_config(workdir)
+    info = data_source.info()
+    for split in options.splits:
+        split_info(info, split)
+    return config, info
+
+
+def _feature_extractor(extractor, options):
+    """(FID/KID feature extractor or None, what the report says of it)."""
+    if extractor == "auto":
+        return inception_extractor(options.inception_cache)
+    return extractor, "custom feature extractor" if extractor is not None else "FID/KID disabled"
+
+
+def _figures(model, workdir, out) -> list[str]:
+    """The model's face grids, the training curves and the per-gender bars (file names under `out`)."""
+    written = list(model["figures"]) + _curve_figures(workdir, out)
+    gender_figure = _gender_figure(model, out)
+    if gender_figure:
+        written.append(gender_figure)
+    return written
 
 
 def _compare_entry(path, source, info, judges, options, extractor, references=None):
