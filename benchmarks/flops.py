@@ -17,7 +17,6 @@ Prints tables and a JSON summary last.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -132,19 +131,12 @@ def matmul_peak(dtype: str, n: int = 4096, reps: int = 5) -> float:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--frames", type=int, default=550)
-    parser.add_argument("--classes", type=int, default=924)
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
+    from benchmarks.rounds import step_parser, tensorflow_threads
+
+    parser = step_parser(__doc__.splitlines()[0], reps=5)
     parser.add_argument("--no-profiler", action="store_true")
     args = parser.parse_args(argv)
-
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tensorflow_threads(args.threads)
 
     counts = step_flops(args.batch, args.frames, args.classes)
     print(

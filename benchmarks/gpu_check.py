@@ -205,7 +205,7 @@ def build_data(root: Path, config, plan: dict, concat: int | None) -> dict:
 def fit_config_to_data(config, data_dir: str):
     """(config, adjustments, usable training utterances): when fewer than 8 training utterances (or not
     all of fewer) reach `audio.min_utterance_frames`, it and the crop lengths are lowered so that they do."""
-    from s2f_tf.data.pipeline import load_info
+    from s2f_tf.data.info import load_info
 
     audio = config.audio
     frames = sorted(load_info(data_dir).split("train")["voice_frames"])
@@ -695,6 +695,7 @@ def main(argv=None) -> int:
         gpus = []
     from s2f_tf.config import preset
     from s2f_tf.data import pipeline
+    from s2f_tf.data.info import load_info
 
     plan = settings(args, len(gpus))
     deadline = STARTED + args.budget_s
@@ -726,7 +727,7 @@ def main(argv=None) -> int:
         data_dir = report["data"]["dir"]
         base, adjusted, usable = fit_config_to_data(base, data_dir)
         report["data"].update(adjusted=adjusted, train_utterances_used=usable)
-        num_classes = pipeline.load_info(data_dir).num_classes
+        num_classes = load_info(data_dir).num_classes
         report["data"]["num_classes"] = num_classes
         report["startup_s"] = round(time.perf_counter() - STARTED, 1)
         _write(args.out, report)

@@ -48,7 +48,8 @@ def worker(args) -> list[dict]:
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     from ai_edge_litert.interpreter import Interpreter
 
-    from s2f_tf.serving.export import build_inference_model, check_clips
+    from s2f_tf.serving.archive import build_inference_model
+    from s2f_tf.serving.checks import check_clips
     from s2f_tf.workdir import load_inference_models
 
     version = Path(args.version_dir)
@@ -109,7 +110,9 @@ def main(argv=None):
 
     from s2f_tf.config import preset
     from s2f_tf.serving.export import export
-    from s2f_tf.serving.testing import write_random_workdir
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test fixture
+    from random_workdir import write_random_workdir
 
     with tempfile.TemporaryDirectory(prefix="s2f_bench_") as tmp:
         workdir = args.workdir or write_random_workdir(Path(tmp) / "work", preset(args.preset))

@@ -44,8 +44,11 @@ def main(argv=None) -> dict:
     from benchmarks.torch_reference import ReferenceGAN
     from s2f_tf.config import preset
     from s2f_tf.frontend import LogMelSpectrogram
-    from s2f_tf.serving.export import check_clips, export
-    from s2f_tf.serving.testing import write_random_workdir
+    from s2f_tf.serving.checks import check_clips
+    from s2f_tf.serving.export import export
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the test fixture
+    from random_workdir import write_random_workdir
 
     config = preset(args.preset)
     rate = config.audio.sample_rate

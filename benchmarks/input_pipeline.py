@@ -16,7 +16,6 @@ seconds the pipeline alone spends per batch. Prints a table and a JSON summary l
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -28,23 +27,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from benchmarks.rounds import alternate, step_parser, tensorflow_threads
+
+    parser = step_parser(__doc__.splitlines()[0], reps=4, classes=False)
     parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--frames", type=int, default=550)
-    parser.add_argument("--reps", type=int, default=4)
     parser.add_argument("--block", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--variant", default="fp32")
     args = parser.parse_args(argv)
+    tensorflow_threads(args.threads)
 
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
     from benchmarks.train_step import tf_step_fn
     from s2f_tf.config import preset
-    from s2f_tf.data.pipeline import load_info, train_dataset
+    from s2f_tf.data.info import load_info
+    from s2f_tf.data.pipeline import train_dataset
 
     info = load_info(args.data)
     classes = len(info.names("train"))
@@ -72,18 +69,10 @@ def main(argv=None) -> dict:
     }
     for run in arms.values():
         float(run()["loss/d_adversarial"])  # warm-up (traces once)
-    times = {k: [] for k in arms}
-    for rep in range(args.reps):
-        for name, run in arms.items():
-            for _ in range(args.block):
-                start = time.perf_counter()
-                float(run()["loss/d_adversarial"])
-                times[name].append(time.perf_counter() - start)
-        print(
-            f"round {rep + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()),
-            file=sys.stderr,
-            flush=True,
-        )
+    timed = {
+        name: (lambda run=run: float(run()["loss/d_adversarial"])) for name, run in arms.items()
+    }
+    times = alternate(timed, args.reps, block=args.block)
     medians = {k: statistics.median(v) for k, v in times.items()}
     overhead = medians["tf.data pipeline"] / medians["in-memory tensors"] - 1
     print(

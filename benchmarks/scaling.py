@@ -11,31 +11,25 @@ samples/s and achieved GFLOP/s (layer count of benchmarks/flops.py), and a JSON 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--frames", type=int, default=550)
-    parser.add_argument("--classes", type=int, default=924)
-    parser.add_argument("--reps", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=2)
+    from benchmarks.rounds import alternate, step_parser, tensorflow_threads
+
+    parser = step_parser(__doc__.splitlines()[0], reps=4)
     parser.add_argument("--variant", default="fp32")
     args = parser.parse_args(argv)
+    tensorflow_threads(args.threads)
 
     import tensorflow as tf
 
-    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
     (cpu,) = tf.config.list_physical_devices("CPU")
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
@@ -62,17 +56,7 @@ def main(argv=None) -> dict:
 
     for run in runners.values():
         run()
-    times = {k: [] for k in runners}
-    for rep in range(args.reps):
-        for replicas, run in runners.items():
-            start = time.perf_counter()
-            run()
-            times[replicas].append(time.perf_counter() - start)
-        print(
-            f"round {rep + 1}: " + ", ".join(f"{k}: {v[-1]:.2f} s" for k, v in times.items()),
-            file=sys.stderr,
-            flush=True,
-        )
+    times = alternate(runners, args.reps)
     flops = step_flops(args.batch, args.frames, args.classes)["s2f_tf"]
     medians = {k: statistics.median(v) for k, v in times.items()}
     print(

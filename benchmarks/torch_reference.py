@@ -18,16 +18,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from torch_reference_nets import generator_net, voice_net  # noqa: E402
-
-
-def face_net(channels=(32, 64, 128, 256, 512), embedding_dim=64, slope=0.2):
-    """Face `[B, 3, 64, 64]` -> embedding `[B, embedding_dim]` (SPEC "Face embedding net")."""
-    layers = [torch.nn.Conv2d(3, channels[0], 1), torch.nn.LeakyReLU(slope)]
-    for width, out in zip(channels, channels[1:], strict=False):
-        layers += [torch.nn.Conv2d(width, out, 4, 2, 1), torch.nn.LeakyReLU(slope)]
-    layers += [torch.nn.Conv2d(channels[-1], embedding_dim, 4, 1, 0), torch.nn.Flatten()]
-    return torch.nn.Sequential(*layers)
+from torch_reference_nets import face_net, generator_net, voice_net  # noqa: E402
 
 
 def random_batch(batch: int, frames: int, num_classes: int, seed: int = 0) -> dict:

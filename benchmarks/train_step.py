@@ -127,7 +127,8 @@ def compare_bf16(data_dir: Path, steps: int, preset: str = "small", batches: int
     import tensorflow as tf
 
     from s2f_tf.config import preset as get_preset
-    from s2f_tf.data.pipeline import load_info, train_dataset
+    from s2f_tf.data.info import load_info
+    from s2f_tf.data.pipeline import train_dataset
     from s2f_tf.train.builder import build_gan
 
     config = get_preset(preset)
@@ -208,6 +209,7 @@ def main(argv=None) -> dict:
     import tensorflow as tf
     import torch
 
+    from benchmarks.rounds import alternate
     from benchmarks.torch_reference import ReferenceGAN, random_batch
 
     runners = {}
@@ -223,23 +225,13 @@ def main(argv=None) -> dict:
         steps[variant] = step
         runners[variant] = lambda s=step: {k: float(v) for k, v in s(batch).items()}
 
-    times = {name: [] for name in runners}
     first = {}
     for name, run in runners.items():  # warm-up (traces the tf.functions)
         start = time.perf_counter()
         run()
         first[name] = time.perf_counter() - start
         print(f"warm-up {name}: {first[name]:.2f} s", file=sys.stderr, flush=True)
-    for rep in range(args.reps):
-        for name, run in runners.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-        print(
-            f"round {rep + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items()),
-            file=sys.stderr,
-            flush=True,
-        )
+    times = alternate(runners, args.reps)
 
     medians = {k: statistics.median(v) for k, v in times.items()}
     base = medians.get("pytorch")

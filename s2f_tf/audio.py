@@ -17,7 +17,7 @@ import soxr
 import webrtcvad
 
 from s2f_tf.config import AudioConfig
-from s2f_tf.errors import S2FError
+from s2f_tf.errors import S2FError, first_line
 
 
 class AudioFileError(S2FError):
@@ -41,8 +41,9 @@ def load_audio(path, sample_rate: int = 16000, name=None) -> np.ndarray:
     try:
         data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, OSError, RuntimeError, ValueError, EOFError) as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        message = message.replace(str(path), str(name))  # libsndfile may quote the path
+        message = first_line(error, limit=2000).replace(
+            str(path), str(name)
+        )  # libsndfile may quote the path
         raise AudioFileError(
             f"{name}: not a readable audio file ({message})", "unreadable"
         ) from None

@@ -37,15 +37,6 @@ COMMANDS = {
 }
 
 
-def _available():
-    found = {}
-    for name, module in COMMANDS.items():
-        spec = importlib.util.find_spec(f"s2f_tf.commands.{module}")
-        if spec is not None:
-            found[name] = module
-    return found
-
-
 class Parser(argparse.ArgumentParser):
     """argparse with usage errors on one line (`s2f train: error: argument --steps: ...`), exit status 2."""
 
@@ -58,7 +49,7 @@ def _debug_requested(args) -> bool:
 
 
 def build_parser(commands=None) -> argparse.ArgumentParser:
-    commands = commands if commands is not None else _available()
+    commands = commands if commands is not None else COMMANDS
     parser = Parser(
         prog="s2f",
         description="Voice -> face generation (Wen, Raj & Singh 2019) in TensorFlow / Keras.",

@@ -11,6 +11,10 @@ import dataclasses
 import json
 from typing import Any
 
+from s2f_tf.errors import S2FError
+
+CONFIG_FILE = "config.json"  # a Config as JSON, saved beside every checkpoint and export
+
 
 @dataclasses.dataclass(frozen=True)
 class AudioConfig:
@@ -37,6 +41,10 @@ class AudioConfig:
     @property
     def min_utterance_samples(self) -> int:
         return (self.min_utterance_frames - 1) * self.frame_step
+
+    def num_frames(self, samples: int) -> int:
+        """Frames the front end makes of `samples` samples: floor(samples / frame_step) + 1."""
+        return samples // self.frame_step + 1
 
     @property
     def num_fft_bins(self) -> int:
@@ -197,9 +205,17 @@ _PRESETS = {"wen2019": Config, "small": _small, "tiny": _tiny}
 PRESETS = tuple(_PRESETS)
 
 
+class UnknownPreset(S2FError, ValueError):
+    """A preset name that `PRESETS` does not hold (the command line shows it as one line)."""
+
+
 def preset(name: str) -> Config:
-    """The named configuration: "wen2019" (reference sizes), "small" (demo) or "tiny" (tests)."""
+    """The named configuration: "wen2019" (reference sizes), "small" (demo) or "tiny" (tests).
+
+    Raises:
+        UnknownPreset: (a ValueError) naming the presets there are.
+    """
     try:
         return _PRESETS[name]()
     except KeyError:
-        raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}") from None
+        raise UnknownPreset(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}") from None

@@ -31,8 +31,8 @@ import keras
 import numpy as np
 
 from s2f_tf.config import Config
-from s2f_tf.errors import S2FError
-from s2f_tf.models import Generator, VoiceEncoder
+from s2f_tf.errors import S2FError, first_line
+from s2f_tf.models import Generator, VoiceEncoder, build_generator, build_voice_encoder
 
 # Training-only buffers: accepted in a file, never required, never loaded.
 _IGNORED_SUFFIXES = (".num_batches_tracked",)
@@ -62,10 +62,9 @@ def load_state_dict(path) -> dict[str, np.ndarray]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types (UnpicklingError, RuntimeError, ...)
-        first_line = (
-            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        )
-        raise S2FError(f"{path}: not a readable PyTorch weights file ({first_line})") from None
+        raise S2FError(
+            f"{path}: not a readable PyTorch weights file ({first_line(error, limit=2000)})"
+        ) from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]  # a training checkpoint that wraps the state dict
     if not isinstance(state, dict) or not all(
@@ -172,11 +171,7 @@ def from_state_dicts(
         config: the sizes to build.
         sources: names of the two files, for error messages.
     """
-    model = config.model
-    encoder = VoiceEncoder.from_model_config(model, name="voice_encoder")
-    encoder.build((None, None, config.audio.num_mel_bins))
-    generator = Generator.from_model_config(model, name="generator")
-    generator.build((None, model.embedding_dim))
+    encoder, generator = build_voice_encoder(config), build_generator(config)
     assign_state_dict(encoder.blocks, voice_state, sources[0])
     assign_state_dict(generator.blocks, generator_state, sources[1])
     return encoder, generator

@@ -11,14 +11,34 @@ from PIL import Image, ImageDraw
 from s2f_tf.files import atomic_write_bytes
 
 
-def to_uint8(faces) -> np.ndarray:
-    """Linear generator output (or [-1, 1] images) -> uint8, clipping to [-1, 1] first."""
+def _is_tensorflow(value) -> bool:
+    return type(value).__module__.startswith("tensorflow")
+
+
+def to_uint8(faces):
+    """Linear generator output (or [-1, 1] images) -> uint8 `round((clip(x, -1, 1) + 1) * 127.5)`.
+
+    A TensorFlow tensor gives a tensor (in a graph too: the exported models use this); anything else a
+    numpy array.
+    """
+    if _is_tensorflow(faces):
+        import tensorflow as tf
+
+        scaled = (tf.clip_by_value(tf.cast(faces, tf.float32), -1.0, 1.0) + 1.0) * 127.5
+        return tf.cast(tf.round(scaled), tf.uint8)
     faces = np.asarray(faces, np.float32)
     return np.round((np.clip(faces, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
 
 
-def to_unit_range(images) -> np.ndarray:
-    """uint8 images -> float32 (x - 127.5) / 127.5, the normalisation of SPEC "Training"."""
+def to_unit_range(images):
+    """uint8 images -> float32 (x - 127.5) / 127.5, the normalisation of SPEC "Training".
+
+    A TensorFlow tensor gives a tensor (tf.data uses this); anything else a numpy array.
+    """
+    if _is_tensorflow(images):
+        import tensorflow as tf
+
+        return (tf.cast(images, tf.float32) - 127.5) / 127.5
     return (np.asarray(images, dtype=np.float32) - 127.5) / 127.5
 
 

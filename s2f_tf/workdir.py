@@ -4,7 +4,8 @@ WORKDIR/config.json               the Config the models were built with (a resum
 WORKDIR/labels.json               {"train": [names...], ...}: label index -> identity (copied from data)
 WORKDIR/voice_encoder.weights.h5  the pretrained (frozen) voice encoder
 WORKDIR/pretrain/                 pretraining checkpoints (tf.train.CheckpointManager)
-WORKDIR/checkpoints/              GAN checkpoints; the object graph names the generator "generator"
+WORKDIR/checkpoints/              GAN checkpoints; the object graph names the generator "generator" and
+                                  its optimizer (which holds the generator's moving average) "g_optimizer"
 WORKDIR/logs/                     TensorBoard event files
 WORKDIR/samples/                  PNG grids written during training
 WORKDIR/.lock                     locked (flock) by the one pretrain-voice/train/import-torch running here
@@ -15,15 +16,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import tensorflow as tf
 
-from s2f_tf.config import Config
+from s2f_tf.config import CONFIG_FILE, Config
 from s2f_tf.errors import S2FError, first_line
 from s2f_tf.files import atomic_write_text
 
-CONFIG = "config.json"
+CONFIG = CONFIG_FILE
 LABELS = "labels.json"
 ENCODER_WEIGHTS = "voice_encoder.weights.h5"
 PRETRAIN_CHECKPOINTS = "pretrain"
@@ -117,10 +119,14 @@ def save_or_check_config(workdir, config: Config) -> None:
     atomic_write_text(path, config.to_json())
 
 
+def inside(directory, path) -> bool:
+    """Whether checkpoint `path` (from a `checkpoint` index file, which may be edited) lies directly in
+    `directory`: nothing outside the work directory is read through names taken from files."""
+    return Path(path).resolve().parent == Path(directory).resolve()
+
+
 def latest_checkpoint(workdir, kind=CHECKPOINTS) -> str | None:
     """The newest checkpoint the index file names; S2FError if it names one outside the directory."""
-    from s2f_tf.train.checkpoints import inside
-
     directory = Path(workdir) / kind
     path = tf.train.latest_checkpoint(str(directory))
     if path is not None and not inside(directory, path):
@@ -133,12 +139,11 @@ def load_inference_models(workdir):
 
     With `train.generator_ema` the generator holds the moving average of its weights, not the last ones.
     """
-    from s2f_tf.models import Generator, VoiceEncoder
+    from s2f_tf.models import build_generator, build_voice_encoder
 
     workdir = Path(workdir)
     config = load_config(workdir)
-    encoder = VoiceEncoder.from_model_config(config.model, name="voice_encoder")
-    encoder.build((None, None, config.audio.num_mel_bins))
+    encoder = build_voice_encoder(config)
     weights = workdir / ENCODER_WEIGHTS
     if not weights.is_file():
         raise S2FError(f"{workdir}: no {ENCODER_WEIGHTS} (run s2f pretrain-voice or import-torch)")
@@ -148,14 +153,13 @@ def load_inference_models(workdir):
         raise S2FError(
             f"{weights}: unreadable voice encoder weights ({first_line(error)})"
         ) from None
-    generator = Generator.from_model_config(config.model, name="generator")
-    generator.build((None, config.model.embedding_dim))
+    generator = build_generator(config)
     checkpoint = latest_checkpoint(workdir)
     if checkpoint is None:
         raise S2FError(f"{workdir}: no GAN checkpoint under {CHECKPOINTS}/ (run s2f train)")
     objects = {"generator": generator}
     if config.train.generator_ema > 0:  # the moving average lives in the generator's optimizer
-        from s2f_tf.train.builder import adam
+        from s2f_tf.models.optimizers import adam
 
         objects["g_optimizer"] = adam(config.train, ema_momentum=config.train.generator_ema)
         objects["g_optimizer"].build(generator.trainable_variables)
@@ -173,6 +177,11 @@ def load_inference_models(workdir):
     return config, encoder, generator
 
 
+def save_labels(workdir, labels: dict) -> Path:
+    """Write WORKDIR/labels.json: {split: [identity name of each label]}."""
+    return atomic_write_text(Path(workdir) / LABELS, json.dumps(labels, indent=1))
+
+
 def load_labels(workdir) -> dict:
     path = Path(workdir) / LABELS
     if not path.is_file():
@@ -184,3 +193,24 @@ def load_labels(workdir) -> dict:
     if not isinstance(labels, dict):
         raise S2FError(f"{path}: not a label map (expected {{split: [names...]}})")
     return labels
+
+
+def save_encoder_weights(workdir, encoder) -> Path:
+    """Write WORKDIR/voice_encoder.weights.h5 whole: Keras writes in place, so a sibling is written and
+    renamed (a crash never leaves half a file)."""
+    target = Path(workdir) / ENCODER_WEIGHTS
+    partial = target.with_name(f".partial.{os.getpid()}.{target.name}")
+    encoder.save_weights(str(partial))
+    partial.replace(target)
+    return target
+
+
+def save_generator(workdir, generator) -> str:
+    """Add a GAN checkpoint holding only `generator` (what inference reads) under WORKDIR/checkpoints/,
+    numbered after any already there so that it is the latest; its path."""
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(generator=generator), str(Path(workdir) / CHECKPOINTS), max_to_keep=3
+    )
+    latest = manager.latest_checkpoint
+    number = int(latest.rsplit("-", 1)[1]) + 1 if latest else 1
+    return manager.save(checkpoint_number=number)

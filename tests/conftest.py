@@ -4,7 +4,11 @@ The logical devices must be configured before anything initialises TensorFlow, s
 import time of the test session (TF-NOTES item 4).
 """
 
+import dataclasses
+import json
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -18,11 +22,79 @@ tf.config.set_logical_device_configuration(
 )
 
 
+@dataclasses.dataclass
+class CliRun:
+    """What one `s2f` run gave: its exit status and what it printed."""
+
+    status: int
+    out: str
+    err: str
+
+    def __iter__(self):  # status, out, err = s2f(...)
+        return iter((self.status, self.out, self.err))
+
+    @property
+    def summary(self) -> dict:
+        """The JSON summary, the last line of standard output."""
+        return json.loads(self.out.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def s2f(capsys):
+    """`s2f(*args)` runs `s2f ARGS` in this process (`s2f_tf.cli.main`): a CliRun."""
+    from s2f_tf import cli
+
+    def run(*args) -> CliRun:
+        status = cli.main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliRun(status, captured.out, captured.err)
+
+    return run
+
+
+def s2f_process(*args, limit_bytes=None, env=None) -> subprocess.Popen:
+    """`s2f ARGS` in its own process (TensorFlow's C++ logging quiet), stdout and stderr piped as text;
+    optionally with a file-size limit (a full disk, as `ulimit -f`)."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, resource.RLIM_INFINITY))
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "s2f_tf", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
+        preexec_fn=limit if limit_bytes else None,
+    )
+
+
+def s2f_run(*args, timeout=300, limit_bytes=None, env=None) -> CliRun:
+    """`s2f ARGS` in its own process, waited for: a CliRun."""
+    process = s2f_process(*args, limit_bytes=limit_bytes, env=env)
+    out, err = process.communicate(timeout=timeout)
+    return CliRun(process.returncode, out, err)
+
+
 @pytest.fixture
 def tiny_config():
     from s2f_tf.config import preset
 
     return preset("tiny")
+
+
+def prepare_options(corpus_root, out, **overrides):
+    """`PrepareOptions` for a corpus written by `s2f_tf.synth.corpus.generate` (one process)."""
+    from s2f_tf.data.prepare import PrepareOptions
+
+    return PrepareOptions(
+        meta=str(corpus_root / "vox1_meta.csv"),
+        voices=str(corpus_root / "wav"),
+        faces=str(corpus_root / "faces"),
+        out=str(out),
+        **{"workers": 1, **overrides},
+    )
 
 
 def prepare_small_corpus(root, seed, identities=6, utterances=3, faces=2, min_frames=40):
@@ -38,16 +110,7 @@ def prepare_small_corpus(root, seed, identities=6, utterances=3, faces=2, min_fr
         seed=seed,
         workers=1,
     )
-    prep.prepare(
-        prep.PrepareOptions(
-            meta=str(root / "corpus" / "vox1_meta.csv"),
-            voices=str(root / "corpus" / "wav"),
-            faces=str(root / "corpus" / "faces"),
-            out=str(root / "data"),
-            min_frames=min_frames,
-            workers=1,
-        )
-    )
+    prep.prepare(prepare_options(root / "corpus", root / "data", min_frames=min_frames))
     return root / "data"
 
 
@@ -55,9 +118,10 @@ def prepare_small_corpus(root, seed, identities=6, utterances=3, faces=2, min_fr
 def tiny_export(tmp_path_factory):
     """A random `tiny` model exported once per session (SavedModel + `gen_fp32.tflite`): its version
     directory. The generator's output gain gives its faces contrast, so pixel comparisons mean something."""
+    from random_workdir import write_random_workdir
+
     from s2f_tf.config import preset
     from s2f_tf.serving.export import export
-    from s2f_tf.serving.testing import write_random_workdir
 
     workdir = write_random_workdir(
         tmp_path_factory.mktemp("work"), preset("tiny"), seed=3, output_gain=1000.0
@@ -75,7 +139,7 @@ def audio_files(tmp_path_factory):
     import numpy as np
     import soundfile
 
-    from s2f_tf.serving.export import check_clips
+    from s2f_tf.serving.checks import check_clips
     from s2f_tf.synth.voices import Recording, VoiceTraits, synthesize
 
     root = tmp_path_factory.mktemp("audio")

@@ -23,23 +23,19 @@ from s2f_tf.serving.inference import load_model
 SCALE = 8  # 64-px faces shown at 512 px
 
 
-def cli_faces(model, wavs, out, capsys, vad=True):
+def cli_faces(s2f, model, wavs, out, vad=True):
     """{file name: face} as `s2f generate --separate` writes them; also the summary."""
-    args = ["generate", "--model", str(model), "--wav", *map(str, wavs), "--out", str(out)]
-    code = main([*args, "--separate"] + ([] if vad else ["--no-vad"]))
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    summary = json.loads(captured.out.strip().splitlines()[-1])
+    run = s2f("generate", "--model", model, "--wav", *wavs, "--out", out, "--separate",
+              *([] if vad else ["--no-vad"]))  # fmt: skip
+    assert run.status == 0, run.err
     faces = {Path(w).name: np.asarray(Image.open(out / f"{Path(w).stem}.png")) for w in wavs}
-    return faces, summary
+    return faces, run.summary
 
 
-def cli_error(model, wav, tmp_path, capsys) -> str:
-    code = main(
-        ["generate", "--model", str(model), "--wav", str(wav), "--out", str(tmp_path / "x.png")]
-    )
-    err = capsys.readouterr().err.strip()
-    assert code == 2 and len(err.splitlines()) == 1
+def cli_error(s2f, model, wav, tmp_path) -> str:
+    run = s2f("generate", "--model", model, "--wav", wav, "--out", tmp_path / "x.png")
+    err = run.err.strip()
+    assert run.status == 2 and len(err.splitlines()) == 1
     return err.removeprefix("s2f generate: error: ")
 
 
@@ -67,10 +63,10 @@ def tiny_dataset(tmp_path_factory):
 
 
 @pytest.mark.parametrize("kind", ["savedmodel", "tflite"])
-def test_answer_is_the_cli_face_upscaled(kind, tiny_export, audio_files, tmp_path, capsys):
+def test_answer_is_the_cli_face_upscaled(kind, tiny_export, audio_files, tmp_path, s2f):
     model_path = tiny_export if kind == "savedmodel" else tiny_export / "gen_fp32.tflite"
     wavs = [audio_files / name for name in ("speech.wav", "bob.flac")]
-    want, summary = cli_faces(model_path, wavs, tmp_path / "cli", capsys)
+    want, summary = cli_faces(s2f, model_path, wavs, tmp_path / "cli")
     face_app = FaceApp(load_model(model_path))
     for wav, used in zip(wavs, summary["inputs"], strict=True):
         answer = face_app.answer(wav)
@@ -88,8 +84,8 @@ def test_answer_is_the_cli_face_upscaled(kind, tiny_export, audio_files, tmp_pat
     assert face_app.requests == 3
 
 
-def test_without_vad_the_whole_file_is_used(tiny_export, audio_files, tmp_path, capsys):
-    want, _ = cli_faces(tiny_export, [audio_files / "quiet.wav"], tmp_path, capsys, vad=False)
+def test_without_vad_the_whole_file_is_used(tiny_export, audio_files, tmp_path, s2f):
+    want, _ = cli_faces(s2f, tiny_export, [audio_files / "quiet.wav"], tmp_path, vad=False)
     answer = FaceApp(load_model(tiny_export)).answer(audio_files / "quiet.wav", vad=False)
     np.testing.assert_array_equal(answer.face, upscale(want["quiet.wav"], SCALE))
     assert "used 1.00 s of audio (no VAD) of 1.00 s" in answer.message
@@ -98,14 +94,14 @@ def test_without_vad_the_whole_file_is_used(tiny_export, audio_files, tmp_path, 
 @pytest.mark.parametrize(
     "name", ["quiet.wav", "short.wav", "notes.wav", "empty.wav", "missing.wav"]
 )
-def test_bad_audio_gets_the_cli_explanation(name, tiny_export, audio_files, tmp_path, capsys):
+def test_bad_audio_gets_the_cli_explanation(name, tiny_export, audio_files, tmp_path, s2f):
     path = audio_files / name
     if name == "empty.wav":
         path = tmp_path / name
         soundfile.write(path, np.zeros(0, np.float32), 16000, subtype="PCM_16")
     elif name == "missing.wav":
         path = tmp_path / name
-    expected = cli_error(tiny_export, path, tmp_path, capsys)
+    expected = cli_error(s2f, tiny_export, path, tmp_path)
     answer = FaceApp(load_model(tiny_export)).answer(path)
     assert answer.error and answer.face is None
     # The CLI's line, with the file named as uploaded and the page's way of skipping VAD.
@@ -159,11 +155,12 @@ def test_simultaneous_requests_all_get_their_own_face(tiny_export, audio_files):
 
 def test_gallery_ranks_training_identities_by_voice_embedding(tiny_export, tiny_dataset):
     from s2f_tf.data import pipeline
+    from s2f_tf.data.info import load_info
     from s2f_tf.serving.gallery import MAX_UTTERANCE_SECONDS, Gallery
 
     model = load_model(tiny_export)
     gallery = Gallery.from_dataset(tiny_dataset, model)
-    info = pipeline.load_info(tiny_dataset)
+    info = load_info(tiny_dataset)
     assert gallery.names == info.names("train") and len(gallery) == 6
     assert gallery.voice_split == "train_heldout"
     # Each identity's embedding: its held-out utterances (at most 8 s of each) through the model,
@@ -313,12 +310,12 @@ def test_serves_a_free_loopback_port_and_stops_on_sigint(tiny_export, audio_file
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []  # recordings are not left behind
 
 
-def test_two_requests_at_once_over_http(served, tiny_export, audio_files, tmp_path, capsys):
+def test_two_requests_at_once_over_http(served, tiny_export, audio_files, tmp_path, s2f):
     from gradio_client import Client, handle_file
 
     assert "s2f app: gallery of 6 training identities from " in "\n".join(served.stdout)
     wavs = [audio_files / "speech.wav", audio_files / "bob.flac"]
-    want, _ = cli_faces(tiny_export, wavs, tmp_path / "cli", capsys)
+    want, _ = cli_faces(s2f, tiny_export, wavs, tmp_path / "cli")
     client = Client(
         served.url, verbose=False, download_files=str(tmp_path / "dl"), analytics_enabled=False
     )
@@ -330,7 +327,7 @@ def test_two_requests_at_once_over_http(served, tiny_export, audio_files, tmp_pa
 
 
 def test_over_the_limit_is_refused_over_http(served, tmp_path):
-    from s2f_tf.serving.export import check_clips
+    from s2f_tf.serving.checks import check_clips
 
     long = tmp_path / "long.wav"
     soundfile.write(long, check_clips(16000, (16000 * 25,))[0], 16000, subtype="PCM_16")
@@ -353,10 +350,10 @@ def browser():
 
 
 def test_browser_upload_shows_the_cli_face(
-    served, browser, tiny_export, audio_files, tmp_path, capsys
+    served, browser, tiny_export, audio_files, tmp_path, s2f
 ):
     wav = audio_files / "speech.wav"
-    want, summary = cli_faces(tiny_export, [wav], tmp_path / "cli", capsys)
+    want, summary = cli_faces(s2f, tiny_export, [wav], tmp_path / "cli")
     answer = upload(browser, served.url, wav)
     shot = tmp_path / "app.png"
     browser.save_screenshot(str(shot))

@@ -6,23 +6,21 @@ traceback reaches standard error, including on a full disk (RLIMIT_FSIZE, as `ul
 
 import json
 import os
-import resource
 import shutil
-import subprocess
-import sys
 
 import keras
 import numpy as np
 import pytest
 import soundfile
 import tensorflow as tf
+from conftest import s2f_process
+from random_workdir import write_random_workdir
 from test_cli import own_lines
 
 from s2f_tf import cli
 from s2f_tf.config import preset
-from s2f_tf.data.prepare import FORMAT
+from s2f_tf.data.info import FORMAT
 from s2f_tf.errors import BAD_INPUT, FAILED, S2FError, describe
-from s2f_tf.serving.testing import write_random_workdir
 
 
 def _tiny_savedmodel(path):
@@ -526,16 +524,10 @@ CASES = [
 ]
 
 
-def run_main(argv, capsys):
-    status = cli.main(argv)
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
-
-
 @pytest.mark.parametrize("argv, status, text", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_arguments_and_files_are_one_line(argv, status, text, paths, capsys):
+def test_bad_arguments_and_files_are_one_line(argv, status, text, paths, s2f):
     argv = [arg.format(**paths) for arg in argv]
-    code, out, err = run_main(argv, capsys)
+    code, out, err = s2f(*argv)
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == status, err
     assert len(lines) == 1, err
@@ -553,38 +545,38 @@ def test_every_command_is_in_the_table():
     assert set(cli.COMMANDS) <= covered
 
 
-def test_debug_shows_the_traceback(paths, capsys, monkeypatch):
+def test_debug_shows_the_traceback(paths, s2f, monkeypatch):
     argv = ["generate", "--model", paths["cut_savedmodel"], "--wav", paths["wav"], "--out", "x.png"]
-    code, _, err = run_main(["--debug", *argv], capsys)
+    code, _, err = s2f("--debug", *argv)
     assert code == 2 and "Traceback" in err
     assert err.strip().splitlines()[-1].startswith("s2f generate: error:")
-    code, _, err = run_main([*argv, "--debug"], capsys)  # after the command too
+    code, _, err = s2f(*argv, "--debug")  # after the command too
     assert code == 2 and "Traceback" in err
     monkeypatch.setenv("S2F_DEBUG", "1")
-    code, _, err = run_main(argv, capsys)
+    code, _, err = s2f(*argv)
     assert code == 2 and "Traceback" in err
     monkeypatch.setenv("S2F_DEBUG", "0")
-    code, _, err = run_main(argv, capsys)
+    code, _, err = s2f(*argv)
     assert code == 2 and "Traceback" not in err
 
 
-def test_bad_tf_config_is_one_line(paths, capsys, monkeypatch):
+def test_bad_tf_config_is_one_line(paths, s2f, monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{not json")
     argv = ["pretrain-voice", "--data", paths["data"], "--workdir", paths["root"] + "/new"]
-    code, _, err = run_main(argv, capsys)
+    code, _, err = s2f(*argv)
     assert code == 2 and err.strip() == (
         "s2f pretrain-voice: error: TF_CONFIG is not valid JSON with a cluster and a task"
     )
 
 
-def test_unexpected_errors_are_one_line_with_a_hint(paths, capsys, monkeypatch):
+def test_unexpected_errors_are_one_line_with_a_hint(paths, s2f, monkeypatch):
     from s2f_tf.commands import info
 
     def broken(args):
         raise KeyError("a bug")
 
     monkeypatch.setattr(info, "run", broken)
-    code, out, err = run_main(["info"], capsys)
+    code, out, err = s2f("info")
     assert code == FAILED and out == ""
     assert err.strip() == (
         "s2f info: error: unexpected KeyError: 'a bug' (rerun with --debug (or S2F_DEBUG=1) for"
@@ -620,22 +612,6 @@ def test_describe(error, message, status):
     assert "\n" not in text and "{{" not in text
 
 
-def s2f_process(args, limit_bytes=None, env=None):
-    """`s2f ARGS` in its own process, optionally with a file-size limit (a full disk, as `ulimit -f`)."""
-
-    def limit():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, resource.RLIM_INFINITY))
-
-    return subprocess.Popen(
-        [sys.executable, "-m", "s2f_tf", *map(str, args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
-        preexec_fn=limit if limit_bytes else None,
-    )
-
-
 def test_a_real_process_prints_one_line_and_no_traceback(paths):
     cases = [
         (
@@ -667,7 +643,7 @@ def test_a_real_process_prints_one_line_and_no_traceback(paths):
             "s2f export: error:",
         ),
     ]
-    processes = [s2f_process(argv) for argv, _ in cases]
+    processes = [s2f_process(*argv) for argv, _ in cases]
     for process, (_, start) in zip(processes, cases, strict=True):
         out, err = process.communicate(timeout=300)
         assert process.returncode == 2, err

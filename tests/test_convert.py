@@ -5,7 +5,6 @@ statistics are random, saved in both serialisation formats, imported and compare
 inputs of even and odd lengths.
 """
 
-import json
 import sys
 
 import numpy as np
@@ -17,7 +16,7 @@ torch = pytest.importorskip(
 
 import torch_reference_nets as reference  # noqa: E402
 
-from s2f_tf import cli, convert, workdir  # noqa: E402
+from s2f_tf import convert, workdir  # noqa: E402
 from s2f_tf.config import preset  # noqa: E402
 from s2f_tf.errors import S2FError  # noqa: E402
 
@@ -229,16 +228,8 @@ def test_torch_missing(monkeypatch, tiny_files):
         convert.from_torch(voice_path, generator_path, config)
 
 
-def _cli(capsys, *argv):
-    status = cli.main(["import-torch", *map(str, argv)])
-    captured = capsys.readouterr()
-    return status, captured
-
-
-def test_import_torch_command(tmp_path, tiny_files, capsys):
-    config, voice, generator, voice_path, generator_path = tiny_files
-    root = tmp_path / "work"
-    args = (
+def _import_args(voice_path, generator_path, root):
+    return (
         "--voice",
         voice_path,
         "--generator",
@@ -249,9 +240,15 @@ def test_import_torch_command(tmp_path, tiny_files, capsys):
         "tiny",
     )
 
-    status, captured = _cli(capsys, *args)
-    assert status == 0, captured.err
-    summary = json.loads(captured.out.strip().splitlines()[-1])
+
+def test_import_torch_command(tmp_path, tiny_files, s2f):
+    config, voice, generator, voice_path, generator_path = tiny_files
+    root = tmp_path / "work"
+    args = _import_args(voice_path, generator_path, root)
+
+    run = s2f("import-torch", *args)
+    assert run.status == 0, run.err
+    summary = run.summary
     assert summary["preset"] == "tiny"
     assert (root / "config.json").is_file() and (root / "voice_encoder.weights.h5").is_file()
     assert summary["checkpoint"] == workdir.latest_checkpoint(root)
@@ -276,39 +273,29 @@ def test_import_torch_command(tmp_path, tiny_files, capsys):
             np.testing.assert_allclose(ours, theirs, rtol=0, atol=TOLERANCE)
 
     # A second import refuses to replace the weights unless asked to.
-    status, captured = _cli(capsys, *args)
-    assert status == 2 and "already holds" in captured.err and captured.out == ""
-    status, captured = _cli(capsys, *args, "--overwrite")
-    assert status == 0, captured.err
-    assert json.loads(captured.out.strip().splitlines()[-1])["checkpoint"].endswith("ckpt-2")
+    run = s2f("import-torch", *args)
+    assert run.status == 2 and "already holds" in run.err and run.out == ""
+    run = s2f("import-torch", *args, "--overwrite")
+    assert run.status == 0, run.err
+    assert run.summary["checkpoint"].endswith("ckpt-2")
 
 
-def test_import_torch_refuses_a_different_config(tmp_path, tiny_files, capsys):
+def test_import_torch_refuses_a_different_config(tmp_path, tiny_files, s2f):
     _, _, _, voice_path, generator_path = tiny_files
     root = tmp_path / "work"
     root.mkdir()
     other = preset("tiny").replace(train={"batch_size": 8})
     (root / "config.json").write_text(other.to_json())
-    status, captured = _cli(
-        capsys,
-        "--voice",
-        voice_path,
-        "--generator",
-        generator_path,
-        "--workdir",
-        root,
-        "--preset",
-        "tiny",
-    )
-    assert status == 2
-    assert "holds a different configuration" in captured.err
-    assert len(captured.err.strip().splitlines()) == 1
+    run = s2f("import-torch", *_import_args(voice_path, generator_path, root))
+    assert run.status == 2
+    assert "holds a different configuration" in run.err
+    assert len(run.err.strip().splitlines()) == 1
     assert not (root / "voice_encoder.weights.h5").exists()
 
 
-def test_import_torch_bad_file_is_one_line(tmp_path, capsys):
-    status, captured = _cli(
-        capsys,
+def test_import_torch_bad_file_is_one_line(tmp_path, s2f):
+    run = s2f(
+        "import-torch",
         "--voice",
         tmp_path / "v.pth",
         "--generator",
@@ -316,13 +303,13 @@ def test_import_torch_bad_file_is_one_line(tmp_path, capsys):
         "--workdir",
         tmp_path / "w",
     )
-    assert status == 2
-    assert captured.err.strip() == f"s2f import-torch: error: {tmp_path / 'v.pth'}: no such file"
+    assert run.status == 2
+    assert run.err.strip() == f"s2f import-torch: error: {tmp_path / 'v.pth'}: no such file"
     assert not (tmp_path / "w").exists()
 
 
 @pytest.mark.parametrize("name", ["tiny", "wen2019"])
-def test_tflite_export_of_imported_weights_matches_pytorch(name, tmp_path, capsys):
+def test_tflite_export_of_imported_weights_matches_pytorch(name, tmp_path, s2f):
     """Waveform -> the imported model's exported TFLite file vs the PyTorch nets fed the float64 numpy
     reference front end (tiled to the test length as SPEC step 8): the product end to end."""
     export = pytest.importorskip(
@@ -335,8 +322,8 @@ def test_tflite_export_of_imported_weights_matches_pytorch(name, tmp_path, capsy
     config = preset(name)
     voice, generator = reference_nets(config, seed=11)
     root = tmp_path / "work"
-    status, captured = _cli(
-        capsys,
+    run = s2f(
+        "import-torch",
         "--voice",
         save(voice.state_dict(), tmp_path / "voice_embedding.pth", "legacy"),
         "--generator",
@@ -346,7 +333,7 @@ def test_tflite_export_of_imported_weights_matches_pytorch(name, tmp_path, capsy
         "--preset",
         name,
     )
-    assert status == 0, captured.err
+    assert run.status == 0, run.err
     report = export.export(
         root,
         tmp_path / "savedmodels" / "s2f_torch",

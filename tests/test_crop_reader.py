@@ -7,8 +7,9 @@ import pytest
 import tensorflow as tf
 from conftest import prepare_small_corpus
 
-from s2f_tf.data import crops, pipeline, records
+from s2f_tf.data import crops, records
 from s2f_tf.data.crop_reader import KEYS, CropReader
+from s2f_tf.data.info import load_info
 from s2f_tf.errors import S2FError
 from s2f_tf.frontend import LogMelSpectrogram
 
@@ -21,7 +22,7 @@ def data_dir(tmp_path_factory):
 
 
 def _records_in_reader_order(data_dir):
-    info = pipeline.load_info(data_dir)
+    info = load_info(data_dir)
     files, _ = info.voice_files("train", 1)
     return [records.parse_voice(s) for s in tf.data.TFRecordDataset(files)]
 
@@ -31,7 +32,7 @@ def reader(data_dir):
     from s2f_tf.config import preset
 
     audio = preset("tiny").replace(audio={"min_utterance_frames": 1}).audio  # every utterance
-    return CropReader(pipeline.load_info(data_dir), "train", audio)
+    return CropReader(load_info(data_dir), "train", audio)
 
 
 def test_index_points_at_each_records_samples(data_dir, reader):
@@ -128,7 +129,7 @@ def test_a_missing_index_is_one_clear_error(data_dir, tiny_config, tmp_path):
 
     copy = tmp_path / "data"
     shutil.copytree(data_dir, copy)
-    info = pipeline.load_info(copy)
+    info = load_info(copy)
     index_path(info.files("train", "voices")[0]).unlink()
     with pytest.raises(S2FError, match="shard index"):
         CropReader(info, "train", tiny_config.audio)

@@ -13,29 +13,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
+from random_workdir import write_random_workdir
 
 from s2f_tf.cli import main
 from s2f_tf.config import AudioConfig, Config, preset
 from s2f_tf.errors import S2FError
 from s2f_tf.frontend import LogMelSpectrogram, mel_filterbank
 from s2f_tf.locks import hold_directory
+from s2f_tf.models.voice_to_face import TileToMinFrames, VoiceToFace
 from s2f_tf.serving import export as export_module
-from s2f_tf.serving.export import (
-    ExportCheckError,
-    check_clips,
-    convert_saved_model,
-    export,
-    next_version,
-    restore_float_weights,
-    run_session,
-    run_session_requests,
-    tflite_operators,
-    versions,
-    wav_bytes,
-)
+from s2f_tf.serving.checks import ExportCheckError, check_clips
+from s2f_tf.serving.export import export, next_version, versions
 from s2f_tf.serving.inference import SavedModelFaces, TFLiteFaces
-from s2f_tf.serving.inference_model import TileToMinFrames, VoiceToFace
-from s2f_tf.serving.testing import write_random_workdir
+from s2f_tf.serving.saved_model import run_session, run_session_requests, wav_bytes
+from s2f_tf.serving.tflite import convert_saved_model, restore_float_weights, tflite_operators
 from s2f_tf.workdir import load_inference_models
 
 RATE = 16000

@@ -12,11 +12,14 @@ from conftest import prepare_small_corpus
 
 from s2f_tf.config import preset
 from s2f_tf.data import pipeline
+from s2f_tf.data.info import load_info
 from s2f_tf.models import build_models
-from s2f_tf.train.builder import adam, build_gan
+from s2f_tf.models.optimizers import adam
+from s2f_tf.train.builder import build_gan
 from s2f_tf.train.data import gan_dataset_fn
 from s2f_tf.train.distribute import make_strategy
 from s2f_tf.train.gan_model import VoiceToFaceGAN
+from s2f_tf.train.loop import make_distributed_step
 from s2f_tf.train.pretrain import pretrain_voice
 
 CONFIG = preset("tiny").replace(train={"batch_size": 4}, pretrain={"batch_size": 4})
@@ -53,11 +56,7 @@ def _custom_loop(data_dir, config, strategy, num_classes):
     gan.initial_weights = _weights(gan.models)
     dataset_fn = gan_dataset_fn(data_dir, config)
     batches = iter(strategy.distribute_datasets_from_function(lambda c: dataset_fn(c)))
-
-    @tf.function
-    def step(batch):
-        out = strategy.run(gan, args=(batch, config.train.batch_size))
-        return strategy.experimental_local_results(out)[0]
+    step = make_distributed_step(strategy, gan, config.train.batch_size)
 
     keys, losses = set(), []
     for _ in range(STEPS):
@@ -69,7 +68,7 @@ def _custom_loop(data_dir, config, strategy, num_classes):
 
 @pytest.mark.parametrize("replicas", [1, 2])
 def test_custom_loop_trains_the_same_with_features_on_the_device(data_dir, replicas):
-    num_classes = pipeline.load_info(data_dir).num_classes
+    num_classes = load_info(data_dir).num_classes
     runs = {
         mode: _custom_loop(data_dir, _config(mode), _strategy(replicas), num_classes)
         for mode in ("pipeline", "device")
@@ -89,7 +88,7 @@ def test_custom_loop_trains_the_same_with_features_on_the_device(data_dir, repli
 
 def test_fit_driver_featurises_device_batches(data_dir):
     config = _config("device")
-    num_classes = pipeline.load_info(data_dir).num_classes
+    num_classes = load_info(data_dir).num_classes
     strategy = tf.distribute.get_strategy()
     reference, _, _ = _custom_loop(data_dir, config, strategy, num_classes)
     keras.utils.set_random_seed(1)
@@ -106,7 +105,7 @@ def test_fit_driver_featurises_device_batches(data_dir):
 def test_pretraining_featurises_device_batches(data_dir, tmp_path):
     from s2f_tf.train.pretrain import SpeakerClassifier, _as_pairs
 
-    info = pipeline.load_info(data_dir)
+    info = load_info(data_dir)
     pairs = {
         mode: next(iter(_as_pairs(pipeline.voice_dataset(data_dir, _config(mode), 4, seed=0))))
         for mode in ("pipeline", "device")

@@ -1,12 +1,8 @@
 """`s2f generate`: faces from audio files with a SavedModel or TFLite model, and its bad-input errors."""
 
-import json
-
 import numpy as np
 import pytest
 from PIL import Image
-
-from s2f_tf.cli import main
 
 
 @pytest.fixture
@@ -19,59 +15,38 @@ def audio(audio_files):
     return audio_files
 
 
-def run_cli(args, capsys):
-    code = main(["generate", *map(str, args)])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_grid_from_savedmodel(model_dir, audio, tmp_path, capsys):
+def test_grid_from_savedmodel(model_dir, audio, tmp_path, s2f):
     out = tmp_path / "faces.png"
-    code, stdout, _ = run_cli(
-        ["--model", model_dir, "--wav", audio / "alice.wav", audio / "bob.flac", "--out", out],
-        capsys,
-    )
-    assert code == 0
-    summary = json.loads(stdout.strip().splitlines()[-1])
+    run = s2f("generate", "--model", model_dir, "--wav", audio / "alice.wav", audio / "bob.flac",
+              "--out", out)  # fmt: skip
+    assert run.status == 0
+    summary = run.summary
     assert summary["images"] == [str(out)] and summary["vad"] is True
     assert [round(i["seconds_used"], 1) for i in summary["inputs"]] == [1.5, 1.5]
     image = Image.open(out)
     assert image.size == (2 + 2 * (128 + 2), 2 + 128 + 2 + 12) and image.mode == "RGB"
 
 
-def test_separate_pngs_from_tflite_without_vad(model_dir, audio, tmp_path, capsys):
+def test_separate_pngs_from_tflite_without_vad(model_dir, audio, tmp_path, s2f):
     out = tmp_path / "pngs"
     wavs = [audio / "alice.wav", audio / "quiet.wav", audio / "alice.wav"]
-    code, stdout, _ = run_cli(
-        [
-            "--model",
-            model_dir / "gen_fp32.tflite",
-            "--wav",
-            *wavs,
-            "--out",
-            out,
-            "--separate",
-            "--no-vad",
-        ],
-        capsys,
-    )
-    assert code == 0
+    run = s2f("generate", "--model", model_dir / "gen_fp32.tflite", "--wav", *wavs, "--out", out,
+              "--separate", "--no-vad")  # fmt: skip
+    assert run.status == 0
     assert sorted(p.name for p in out.iterdir()) == ["alice.png", "alice_1.png", "quiet.png"]
     first = np.asarray(Image.open(out / "alice.png"))
     assert first.shape == (64, 64, 3) and first.dtype == np.uint8
     np.testing.assert_array_equal(first, np.asarray(Image.open(out / "alice_1.png")))
 
 
-def test_savedmodel_and_tflite_give_the_same_face(model_dir, audio, tmp_path, capsys):
+def test_savedmodel_and_tflite_give_the_same_face(model_dir, audio, tmp_path, s2f):
     faces = []
     for model in (model_dir, model_dir / "gen_fp32.tflite"):
         out = tmp_path / model.name
-        assert (
-            run_cli(
-                ["--model", model, "--wav", audio / "bob.flac", "--out", out, "--separate"], capsys
-            )[0]
-            == 0
+        run = s2f(
+            "generate", "--model", model, "--wav", audio / "bob.flac", "--out", out, "--separate"
         )
+        assert run.status == 0
         faces.append(np.asarray(Image.open(out / "bob.png"), np.int16))
     assert np.abs(faces[0] - faces[1]).max() <= 1
 
@@ -88,7 +63,7 @@ def test_savedmodel_and_tflite_give_the_same_face(model_dir, audio, tmp_path, ca
         ("grid_not_png", "written as .png"),
     ],
 )
-def test_bad_input_is_one_line_exit_2(case, message, model_dir, audio, tmp_path, capsys):
+def test_bad_input_is_one_line_exit_2(case, message, model_dir, audio, tmp_path, s2f):
     wavs = {
         "missing": [audio / "nobody.wav"],
         "not_audio": [audio / "alice.wav", audio / "notes.wav"],
@@ -99,7 +74,7 @@ def test_bad_input_is_one_line_exit_2(case, message, model_dir, audio, tmp_path,
         case, model_dir
     )
     out = tmp_path / ("faces.jpg" if case == "grid_not_png" else "faces.png")
-    code, stdout, stderr = run_cli(["--model", model, "--wav", *wavs, "--out", out], capsys)
+    code, stdout, stderr = s2f("generate", "--model", model, "--wav", *wavs, "--out", out)
     assert code == 2
     lines = stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and lines[0].startswith("s2f generate: error:")

@@ -2,17 +2,18 @@
 
 import numpy as np
 import pytest
+from random_workdir import write_random_workdir
 
 from s2f_tf.config import preset
 from s2f_tf.errors import S2FError
-from s2f_tf.serving.export import check_clips, export
+from s2f_tf.serving.checks import check_clips
+from s2f_tf.serving.export import export
 from s2f_tf.serving.inference import (
     SavedModelFaces,
     TFLiteFaces,
     load_model,
     resolve_model_path,
 )
-from s2f_tf.serving.testing import write_random_workdir
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,11 @@
 import keras
 import numpy as np
 import pytest
+from model_test_case import run_layer_test, run_model_saving_test, run_serialization_test
 
 from s2f_tf.config import preset
-from s2f_tf.models import FaceEmbedder, Generator, VoiceEncoder, build_models
+from s2f_tf.models import VoiceEncoder, build_models
+from s2f_tf.models.voice_to_face import VoiceToFace
 
 
 def count(weights):
@@ -110,28 +112,34 @@ def test_generator_and_face_shapes(tiny_models, batch):
     assert tuple(tiny_models.classifier(embedding).shape) == (batch, 5)
 
 
-@pytest.mark.parametrize(
-    "name, cls, shape",
-    [
-        ("voice_encoder", VoiceEncoder, (2, 50, 64)),
-        ("generator", Generator, (2, 64)),
-        ("face_embedder", FaceEmbedder, (2, 64, 64, 3)),
-    ],
-)
-def test_config_round_trip(tiny_models, name, cls, shape):
-    original = getattr(tiny_models, name)
-    config = original.get_config()
-    restored = cls.from_config(config)
-    restored.build((None,) + shape[1:])
-    assert restored.get_config() == config
-    assert [tuple(w.shape) for w in restored.weights] == [tuple(w.shape) for w in original.weights]
-    restored.set_weights(original.get_weights())
-    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
-    np.testing.assert_array_equal(
-        restored(x, training=False).numpy(), original(x, training=False).numpy()
-    )
-    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(original))
-    assert isinstance(again, cls) and again.get_config() == config
+MODEL_INPUTS = {  # every model of the package and an input for it
+    "voice_encoder": (2, 50, 64),
+    "generator": (2, 64),
+    "face_embedder": (2, 64, 64, 3),
+}
+
+
+def _input(shape, seed=1):
+    return np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", MODEL_INPUTS)
+def test_serialization(tiny_models, name):
+    run_serialization_test(getattr(tiny_models, name), _input(MODEL_INPUTS[name]))
+
+
+@pytest.mark.parametrize("name", MODEL_INPUTS)
+def test_saving(tiny_models, name, tmp_path):
+    run_model_saving_test(getattr(tiny_models, name), _input(MODEL_INPUTS[name]), tmp_path)
+
+
+def test_voice_to_face_serialization_and_saving(tiny_models, tmp_path):
+    config = preset("tiny")
+    model = VoiceToFace(tiny_models.voice_encoder, tiny_models.generator, config.audio)
+    waveform = 0.1 * _input((1, 4000))
+    run_layer_test(model.tiling, _input((1, 7, 64)), (1, config.audio.test_frames, 64))
+    run_serialization_test(model, waveform)
+    run_model_saving_test(model, waveform, tmp_path)
 
 
 def test_config_widths_are_used():

@@ -8,6 +8,7 @@ import tensorflow as tf
 from conftest import prepare_small_corpus
 
 from s2f_tf.data import pipeline
+from s2f_tf.data.info import load_info
 from s2f_tf.errors import S2FError
 from s2f_tf.frontend import LogMelSpectrogram
 
@@ -47,7 +48,7 @@ def _find_window(x, utterances):
 
 
 def test_load_info(data_dir, tmp_path):
-    info = pipeline.load_info(data_dir)
+    info = load_info(data_dir)
     raw = json.loads((data_dir / "dataset.json").read_text())
     assert info.num_classes == raw["splits"]["train"]["num_classes"] == 5
     assert info.names("train") == raw["splits"]["train"]["names"] and info.image_size == 64
@@ -55,10 +56,10 @@ def test_load_info(data_dir, tmp_path):
     assert set(info.splits) == {"train", "train_heldout", "val", "test"}
     assert info.files("train_heldout", "faces") == info.files("train", "faces")
     with pytest.raises(S2FError):
-        pipeline.load_info(tmp_path)
+        load_info(tmp_path)
     (tmp_path / "dataset.json").write_text('{"format": "something else"}')
     with pytest.raises(S2FError):
-        pipeline.load_info(tmp_path)
+        load_info(tmp_path)
     with pytest.raises(S2FError):
         info.split("nope")
 
@@ -82,7 +83,7 @@ def _voice(batch, audio):
 
 
 def test_feature_cache_budget(data_dir, tiny_config):
-    entry = pipeline.load_info(data_dir).split("train")
+    entry = load_info(data_dir).split("train")
     size = sum(entry["voice_frames"]) * 64 * 4
     assert pipeline._features_fit_in_memory(entry, tiny_config.audio, budget=size)
     assert not pipeline._features_fit_in_memory(entry, tiny_config.audio, budget=size - 1)
@@ -91,7 +92,7 @@ def test_feature_cache_budget(data_dir, tiny_config):
 
 def test_train_batches_shapes_ranges_and_linkage(data_dir, tiny_config, feature_source):
     config = tiny_config
-    info = pipeline.load_info(data_dir)
+    info = load_info(data_dir)
     k = info.num_classes
     utterances = _utterances(data_dir, config)
     faces, face_labels, _ = pipeline.load_faces(data_dir, "train")
@@ -149,14 +150,14 @@ def test_short_utterances_are_dropped(data_dir, tiny_config, feature_source):
         expected = {"voice_label"} | {f"voice_{k}" for k in ("wave", "samples", "skip", "mean")}
         expected.add("voice_variance")
     assert set(next(iter(ds))) == expected
-    assert pipeline.load_info(data_dir).splits["train"]["voice_frames"] == frames
+    assert load_info(data_dir).splits["train"]["voice_frames"] == frames
     too_long = tiny_config.replace(audio={"min_utterance_frames": frames[-1] + 1})
     with pytest.raises(S2FError, match="no train utterance"):
         pipeline.train_dataset(data_dir, too_long, 2, seed=0)
 
 
 def test_eval_voices_test_rule(data_dir, tiny_config):
-    info = pipeline.load_info(data_dir)
+    info = load_info(data_dir)
     utterances = _utterances(data_dir, tiny_config, "test")
     long = tiny_config.replace(audio={"test_frames": 2000})  # longer than every utterance: tiled
     for record, (label, name, samples, features) in zip(
@@ -182,7 +183,7 @@ def test_eval_voices_test_rule(data_dir, tiny_config):
 
 
 def test_load_faces(data_dir):
-    info = pipeline.load_info(data_dir)
+    info = load_info(data_dir)
     images, labels, genders = pipeline.load_faces(data_dir, "train")
     assert images.shape == (info.splits["train"]["faces"], 64, 64, 3) and images.dtype == np.uint8
     assert labels.dtype == np.int32 and sorted(set(labels)) == list(range(info.num_classes))
@@ -207,7 +208,7 @@ def _utterance_ids(ds):
     "pipelines", [2, 20]
 )  # by file (8 train shards) / by element (more pipelines)
 def test_sharding_partitions_the_data(data_dir, pipelines):
-    info = pipeline.load_info(data_dir)
+    info = load_info(data_dir)
     files = info.files("train", "voices")
     everything = _utterance_ids(tf.data.TFRecordDataset(files))
     parts = []
@@ -256,7 +257,7 @@ def test_short_records_are_never_read(data_dir, tiny_config):
     """Shards hold their longest utterances first; a preset's minimum length reads only a prefix."""
     from s2f_tf.data import records
 
-    info = pipeline.load_info(data_dir)
+    info = load_info(data_dir)
     for path, frames in zip(
         info.files("train", "voices"), info.splits["train"]["voice_shard_frames"], strict=True
     ):

@@ -9,6 +9,7 @@ import pytest
 import soundfile
 import soxr
 import tensorflow as tf
+from conftest import prepare_options
 from PIL import Image
 
 from s2f_tf import cli
@@ -23,17 +24,6 @@ def base_corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("prep") / "corpus"
     corpus.generate(out, identities=8, utterances=3, faces=2, seed=11, workers=1)
     return out
-
-
-def _options(root, out, **kw):
-    return prep.PrepareOptions(
-        meta=str(root / "vox1_meta.csv"),
-        voices=str(root / "wav"),
-        faces=str(root / "faces"),
-        out=str(out),
-        workers=kw.pop("workers", 1),
-        **kw,
-    )
 
 
 def _meta_rows(root):
@@ -141,7 +131,7 @@ def test_every_bad_input_is_skipped_and_counted_or_converted(base_corpus, tmp_pa
     shutil.copytree(base_corpus, root)
     vox_id, name = _inject_bad_inputs(root)
     out = tmp_path / "prepared"
-    summary = prep.prepare(_options(root, out, min_frames=100))
+    summary = prep.prepare(prepare_options(root, out, min_frames=100))
 
     assert summary["skipped"]["identities"] == {
         "missing_folders": 1,
@@ -180,7 +170,7 @@ def test_every_bad_input_is_skipped_and_counted_or_converted(base_corpus, tmp_pa
 
 def test_splits_labels_and_heldout_utterances(base_corpus, tmp_path):
     out = tmp_path / "prepared"
-    summary = prep.prepare(_options(base_corpus, out))
+    summary = prep.prepare(prepare_options(base_corpus, out))
     info = json.loads((out / "dataset.json").read_text())
     rows = {r[1]: r for r in _meta_rows(base_corpus)}
     train = info["splits"]["train"]
@@ -208,7 +198,7 @@ def test_splits_labels_and_heldout_utterances(base_corpus, tmp_path):
 
 
 def test_gender_and_split_file(base_corpus, tmp_path):
-    summary = prep.prepare(_options(base_corpus, tmp_path / "f", gender="f"))
+    summary = prep.prepare(prepare_options(base_corpus, tmp_path / "f", gender="f"))
     info = json.loads((tmp_path / "f" / "dataset.json").read_text())
     assert set(info["splits"]["train"]["genders"]) == {"f"}
     assert summary["filtered_identities"]["other_gender"] == sum(
@@ -217,7 +207,9 @@ def test_gender_and_split_file(base_corpus, tmp_path):
     names = [r[1] for r in _meta_rows(base_corpus)]
     split_file = tmp_path / "split.txt"
     split_file.write_text(f"{names[0]}\ttrain\n{names[1]} train\n{names[2]}\ttest\n# comment\n")
-    prep.prepare(_options(base_corpus, tmp_path / "s", split="file", split_file=str(split_file)))
+    prep.prepare(
+        prepare_options(base_corpus, tmp_path / "s", split="file", split_file=str(split_file))
+    )
     info = json.loads((tmp_path / "s" / "dataset.json").read_text())
     assert info["splits"]["train"]["names"] == sorted(names[:2])
     assert info["splits"]["test"]["names"] == [names[2]] and info["splits"]["val"]["names"] == []
@@ -237,11 +229,11 @@ def test_shards_are_atomic_and_a_rerun_resumes(base_corpus, tmp_path, monkeypatc
 
     monkeypatch.setattr(shards, "process_shard", crash_on_third)
     with pytest.raises(RuntimeError):
-        prep.prepare(_options(base_corpus, out))
+        prep.prepare(prepare_options(base_corpus, out))
     monkeypatch.setattr(shards, "process_shard", real)
     assert len(list(out.glob("*/*.tfrecord"))) == 2 and not (out / "dataset.json").exists()
 
-    first = prep.prepare(_options(base_corpus, out, workers=2))  # the process pool path
+    first = prep.prepare(prepare_options(base_corpus, out, workers=2))  # the process pool path
     total = first["shards"]["written"] + first["shards"]["reused"]
     assert first["shards"]["reused"] == 2
     snapshot = {p.name: p.read_bytes() for p in out.glob("*/*.tfrecord")}
@@ -251,14 +243,14 @@ def test_shards_are_atomic_and_a_rerun_resumes(base_corpus, tmp_path, monkeypatc
     victim.unlink()
     leftover = victim.with_name(f".{victim.name}.12345.tmp")
     leftover.write_bytes(b"half a shard")
-    again = prep.prepare(_options(base_corpus, out))
+    again = prep.prepare(prepare_options(base_corpus, out))
     assert again["shards"] == {"written": 1, "reused": total - 1}
     assert not leftover.exists()
     assert {p.name: p.read_bytes() for p in out.glob("*/*.tfrecord")} == snapshot
     assert json.loads((out / "dataset.json").read_text()) == json.loads(dataset)
 
     with pytest.raises(S2FError, match="other inputs or options"):
-        prep.prepare(_options(base_corpus, out, min_frames=200))
+        prep.prepare(prepare_options(base_corpus, out, min_frames=200))
 
 
 def test_cli_prepare_and_errors(base_corpus, tmp_path, capsys):

@@ -15,14 +15,15 @@ import shutil
 import pytest
 import soundfile
 import tensorflow as tf
+from conftest import prepare_options, s2f_process
+from random_workdir import write_random_workdir
 from test_cli import own_lines
-from test_cli_errors import s2f_process
 from train_worker import NUM_CLASSES, toy_dataset_fn
 
 from s2f_tf.config import preset
-from s2f_tf.data.prepare import PrepareOptions, prepare
-from s2f_tf.serving.export import check_clips, export
-from s2f_tf.serving.testing import write_random_workdir
+from s2f_tf.data.prepare import prepare
+from s2f_tf.serving.checks import check_clips
+from s2f_tf.serving.export import export
 from s2f_tf.synth import corpus
 from s2f_tf.train import loop
 from s2f_tf.train.checkpoints import Checkpoints, DamagedCheckpoints
@@ -33,18 +34,6 @@ def small_corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("rel") / "corpus"
     corpus.generate(out, identities=8, utterances=3, faces=2, seed=11, workers=1)
     return out
-
-
-def _options(root, out, **kw):
-    return PrepareOptions(
-        meta=str(root / "vox1_meta.csv"),
-        voices=str(root / "wav"),
-        faces=str(root / "faces"),
-        out=str(out),
-        min_frames=40,
-        workers=1,
-        **kw,
-    )
 
 
 # === Case 2: names from the meta file cannot reach outside --voices and --faces ===
@@ -63,7 +52,7 @@ def test_meta_rows_cannot_reach_outside_the_given_folders(small_corpus, tmp_path
         meta.write("../escape_voices\tFrank_Escape\tm\tX\tdev\n")  # voices from outside
         meta.write("id90000\t../escape_faces\tm\tX\tdev\n")  # faces from outside
         meta.write(f"{root}/wav/{some_id}\tGus_Absolute\tm\tX\tdev\n")  # an absolute path
-    summary = prepare(_options(root, tmp_path / "data"))
+    summary = prepare(prepare_options(root, tmp_path / "data", min_frames=40))
     assert summary["skipped"]["identities"]["unsafe_meta_row"] == 3
     dataset = json.loads((tmp_path / "data" / "dataset.json").read_text())
     names = [n for split in dataset["splits"].values() for n in split["names"]]
@@ -169,7 +158,7 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(small_corpus, t
         ),
     }
     processes = {
-        name: s2f_process(argv, limit_bytes=limit, env={"TQDM_DISABLE": "1"})
+        name: s2f_process(*argv, limit_bytes=limit, env={"TQDM_DISABLE": "1"})
         for name, (argv, limit, _) in runs.items()
     }
     for name, process in processes.items():

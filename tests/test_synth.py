@@ -13,7 +13,7 @@ from PIL import Image
 from s2f_tf import cli
 from s2f_tf.audio import voiced
 from s2f_tf.errors import S2FError
-from s2f_tf.synth import corpus
+from s2f_tf.synth import corpus, identities
 from s2f_tf.synth.voices import Recording, VoiceTraits, synthesize
 
 
@@ -84,7 +84,7 @@ def test_utterances_have_enough_voiced_speech_for_small(small_corpus):
 
 
 def test_names_split_about_a_quarter_held_out_and_genders_mixed():
-    people = corpus.sample_identities(48, seed=0)
+    people = identities.sample_identities(48, seed=0)
     held = [p for p in people if p.name[0] in "ABCDE"]
     assert len(held) == 12
     assert len({p.name for p in people}) == 48
@@ -94,7 +94,7 @@ def test_names_split_about_a_quarter_held_out_and_genders_mixed():
 
 
 def test_voice_and_face_share_latents():
-    people = corpus.sample_identities(200, seed=1)
+    people = identities.sample_identities(200, seed=1)
     male = np.array([p.gender == "m" for p in people])
     f0 = np.array([p.voice.f0 for p in people])
     vtl = np.array([p.voice.vocal_tract_cm for p in people])
@@ -109,7 +109,7 @@ def test_voice_and_face_share_latents():
 
 
 def test_community_links_accent_to_skin_and_hair_tone():
-    people = corpus.sample_identities(300, seed=2)
+    people = identities.sample_identities(300, seed=2)
     community = np.array([p.community for p in people])
     assert sorted(np.unique(community)) == [0, 1, 2] and min(np.bincount(community)) > 60
     skin = np.array([np.mean(p.face.skin) for p in people])
@@ -235,7 +235,7 @@ def test_identities_at_voxceleb1_scale():
     split holds (~301/1225 held out, divided ~112:189 into val and test); beyond the name pool: an error."""
     from s2f_tf.data.splits import letter_splits
 
-    people = corpus.sample_identities(1251, seed=0)
+    people = identities.sample_identities(1251, seed=0)
     assert [p.voxceleb_id for p in people] == [f"id{10001 + i}" for i in range(1251)]
     names = [p.name for p in people]
     assert len(set(names)) == 1251 and names == sorted(names)
@@ -246,14 +246,14 @@ def test_identities_at_voxceleb1_scale():
     assert counts == {"train": 1251 - held, "val": round(held * 112 / 301), "test": held - 114}
     assert 0.4 <= np.mean([p.gender == "f" for p in people]) <= 0.5
     with pytest.raises(S2FError, match="at most 3855"):
-        corpus.sample_identities(corpus.max_identities() + 1)
+        identities.sample_identities(identities.max_identities() + 1)
 
 
 def test_meta_file_at_scale_reads_back(tmp_path):
     from s2f_tf.data.splits import read_meta
 
-    people = corpus.sample_identities(1251, seed=3)
-    corpus.write_meta(tmp_path / "vox1_meta.csv", people)
+    people = identities.sample_identities(1251, seed=3)
+    identities.write_meta(tmp_path / "vox1_meta.csv", people)
     rows, skipped = read_meta(tmp_path / "vox1_meta.csv")
     assert len(rows) == 1251 and not skipped
     assert [r["name"] for r in rows] == [p.name for p in people]

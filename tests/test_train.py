@@ -17,10 +17,12 @@ import tensorflow as tf
 from s2f_tf.config import preset
 from s2f_tf.errors import S2FError
 from s2f_tf.models import build_models
+from s2f_tf.models.optimizers import adam
 from s2f_tf.train import loop
-from s2f_tf.train.builder import adam, build_gan, fast_bfloat16
+from s2f_tf.train.builder import build_gan, fast_bfloat16
 from s2f_tf.train.distribute import make_strategy
 from s2f_tf.train.gan_model import VoiceToFaceGAN
+from s2f_tf.train.loop import make_distributed_step
 from s2f_tf.workdir import load_config, save_or_check_config
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -44,11 +46,7 @@ def _custom_loop(strategy, steps=3, config=CONFIG, after_step=None):
     with strategy.scope():
         gan = build_gan(config, NUM_CLASSES)
     batches = iter(strategy.experimental_distribute_dataset(_dataset(steps)))
-
-    @tf.function
-    def step(batch):
-        out = strategy.run(gan, args=(batch, BATCH))
-        return strategy.experimental_local_results(out)[0]
+    step = make_distributed_step(strategy, gan, BATCH)
 
     losses = []
     for _ in range(steps):

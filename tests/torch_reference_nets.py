@@ -1,7 +1,8 @@
-"""The reference voice encoder and generator in PyTorch, written from SPEC-wen2019.md ("Networks" and
-"Official weights file layout"), to produce state dicts shaped like the released .pth files.
+"""The reference networks in PyTorch, written from SPEC-wen2019.md ("Networks" and "Official weights file
+layout"): the one PyTorch copy, used by the tests (state dicts shaped like the released .pth files) and by
+the benchmarks (benchmarks/torch_reference.py, the PyTorch GAN step).
 
-Test helper (needs torch): `voice_net(channels)` / `generator_net(channels)` build the networks,
+Needs torch: `voice_net(channels)` / `generator_net(channels)` / `face_net(channels)` build the networks,
 `randomize(net, seed)` gives every weight and BatchNorm statistic non-trivial values.
 """
 
@@ -42,6 +43,15 @@ def generator_net(channels=(1024, 512, 256, 128, 64), embedding_dim=64, image_ch
         layers += [torch.nn.ConvTranspose2d(width, out, 4, 2, 1), torch.nn.ReLU()]
     layers.append(torch.nn.ConvTranspose2d(channels[-1], image_channels, 1))
     return Wrapped(layers).eval()
+
+
+def face_net(channels=(32, 64, 128, 256, 512), embedding_dim=64, slope=0.2):
+    """Face `[B, 3, 64, 64]` -> embedding `[B, embedding_dim]` (SPEC "Face embedding net")."""
+    layers = [torch.nn.Conv2d(3, channels[0], 1), torch.nn.LeakyReLU(slope)]
+    for width, out in zip(channels, channels[1:], strict=False):
+        layers += [torch.nn.Conv2d(width, out, 4, 2, 1), torch.nn.LeakyReLU(slope)]
+    layers += [torch.nn.Conv2d(channels[-1], embedding_dim, 4, 1, 0), torch.nn.Flatten()]
+    return torch.nn.Sequential(*layers)
 
 
 def randomize(net, seed=0):

@@ -72,3 +72,13 @@ SEED = integer(minimum=0, maximum=2**32 - 1)  # numpy and Keras seeds
 COUNT = integer(minimum=1)
 ALL_OR_COUNT = integer(minimum=0)  # 0 = no limit
 WORKERS = integer(minimum=1, maximum=1024)
+
+
+def add_paths(parser, **helps) -> None:
+    """A required `--name PATH` argument per keyword, in order (underscores become dashes).
+
+    Example:
+    >>> add_paths(parser, data="prepared dataset directory", workdir="work directory")
+    """
+    for name, text in helps.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", required=True, type=path, help=text)

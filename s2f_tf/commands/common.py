@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
-from s2f_tf.commands.argtypes import COUNT, integer, path
+from s2f_tf.commands.argtypes import COUNT, add_paths, integer
 from s2f_tf.errors import S2FError
+from s2f_tf.train import STRATEGIES
 
 MAX_CPU_REPLICAS = 256
 
 
 def add_training_arguments(parser, what: str):
-    parser.add_argument(
-        "--data", required=True, type=path, help="prepared dataset directory (s2f prepare --out)"
-    )
-    parser.add_argument(
-        "--workdir", required=True, type=path, help="work directory (created; resumed if present)"
+    add_paths(
+        parser,
+        data="prepared dataset directory (s2f prepare --out)",
+        workdir="work directory (created; resumed if present)",
     )
     parser.add_argument(
         "--preset",
@@ -28,7 +29,7 @@ def add_training_arguments(parser, what: str):
     parser.add_argument(
         "--strategy",
         default="auto",
-        choices=("auto", "one_device", "mirrored", "multi_worker"),
+        choices=STRATEGIES,
         help="tf.distribute strategy (auto: multi-worker from TF_CONFIG, else all GPUs/CPUs)",
     )
     parser.add_argument(
@@ -49,12 +50,10 @@ def add_training_arguments(parser, what: str):
 def resolve_config(args, section: str):
     """The preset (or the work directory's saved config) with command-line overrides applied."""
     from s2f_tf import workdir as wd
-    from s2f_tf.config import PRESETS, preset
+    from s2f_tf.config import preset
 
     saved = Path(args.workdir) / wd.CONFIG
     if args.preset is not None:
-        if args.preset not in PRESETS:
-            raise S2FError(f"unknown preset {args.preset!r}; choose from {', '.join(PRESETS)}")
         config = preset(args.preset)
     elif saved.is_file():
         config = wd.load_config(args.workdir)
@@ -104,8 +103,6 @@ def writes_workdir() -> bool:
 
 def lock_workdir(workdir, command: str):
     """One trainer per work directory (see `s2f_tf.workdir.lock`); non-chief workers take no lock."""
-    import contextlib
-
     from s2f_tf import workdir as wd
 
     return wd.lock(workdir, command) if writes_workdir() else contextlib.nullcontext()
@@ -128,12 +125,30 @@ def check_batch(global_batch: int, strategy) -> None:
 
 def start_workdir(workdir, config, info) -> None:
     """Create the work directory, save (or check) its config.json and write labels.json."""
-    import json
-
     from s2f_tf import workdir as wd
-    from s2f_tf.files import atomic_write_text
 
     Path(workdir).mkdir(parents=True, exist_ok=True)
     wd.save_or_check_config(workdir, config)
     labels = {split: info.names(split) for split in info.splits}
-    atomic_write_text(Path(workdir) / wd.LABELS, json.dumps(labels, indent=1))
+    wd.save_labels(workdir, labels)
+
+
+def training_inputs(args, section: str):
+    """(config, dataset info) of a training command, checked against each other before any work."""
+    from s2f_tf.data.info import load_info
+
+    config = resolve_config(args, section)
+    info = load_info(args.data)
+    check_data(info, config)
+    return config, info
+
+
+@contextlib.contextmanager
+def training_workdir(args, config, info, command: str, batch_size: int):
+    """Hold the work directory (`lock_workdir`), start the strategy, check the batch against it and
+    write config.json and labels.json; yields the strategy."""
+    with lock_workdir(args.workdir, command):
+        strategy = start_strategy(args)
+        check_batch(batch_size, strategy)
+        start_workdir(args.workdir, config, info)
+        yield strategy

@@ -69,9 +69,9 @@ def _heldout_wavs(corpus, data, count=8):
     """One recording of each of up to `count` identities that training never saw (the test split)."""
     from pathlib import Path
 
-    from s2f_tf.data import pipeline
+    from s2f_tf.data.info import load_info
 
-    info = pipeline.load_info(data)
+    info = load_info(data)
     wavs = []
     for name in info.names("test")[:count]:
         voxceleb_id = info.identities[name]["id"]
@@ -100,69 +100,22 @@ def run(args):
     import time
     from pathlib import Path
 
-    from s2f_tf.config import PRESETS
+    from s2f_tf.config import preset
     from s2f_tf.errors import S2FError
 
-    if args.preset not in PRESETS:  # before minutes of synth and prepare
-        raise S2FError(f"unknown preset {args.preset!r}; choose from {', '.join(PRESETS)}")
+    preset(args.preset)  # an unknown name fails here, before minutes of synth and prepare
     started = time.perf_counter()
     out = Path(args.out)
     corpus, data, work = out / "corpus", out / "data", out / "workdir"
     summary = {}
-    if not (corpus / "vox1_meta.csv").is_file():
-        summary["synth"] = _stage(
-            "synth",
-            [
-                "--out",
-                str(corpus),
-                "--identities",
-                str(args.identities),
-                "--seed",
-                str(args.seed),
-                "--utterances",
-                str(args.utterances),
-                "--faces",
-                str(args.faces),
-            ],
-        )
-    summary["prepare"] = _stage(
-        "prepare",
-        [
-            "--meta",
-            str(corpus / "vox1_meta.csv"),
-            "--voices",
-            str(corpus / "wav"),
-            "--faces",
-            str(corpus / "faces"),
-            "--out",
-            str(data),
-        ],
-    )
-    common = ["--data", str(data), "--workdir", str(work), "--preset", args.preset]
-    steps = ["--steps", str(args.pretrain_steps)] if args.pretrain_steps else []
-    summary["pretrain-voice"] = _stage("pretrain-voice", common + steps)
-    steps = ["--steps", str(args.train_steps)] if args.train_steps else []
-    if _mixed_precision(args.precision):
-        steps.append("--mixed-precision")
-    summary["train"] = _stage("train", common + steps)
-    if not args.skip_evaluate:
-        summary["evaluate"] = _stage(
-            "evaluate",
-            [
-                "--data",
-                str(data),
-                "--workdir",
-                str(work),
-                "--out",
-                str(out / "evaluation"),
-                "--classifier-steps",
-                str(args.classifier_steps),
-            ],
-        )
-    summary["export"] = _stage("export", ["--workdir", str(work), "--out", args.models])
+    for name, argv in _training_stages(args, out, corpus, data, work):
+        summary[name] = _stage(name, argv)
     wavs = _heldout_wavs(corpus, data)
     if not wavs:
         raise S2FError(f"{data}: no held-out test identities to draw faces for")
+    from s2f_tf import workdir as wd
+    from s2f_tf.evaluate.report import REPORT
+
     version_dir = summary["export"]["saved_model"]["path"]
     grid = out / "faces_heldout.png"
     summary["generate"] = _stage(
@@ -171,10 +124,38 @@ def run(args):
     return {
         "seconds": round(time.perf_counter() - started, 1),
         "faces_png": str(grid),
-        "samples": str(work / "samples"),
-        "evaluation": None if args.skip_evaluate else str(out / "evaluation" / "report.md"),
+        "samples": str(work / wd.SAMPLES),
+        "evaluation": None if args.skip_evaluate else str(out / "evaluation" / REPORT),
         "savedmodel": str(version_dir),
         "tflite": {k: v["path"] for k, v in summary["export"]["tflite"].items()},
         "tensorboard": f"tensorboard --logdir {work / 'logs'}",
         "stages": {k: _seconds(v) for k, v in summary.items() if v},
     }
+
+
+def _training_stages(args, out, corpus, data, work):
+    """(command, arguments) of each stage from synth to export; synth only without a corpus."""
+    if not (corpus / "vox1_meta.csv").is_file():
+        yield "synth", _flags(out=corpus, identities=args.identities, seed=args.seed,
+                              utterances=args.utterances, faces=args.faces)  # fmt: skip
+    yield "prepare", _flags(meta=corpus / "vox1_meta.csv", voices=corpus / "wav",
+                            faces=corpus / "faces", out=data)  # fmt: skip
+    common = _flags(data=data, workdir=work, preset=args.preset)
+    yield "pretrain-voice", common + _flags(steps=args.pretrain_steps)
+    train = common + _flags(steps=args.train_steps)
+    if _mixed_precision(args.precision):
+        train.append("--mixed-precision")
+    yield "train", train
+    if not args.skip_evaluate:
+        yield "evaluate", _flags(data=data, workdir=work, out=out / "evaluation",
+                                 classifier_steps=args.classifier_steps)  # fmt: skip
+    yield "export", _flags(workdir=work, out=args.models)
+
+
+def _flags(**values) -> list[str]:
+    """`--name value` arguments (underscores become dashes), in order; None values are left out."""
+    argv = []
+    for name, value in values.items():
+        if value is not None:
+            argv += [f"--{name.replace('_', '-')}", str(value)]
+    return argv

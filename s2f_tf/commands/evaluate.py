@@ -12,13 +12,12 @@ KEPT = "files written before are complete (each is written to a temporary name a
 
 
 def add_arguments(parser):
-    from s2f_tf.commands.argtypes import ALL_OR_COUNT, COUNT, SEED, path
+    from s2f_tf.commands.argtypes import ALL_OR_COUNT, COUNT, SEED, add_paths, path
 
-    parser.add_argument(
-        "--data", required=True, type=path, help="prepared dataset directory (s2f prepare --out)"
-    )
-    parser.add_argument(
-        "--workdir", required=True, type=path, help="work directory of s2f train (or import-torch)"
+    add_paths(
+        parser,
+        data="prepared dataset directory (s2f prepare --out)",
+        workdir="work directory of s2f train (or import-torch)",
     )
     parser.add_argument(
         "--split",
@@ -94,6 +93,7 @@ def add_arguments(parser):
 def run(args):
     from pathlib import Path
 
+    from s2f_tf.config import CONFIG_FILE
     from s2f_tf.errors import S2FError
 
     if args.full:
@@ -107,8 +107,8 @@ def run(args):
     for other in args.compare:  # before minutes of evaluation, not after
         path = Path(other)
         if (
-            not (path / "metrics.json").is_file()
-            and not (path / "config.json").is_file()
+            not (path / "metrics.json").is_file()  # evaluate.report.METRICS (no TensorFlow yet)
+            and not (path / CONFIG_FILE).is_file()
             and not (path.suffix == ".json" and path.is_file())
         ):
             raise S2FError(f"--compare {other}: neither a work directory nor an evaluate output")

@@ -8,17 +8,13 @@ KEPT = "no version was published (its temporary directory was removed)"
 
 
 def add_arguments(parser):
-    from s2f_tf.commands.argtypes import integer, number, path
+    from s2f_tf.commands.argtypes import add_paths, integer, number
     from s2f_tf.serving import FP32_TOLERANCE, QUANTIZATIONS
 
-    parser.add_argument(
-        "--workdir", required=True, type=path, help="work directory of s2f train / import-torch"
-    )
-    parser.add_argument(
-        "--out",
-        required=True,
-        type=path,
-        help="model base path savedmodels/NAME (NAME names the TFLite files)",
+    add_paths(
+        parser,
+        workdir="work directory of s2f train / import-torch",
+        out="model base path savedmodels/NAME (NAME names the TFLite files)",
     )
     parser.add_argument(
         "--version",

@@ -16,15 +16,12 @@ def add_arguments(parser):
 
 
 def run(args):
-    from s2f_tf.config import PRESETS, preset
-    from s2f_tf.errors import S2FError
+    from s2f_tf.config import preset
 
-    if args.preset not in PRESETS:
-        raise S2FError(f"unknown preset {args.preset!r}; choose from {', '.join(PRESETS)}")
     # TensorFlow prints start-up lines on import, so bad arguments are rejected before it loads.
+    config = preset(args.preset)
     from s2f_tf.models import build_models
 
-    config = preset(args.preset)
     models = build_models(config, args.classes)
     counts = {}
     for name in ("voice_encoder", "generator", "face_embedder", "discriminator", "classifier"):

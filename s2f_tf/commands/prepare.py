@@ -13,22 +13,14 @@ def image_sizes() -> list[int]:
 
 
 def add_arguments(parser):
-    from s2f_tf.commands.argtypes import WORKERS, integer, number, path
+    from s2f_tf.commands.argtypes import WORKERS, add_paths, integer, number, path
 
-    parser.add_argument(
-        "--meta", required=True, type=path, help="vox1_meta.csv (tab-separated VoxCeleb1 meta)"
-    )
-    parser.add_argument(
-        "--voices",
-        required=True,
-        type=path,
-        help="voice root: <voices>/<idNNNNN>/<video>/<utt>.wav",
-    )
-    parser.add_argument(
-        "--faces", required=True, type=path, help="face root: <faces>/<VGGFace1 name>/<image>.jpg"
-    )
-    parser.add_argument(
-        "--out", required=True, type=path, help="output directory (a rerun resumes it)"
+    add_paths(
+        parser,
+        meta="vox1_meta.csv (tab-separated VoxCeleb1 meta)",
+        voices="voice root: <voices>/<idNNNNN>/<video>/<utt>.wav",
+        faces="face root: <faces>/<VGGFace1 name>/<image>.jpg",
+        out="output directory (a rerun resumes it)",
     )
     parser.add_argument("--gender", choices=("f", "m"), help="keep only female or male identities")
     parser.add_argument(

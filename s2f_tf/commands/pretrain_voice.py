@@ -14,26 +14,15 @@ def add_arguments(parser):
 
 
 def run(args):
-    from s2f_tf.commands.common import (
-        check_batch,
-        check_data,
-        lock_workdir,
-        resolve_config,
-        start_strategy,
-        start_workdir,
-    )
+    from s2f_tf.commands.common import training_inputs, training_workdir
     from s2f_tf.data import pipeline
     from s2f_tf.train.pretrain import pretrain_voice
 
-    config = resolve_config(args, "pretrain")
-    info = pipeline.load_info(args.data)
-    check_data(info, config)
-    with lock_workdir(args.workdir, "pretrain-voice"):
-        strategy = start_strategy(args)
-        check_batch(config.pretrain.batch_size, strategy)
-        start_workdir(args.workdir, config, info)
+    config, info = training_inputs(args, "pretrain")
+    batch_size = config.pretrain.batch_size
+    with training_workdir(args, config, info, "pretrain-voice", batch_size) as strategy:
         train = pipeline.voice_dataset(
-            args.data, config, config.pretrain.batch_size, split="train", seed=config.pretrain.seed
+            args.data, config, batch_size, split="train", seed=config.pretrain.seed
         )
         # Speaker top-1 of the summary on the first HELDOUT_UTTERANCES held-out utterances (shards
         # mix identities): a fixed cost at the end of pretraining, whatever the corpus size.

@@ -7,10 +7,11 @@ KEPT = "nothing was left under --out (the corpus is built in a temporary folder,
 
 
 def add_arguments(parser):
-    from s2f_tf.commands.argtypes import COUNT, SEED, WORKERS, path
+    from s2f_tf.commands.argtypes import COUNT, SEED, WORKERS, add_paths
 
-    parser.add_argument(
-        "--out", required=True, type=path, help="corpus directory to create (must not exist)"
+    add_paths(
+        parser,
+        out="corpus directory to create (must not exist)",
     )
     parser.add_argument(
         "--identities",

@@ -24,11 +24,10 @@ def add_arguments(parser):
 def check_encoder(path, config):
     """Load the voice encoder weights once before the work directory is touched: a file cut short or
     made for another preset is one line here, not a failure after set-up."""
-    from s2f_tf.models import VoiceEncoder
+    from s2f_tf.models import build_voice_encoder
     from s2f_tf.train.builder import load_encoder_weights
 
-    encoder = VoiceEncoder.from_model_config(config.model, name="voice_encoder")
-    encoder.build((None, None, config.audio.num_mel_bins))
+    encoder = build_voice_encoder(config)
     load_encoder_weights(encoder, path, config)
 
 
@@ -36,30 +35,18 @@ def run(args):
     from pathlib import Path
 
     from s2f_tf import workdir as wd
-    from s2f_tf.commands.common import (
-        check_batch,
-        check_data,
-        lock_workdir,
-        resolve_config,
-        start_strategy,
-        start_workdir,
-    )
+    from s2f_tf.commands.common import training_inputs, training_workdir
     from s2f_tf.data import pipeline
     from s2f_tf.errors import S2FError
     from s2f_tf.train.data import gan_dataset_fn, preview_batch
     from s2f_tf.train.loop import train_gan
 
-    config = resolve_config(args, "train")
-    info = pipeline.load_info(args.data)
-    check_data(info, config)
+    config, info = training_inputs(args, "train")
     encoder = Path(args.encoder) if args.encoder else Path(args.workdir) / wd.ENCODER_WEIGHTS
     if not encoder.is_file():
         raise S2FError(f"no voice encoder weights at {encoder}: run s2f pretrain-voice first")
     check_encoder(encoder, config)
-    with lock_workdir(args.workdir, "train"):
-        strategy = start_strategy(args)
-        check_batch(config.train.batch_size, strategy)
-        start_workdir(args.workdir, config, info)
+    with training_workdir(args, config, info, "train", config.train.batch_size) as strategy:
         summary = train_gan(
             config,
             args.workdir,

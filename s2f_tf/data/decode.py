@@ -26,7 +26,7 @@ def load_utterance(path, audio: AudioConfig, min_frames: int) -> tuple[np.ndarra
     speech = audio_io.voiced(samples, audio)
     if speech.size == 0:
         return None, "no_speech"
-    if speech.size // audio.frame_step + 1 < min_frames:
+    if audio.num_frames(speech.size) < min_frames:
         return None, "too_short"
     return speech, ""
 

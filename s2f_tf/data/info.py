@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 
 from s2f_tf.data import splits
-from s2f_tf.data.prepare import DATASET, FORMAT
 from s2f_tf.errors import S2FError
+
+FORMAT = "s2f_tf.prepared/3"  # /2: records carry their moments, longest first; /3: + shard indexes
+DATASET = "dataset.json"  # what `s2f prepare` writes at the top of a prepared directory
 
 
 @dataclasses.dataclass(frozen=True)

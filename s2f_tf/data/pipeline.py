@@ -33,9 +33,11 @@ import tensorflow as tf
 from s2f_tf.config import Config
 from s2f_tf.data import crops, records
 from s2f_tf.data.crop_reader import CropReader
-from s2f_tf.data.info import DatasetInfo, load_info  # noqa: F401 (the pipeline's public names)
+from s2f_tf.data.info import load_info
 from s2f_tf.errors import S2FError
 from s2f_tf.frontend import LogMelSpectrogram
+from s2f_tf.images import to_unit_range
+from s2f_tf.models.voice_to_face import tile_to_min_frames
 
 AUTOTUNE = tf.data.AUTOTUNE
 VOICE_SHUFFLE = 512  # serialized utterances (a few hundred kB each at most)
@@ -94,14 +96,6 @@ def features_on(config: Config) -> str:
     return choice
 
 
-def _test_rule(features, test_frames: int):
-    """Whole utterance; shorter than `test_frames` -> tiled until at least that, then cut at it."""
-    frames = tf.shape(features)[0]
-    reps = (test_frames + frames - 1) // frames
-    tiled = tf.tile(features, [reps, 1])[:test_frames]
-    return tf.cond(frames < test_frames, lambda: tiled, lambda: features)
-
-
 def _features_fit_in_memory(entry, audio, budget=None) -> bool:
     """Whether the split's whole-utterance log-mel features (from prepare's frame counts) fit the cache."""
     frames = entry.get("voice_frames") or []
@@ -110,6 +104,18 @@ def _features_fit_in_memory(entry, audio, budget=None) -> bool:
 
 
 def _training_voices(info, config: Config, split, batch_size, input_context, seed, repeat):
+    """Batches of training crops of `split`: read by byte range from the shards (featurised here, or
+    left to the step with features on the device), or cut from whole-utterance features kept in
+    memory."""
+    entry = _check_training_voices(info, config, split)
+    mode = features_on(config)
+    if mode == "pipeline" and _features_fit_in_memory(entry, config.audio):
+        return _cached_voices(info, config, split, batch_size, input_context, seed, repeat)
+    return _read_crops(info, config, split, batch_size, input_context, seed, repeat, mode)
+
+
+def _check_training_voices(info, config: Config, split) -> dict:
+    """The split's entry of dataset.json; S2FError if it has no utterance long enough to train on."""
     audio = config.audio
     entry = info.split(split)
     if not entry["voices"]:
@@ -121,30 +127,37 @@ def _training_voices(info, config: Config, split, batch_size, input_context, see
             f"{config.name!r} preset needs (longest: {frames[-1]}); use a preset with a smaller "
             "audio.min_utterance_frames or longer recordings"
         )
-    mode = features_on(config)
-    if not (mode == "pipeline" and _features_fit_in_memory(entry, audio)):
-        # Crops read from the shards by byte range: the step featurises them ("device"), or tf.data does.
-        if audio.min_utterance_frames < audio.train_max_frames:
-            raise S2FError(
-                f"crops read from the shards are never tiled: audio.min_utterance_frames "
-                f"({audio.min_utterance_frames}) must be >= train_max_frames ({audio.train_max_frames})"
-                f" for train.features_on={mode!r}"
-                + ("" if mode == "device" else " when the split's features do not fit in memory")
-            )
-        reader = CropReader(info, split, audio)
-        ds = reader.dataset(batch_size, seed=seed, input_context=input_context, repeat=repeat)
-        if mode == "device":
-            return ds
-        raw_frontend = LogMelSpectrogram(audio, normalize=False)
-        return ds.map(
-            lambda b: {
-                "voice": crops.featurize_batch(raw_frontend, b),
-                "voice_label": b["voice_label"],
-            },
-            num_parallel_calls=AUTOTUNE,
-            deterministic=True,
+    return entry
+
+
+def _read_crops(info, config: Config, split, batch_size, input_context, seed, repeat, mode):
+    """Crops read from the shards by byte range: the step featurises them ("device"), or tf.data does."""
+    audio = config.audio
+    if audio.min_utterance_frames < audio.train_max_frames:
+        raise S2FError(
+            f"crops read from the shards are never tiled: audio.min_utterance_frames "
+            f"({audio.min_utterance_frames}) must be >= train_max_frames ({audio.train_max_frames})"
+            f" for train.features_on={mode!r}"
+            + ("" if mode == "device" else " when the split's features do not fit in memory")
         )
-    # Whole-utterance features computed once and kept: later epochs only cut windows.
+    reader = CropReader(info, split, audio)
+    ds = reader.dataset(batch_size, seed=seed, input_context=input_context, repeat=repeat)
+    if mode == "device":
+        return ds
+    raw_frontend = LogMelSpectrogram(audio, normalize=False)
+    return ds.map(
+        lambda b: {
+            "voice": crops.featurize_batch(raw_frontend, b),
+            "voice_label": b["voice_label"],
+        },
+        num_parallel_calls=AUTOTUNE,
+        deterministic=True,
+    )
+
+
+def _cached_voices(info, config: Config, split, batch_size, input_context, seed, repeat):
+    """Whole-utterance features computed once and kept: later epochs only cut windows."""
+    audio = config.audio
     files, counts = info.voice_files(split, audio.min_utterance_frames)
     frontend = LogMelSpectrogram(audio)
     lo, hi = audio.train_min_frames, audio.train_max_frames
@@ -211,7 +224,7 @@ def _training_faces(info, config: Config, split, batch_size, input_context, seed
         pixels = tf.dynamic_stitch(where, [kept, tf.reverse(flipped, axis=[2])])
         pixels = tf.ensure_shape(pixels, [batch_size, size, size, 3])
         return {
-            "face": (tf.cast(pixels, tf.float32) - 127.5) / 127.5,
+            "face": to_unit_range(pixels),
             "face_label": record["label"],
         }
 
@@ -271,7 +284,7 @@ def eval_voices(data_dir, config: Config, split: str, *, input_context=None) -> 
         record = records.parse_voice(serialized)
         features = frontend(crops.waveform(record["samples"]))[0]
         return {
-            "voice": _test_rule(features, test_frames),
+            "voice": tile_to_min_frames(features[None], test_frames)[0],
             "voice_label": record["label"],
             "gender": record["gender"],
             "identity": record["identity"],
@@ -320,13 +333,18 @@ def load_faces(data_dir, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray
     info = load_info(data_dir)
     size = info.image_size
     files = info.files(split, "faces")
+    ds = tf.data.TFRecordDataset(files).map(lambda s: records.parse_face(s, size)).batch(4096)
+    return collect_faces(ds if files else None, size)
+
+
+def collect_faces(batches, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(uint8 images [N, S, S, 3], int32 labels [N], genders [N]) of a dataset of parsed face batches
+    (`records.parse_face`, batched); None gives none."""
     images, labels, genders = [np.zeros((0, size, size, 3), np.uint8)], [], []
-    if files:
-        ds = tf.data.TFRecordDataset(files).map(lambda s: records.parse_face(s, size)).batch(4096)
-        for batch in ds.as_numpy_iterator():
-            images.append(batch["image"])
-            labels.append(batch["label"])
-            genders.extend(g.decode() for g in batch["gender"])
+    for batch in batches.as_numpy_iterator() if batches is not None else ():
+        images.append(batch["image"])
+        labels.append(batch["label"])
+        genders.extend(g.decode() for g in batch["gender"])
     return (
         np.concatenate(images),
         np.concatenate(labels).astype(np.int32) if labels else np.zeros(0, np.int32),

@@ -40,12 +40,11 @@ import tqdm
 
 from s2f_tf.config import AudioConfig
 from s2f_tf.data import shards as shard_io
+from s2f_tf.data.info import DATASET, FORMAT
 from s2f_tf.data.splits import file_splits, letter_splits, read_meta
 from s2f_tf.errors import S2FError
 from s2f_tf.files import atomic_write_json
 
-FORMAT = "s2f_tf.prepared/3"  # /2: records carry their moments, longest first; /3: + shard indexes
-DATASET = "dataset.json"
 PLAN = "plan.json"
 AUDIO_EXTENSIONS = (".wav", ".flac")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -109,6 +108,40 @@ def _heldout(name: str, count: int, fraction: float) -> set[int]:
 
 def plan(options: PrepareOptions) -> dict:
     """Scan the folders and decide identities, splits, labels and shard contents (no decoding)."""
+    _check_options(options)
+    rows, skipped = read_meta(options.meta)
+    filtered = collections.Counter()
+    if options.gender:
+        filtered["other_gender"] = sum(r["gender"] != options.gender for r in rows)
+        rows = [r for r in rows if r["gender"] == options.gender]
+    people = _people(rows, Path(options.voices), Path(options.faces), skipped)
+    if options.split == "letters":
+        split_of = letter_splits(people)
+    else:
+        split_of = file_splits(options.split_file, people)
+        filtered["not_in_split_file"] = len(people) - len(split_of)
+    splits = {}
+    for split in ("train", "val", "test"):
+        names = sorted(n for n in people if split_of.get(n) == split)
+        splits[split] = {
+            "names": names,
+            "genders": [people[n]["gender"] for n in names],
+            "voxceleb_ids": [people[n]["id"] for n in names],
+        }
+    splits["train_heldout"] = dict(splits["train"])
+    return {
+        "identities": {
+            n: {k: p[k] for k in ("id", "gender", "nationality")} | {"split": split_of.get(n)}
+            for n, p in sorted(people.items())
+        },
+        "splits": splits,
+        "shards": _shards(_items(people, splits, options), options),
+        "skipped_identities": dict(skipped),
+        "filtered_identities": {k: v for k, v in filtered.items() if v},
+    }
+
+
+def _check_options(options: PrepareOptions) -> None:
     if options.gender not in (None, "m", "f"):
         raise S2FError(f"--gender must be m or f, got {options.gender!r}")
     if options.split not in ("letters", "file"):
@@ -118,13 +151,11 @@ def plan(options: PrepareOptions) -> dict:
     for label, folder in (("--voices", options.voices), ("--faces", options.faces)):
         if not Path(folder).is_dir():
             raise S2FError(f"{label} {folder}: not a directory")
-    rows, skipped = read_meta(options.meta)
-    filtered = collections.Counter()
-    if options.gender:
-        filtered["other_gender"] = sum(r["gender"] != options.gender for r in rows)
-        rows = [r for r in rows if r["gender"] == options.gender]
 
-    voices_root, faces_root = Path(options.voices), Path(options.faces)
+
+def _people(rows, voices_root: Path, faces_root: Path, skipped) -> dict:
+    """name -> meta row + its "utterances" and "images" (relative paths), for the identities that have
+    both; the others are counted in `skipped`."""
     people = {}
     for row in rows:
         has_voices = (voices_root / row["id"]).is_dir()
@@ -147,23 +178,12 @@ def plan(options: PrepareOptions) -> dict:
             skipped["no_face_files"] += 1
             continue
         people[row["name"]] = {**row, "utterances": utterances, "images": images}
+    return people
 
-    if options.split == "letters":
-        split_of = letter_splits(people)
-    else:
-        split_of = file_splits(options.split_file, people)
-        filtered["not_in_split_file"] = len(people) - len(split_of)
 
-    splits = {}
-    for split in ("train", "val", "test"):
-        names = sorted(n for n in people if split_of.get(n) == split)
-        splits[split] = {
-            "names": names,
-            "genders": [people[n]["gender"] for n in names],
-            "voxceleb_ids": [people[n]["id"] for n in names],
-        }
-    splits["train_heldout"] = dict(splits["train"])
-
+def _items(people, splits, options: PrepareOptions) -> dict:
+    """(kind, split) -> [(relative path, label, gender, name)]: every utterance and face, with the
+    held-out utterances of training identities in train_heldout."""
     items = {("voices", s): [] for s in SPLITS} | {("faces", s): [] for s in SPLITS}
     for split in ("train", "val", "test"):
         for label, name in enumerate(splits[split]["names"]):
@@ -174,7 +194,11 @@ def plan(options: PrepareOptions) -> dict:
                 items[("voices", target)].append((utterance, label, person["gender"], name))
             for image in person["images"]:
                 items[("faces", split)].append((image, label, person["gender"], name))
+    return items
 
+
+def _shards(items, options: PrepareOptions) -> list[dict]:
+    """Each (kind, split)'s items dealt into shards in a seeded order (at least `min_shards` for train)."""
     shards = []
     for (kind, split), entries in items.items():
         if not entries:
@@ -195,16 +219,7 @@ def plan(options: PrepareOptions) -> dict:
                     "items": chosen,
                 }
             )
-    return {
-        "identities": {
-            n: {k: p[k] for k in ("id", "gender", "nationality")} | {"split": split_of.get(n)}
-            for n, p in sorted(people.items())
-        },
-        "splits": splits,
-        "shards": shards,
-        "skipped_identities": dict(skipped),
-        "filtered_identities": {k: v for k, v in filtered.items() if v},
-    }
+    return shards
 
 
 def _fingerprint(options: PrepareOptions, layout: dict) -> dict:

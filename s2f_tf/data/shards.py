@@ -144,7 +144,7 @@ def write_shard(
     }
     if voices:  # 10 ms frames of each utterance in record order, as the front end counts them
         audio = AudioConfig()
-        stats["frames"] = [int(r[0].size) // audio.frame_step + 1 for r in records]
+        stats["frames"] = [audio.num_frames(int(r[0].size)) for r in records]
     atomic_write_json(final.with_suffix(".json"), stats)
     os.replace(tmp, final)
     return stats

@@ -15,7 +15,7 @@ import numpy as np
 from tqdm import tqdm
 
 from s2f_tf.errors import S2FError
-from s2f_tf.evaluate.judges import text_of
+from s2f_tf.evaluate.sources import text_of
 from s2f_tf.images import to_uint8
 
 VOICE_SALT = 3  # sources.choose salt of the utterance selection
@@ -61,9 +61,11 @@ def embed_voices(source, split, config, encoder, max_utterances=None, seed=0) ->
     """
     import tensorflow as tf
 
+    from s2f_tf.models.voice_to_face import voice_embedding
+
     mel = config.audio.num_mel_bins
     embed = tf.function(
-        lambda v: tf.math.l2_normalize(tf.cast(encoder(v, training=False), tf.float32), -1),
+        lambda v: voice_embedding(encoder, v),
         input_signature=[tf.TensorSpec([1, None, mel], tf.float32)],
     )
     keep = utterance_selection(source, split, max_utterances, seed)
@@ -91,13 +93,13 @@ def embed_voices(source, split, config, encoder, max_utterances=None, seed=0) ->
 def render(voices: Embedded, generator, batch_size=64) -> Generated:
     """The generator's faces of embedded utterances: clipped to [-1, 1], uint8."""
     faces = [
-        to_uint8(generator(voices.embeddings[i : i + batch_size], training=False))
+        to_uint8(np.asarray(generator(voices.embeddings[i : i + batch_size], training=False)))
         for i in range(0, len(voices.embeddings), batch_size)
     ]
     return Generated(np.concatenate(faces), voices.labels, voices.genders, list(voices.utterances))
 
 
-def generate_faces(source, split, config, encoder, generators, max_utterances=None, seed=0):
+def render_split(source, split, config, encoder, generators, max_utterances=None, seed=0):
     """{name: Generated} for every generator, from the utterances of `split` (`embed_voices` once)."""
     voices = embed_voices(source, split, config, encoder, max_utterances, seed)
     return {name: render(voices, generator) for name, generator in generators.items()}
@@ -107,9 +109,7 @@ def untrained_generator(config, seed):
     """The baseline: a Generator of the same config with fresh (seeded) initial weights."""
     import keras
 
-    from s2f_tf.models import Generator
+    from s2f_tf.models import build_generator
 
     keras.utils.set_random_seed(seed + 1)
-    generator = Generator.from_model_config(config.model, name="untrained_generator")
-    generator.build((None, config.model.embedding_dim))
-    return generator
+    return build_generator(config, name="untrained_generator")

@@ -35,7 +35,7 @@ NAMES = ("identity", "gender")
 
 def fingerprint(data_dir) -> str:
     """SHA-256 of the dataset's `dataset.json` and the byte sizes of its training face shards."""
-    from s2f_tf.data.prepare import DATASET
+    from s2f_tf.data.info import DATASET
 
     data_dir = Path(data_dir)
     digest = hashlib.sha256((data_dir / DATASET).read_bytes())

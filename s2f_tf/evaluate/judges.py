@@ -15,6 +15,7 @@ import numpy as np
 from s2f_tf.errors import S2FError
 from s2f_tf.evaluate import metrics
 from s2f_tf.evaluate.classifiers import TrainedClassifier, train_face_classifier
+from s2f_tf.evaluate.sources import accepts, choose, lookup, selected, text_of
 
 GENDERS = ("f", "m")
 JUDGE_SALT = 1  # sources.choose salt of the judges' faces (unseen references use 2, utterances 3)
@@ -62,29 +63,12 @@ def split_info(info, split):
     return splits[split]
 
 
-def lookup(mapping, label):
-    """mapping[label] for a list, or for a dict keyed by int or (as read from JSON) str."""
-    if isinstance(mapping, dict):
-        return mapping.get(label, mapping.get(str(label)))
-    return mapping[label]
-
-
-def text_of(value):
-    """A str from a str, bytes, numpy scalar/array or tensor (as tf.data yields them)."""
-    value = np.asarray(value).reshape(-1)[0] if np.ndim(value) else value
-    if hasattr(value, "numpy"):
-        value = value.numpy()
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def load_split_faces(source, info, split, keep=None) -> Faces:
     """The real faces of a split, with a gender per image (from the split's label -> gender table).
 
     `keep`: per label, the occurrence indices (file order) to keep (`sources.choose`); None keeps all.
     A source whose `faces` takes `keep` reads only those; any other is read whole and then selected.
     """
-    from s2f_tf.evaluate.sources import accepts, selected
-
     if keep is not None and accepts(source.faces, "keep"):
         images, labels, genders = source.faces(split, keep=keep)
         keep = None
@@ -128,8 +112,6 @@ def judge_selection(counts, options):
     only on the per-label counts (not on the order of the faces in the shards), so the held-out faces
     can be read alone when the classifiers come from the cache.
     """
-    from s2f_tf.evaluate.sources import choose
-
     counts = np.asarray(counts, np.int64)
     pool = choose(counts, options.classifier_faces, options.seed, salt=JUDGE_SALT)
     pool = pool if pool is not None else [np.arange(c) for c in counts]
@@ -148,8 +130,6 @@ def judge_selection(counts, options):
 
 def judge_faces(source, info, options, heldout_only=False):
     """(train Faces or None, heldout Faces) of the training identities, read once (`judge_selection`)."""
-    from s2f_tf.evaluate.sources import selected
-
     counts = face_counts(source, info, "train")
     train_keep, heldout_keep = judge_selection(counts, options)
     if heldout_only:

@@ -6,6 +6,9 @@ from pathlib import Path
 
 from s2f_tf.files import atomic_write_json, atomic_write_text
 
+METRICS = "metrics.json"  # what an evaluation writes into its output directory
+REPORT = "report.md"
+
 SEEN = "train_heldout"
 
 # (metric key, label, kind): kind "pct" = fraction shown in %, "num" = plain number.
@@ -114,6 +117,17 @@ def _split_title(split):
 
 def render(result) -> str:
     """The Markdown report of an evaluation result (the dict `evaluation.evaluate` returns)."""
+    lines = _overview(result) + _proof_of_learning(result)
+    for split, kinds in result["model"]["splits"].items():
+        lines += _split_section(split, kinds)
+    lines += _comparison(result)
+    lines += ["", "## Figures", ""]
+    lines += [f"![{name}]({name})" for name in result["figures"]]
+    return "\n".join(lines) + "\n"
+
+
+def _overview(result) -> list[str]:
+    """The title, the model, the data, the bounds and the judges."""
     model = result["model"]
     lines = [f"# Evaluation: {model['name']}", ""]
     lines += [
@@ -142,6 +156,13 @@ def render(result) -> str:
         "- 95 % intervals: percentile bootstrap over samples (1000 resamples); n = samples behind each number."
         " Matching and retrieval use the identity classifier's embedder (cosine); impostors and galleries"
         f" are drawn with seed {result['options']['seed']}.",
+    ]
+    return lines
+
+
+def _proof_of_learning(result) -> list[str]:
+    """The targets of issue 6, trained against the untrained generator."""
+    lines = [
         "",
         "## Proof of learning",
         "",
@@ -157,81 +178,90 @@ def render(result) -> str:
             f"| {check['criterion']} | {check['split']} | {check['target']} | {fmt(check['trained'])} | "
             f"{fmt(check['untrained'])} | {met} |"
         )
-    for split, kinds in model["splits"].items():
-        trained, untrained = kinds["trained"], kinds["untrained"]
+    return lines
+
+
+def _split_section(split, kinds) -> list[str]:
+    """One split's metrics, trained against untrained, and per speaker gender."""
+    trained, untrained = kinds["trained"], kinds["untrained"]
+    lines = [
+        "",
+        f"## {_split_title(split)}",
+        "",
+        f"{trained['samples']} utterances of {trained['identities']} identities; "
+        f"{trained['reference_faces']} real faces; retrieval galleries of {trained['gallery_size']} identities.",
+        "",
+        "| metric | trained | untrained generator | chance |",
+        "|---|---|---|---|",
+    ]
+    for key, label, kind in ROWS:
+        if key in trained:
+            lines.append(
+                f"| {label} | {fmt(trained[key], kind)} | {fmt(untrained.get(key), kind)} | "
+                f"{_chance(trained[key])} |"
+            )
+    by_gender = trained["by_gender"]
+    if by_gender:
+        lines += ["", "Per speaker gender (trained generator):", ""]
         lines += [
-            "",
-            f"## {_split_title(split)}",
-            "",
-            f"{trained['samples']} utterances of {trained['identities']} identities; "
-            f"{trained['reference_faces']} real faces; retrieval galleries of {trained['gallery_size']} identities.",
-            "",
-            "| metric | trained | untrained generator | chance |",
-            "|---|---|---|---|",
+            "| metric | " + " | ".join(by_gender) + " |",
+            "|---" * (1 + len(by_gender)) + "|",
         ]
-        for key, label, kind in ROWS:
-            if key in trained:
-                lines.append(
-                    f"| {label} | {fmt(trained[key], kind)} | {fmt(untrained.get(key), kind)} | "
-                    f"{_chance(trained[key])} |"
-                )
-        by_gender = trained["by_gender"]
-        if by_gender:
-            lines += ["", "Per speaker gender (trained generator):", ""]
-            lines += [
-                "| metric | " + " | ".join(by_gender) + " |",
-                "|---" * (1 + len(by_gender)) + "|",
-            ]
-            for key in next(iter(by_gender.values())):
-                lines.append(
-                    f"| {key.replace('_', ' ')} | "
-                    + " | ".join(fmt(by_gender[g].get(key)) for g in by_gender)
-                    + " |"
-                )
+        for key in next(iter(by_gender.values())):
+            lines.append(
+                f"| {key.replace('_', ' ')} | "
+                + " | ".join(fmt(by_gender[g].get(key)) for g in by_gender)
+                + " |"
+            )
+    return lines
+
+
+def _comparison(result) -> list[str]:
+    """Side by side with the --compare entries (nothing when there are none)."""
+    model = result["model"]
     entries = [model, *result.get("compare", [])]
-    if len(entries) > 1:
+    if len(entries) < 2:
+        return []
+    lines = [
+        "",
+        "## Comparison (general vs. female vs. male, as the seed's Table 2)",
+        "",
+        'Rows marked "from" are earlier evaluations (their own data and judging classifiers);'
+        " the others were judged here, on this dataset, by the same classifiers, trials and galleries.",
+        "",
+    ]
+    columns = [
+        ("fid", "FID", "num"),
+        ("l1_pixels", "L1", "num"),
+        ("cosine_same_identity", "cosine", "num"),
+        ("identity_top1", "top-1", "pct"),
+        ("gender_agreement", "gender", "pct"),
+        ("matching", "1:2", "pct"),
+        ("recall@1", "R@1", "pct"),
+    ]
+    for split in model["splits"]:
         lines += [
+            f"### {_split_title(split)}",
             "",
-            "## Comparison (general vs. female vs. male, as the seed's Table 2)",
-            "",
-            'Rows marked "from" are earlier evaluations (their own data and judging classifiers);'
-            " the others were judged here, on this dataset, by the same classifiers, trials and galleries.",
-            "",
+            "| model | " + " | ".join(c[1] for c in columns) + " |",
+            "|---" * (1 + len(columns)) + "|",
         ]
-        columns = [
-            ("fid", "FID", "num"),
-            ("l1_pixels", "L1", "num"),
-            ("cosine_same_identity", "cosine", "num"),
-            ("identity_top1", "top-1", "pct"),
-            ("gender_agreement", "gender", "pct"),
-            ("matching", "1:2", "pct"),
-            ("recall@1", "R@1", "pct"),
-        ]
-        for split in model["splits"]:
-            lines += [
-                f"### {_split_title(split)}",
-                "",
-                "| model | " + " | ".join(c[1] for c in columns) + " |",
-                "|---" * (1 + len(columns)) + "|",
+        for entry in entries:
+            m = entry["splits"].get(split, {}).get("trained")
+            if m is None:
+                continue
+            cells = [
+                "-"
+                if _value(m.get(k)) is None
+                else (f"{_value(m[k]) * 100:.1f} %" if kind == "pct" else f"{_value(m[k]):.3g}")
+                for k, _, kind in columns
             ]
-            for entry in entries:
-                m = entry["splits"].get(split, {}).get("trained")
-                if m is None:
-                    continue
-                cells = [
-                    "-"
-                    if _value(m.get(k)) is None
-                    else (f"{_value(m[k]) * 100:.1f} %" if kind == "pct" else f"{_value(m[k]):.3g}")
-                    for k, _, kind in columns
-                ]
-                origin = f", from `{entry['source']}`" if entry.get("source") else ""
-                lines.append(
-                    f"| {entry['name']} ({entry['config']}{origin}) | " + " | ".join(cells) + " |"
-                )
-            lines.append("")
-    lines += ["", "## Figures", ""]
-    lines += [f"![{name}]({name})" for name in result["figures"]]
-    return "\n".join(lines) + "\n"
+            origin = f", from `{entry['source']}`" if entry.get("source") else ""
+            lines.append(
+                f"| {entry['name']} ({entry['config']}{origin}) | " + " | ".join(cells) + " |"
+            )
+        lines.append("")
+    return lines
 
 
 def summary(result):
@@ -255,6 +285,6 @@ def summary(result):
 def write(out, result):
     """Writes metrics.json and report.md under `out`; returns their paths."""
     out = Path(out)
-    metrics_path = atomic_write_json(out / "metrics.json", result)
-    report_path = atomic_write_text(out / "report.md", render(result))
+    metrics_path = atomic_write_json(out / METRICS, result)
+    report_path = atomic_write_text(out / REPORT, render(result))
     return metrics_path, report_path

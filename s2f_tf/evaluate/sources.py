@@ -14,8 +14,8 @@ import inspect
 
 import numpy as np
 
+from s2f_tf.data.info import load_info
 from s2f_tf.errors import S2FError
-from s2f_tf.evaluate.judges import lookup
 
 UNSEEN = "unseen"  # val and test together: every identity that training never saw
 UNSEEN_PARTS = ("val", "test")
@@ -24,6 +24,21 @@ _STRIDE = 1 << 32  # key of a (label, occurrence) pair: label * _STRIDE + occurr
 
 
 # === Selections: per label, the sorted occurrence indices kept ===
+
+
+def lookup(mapping, label):
+    """mapping[label] for a list, or for a dict keyed by int or (as read from JSON) str."""
+    if isinstance(mapping, dict):
+        return mapping.get(label, mapping.get(str(label)))
+    return mapping[label]
+
+
+def text_of(value):
+    """A str from a str, bytes, numpy scalar/array or tensor (as tf.data yields them)."""
+    value = np.asarray(value).reshape(-1)[0] if np.ndim(value) else value
+    if hasattr(value, "numpy"):
+        value = value.numpy()
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def choose(counts, cap, seed=0, salt=0):
@@ -98,7 +113,7 @@ class PipelineSource:
         self.pipeline = pipeline
 
     def info(self):
-        info = self.pipeline.load_info(self.data_dir)
+        info = load_info(self.data_dir)
         offsets = _unseen_offsets(info)
         if not offsets:
             return info
@@ -141,22 +156,14 @@ class PipelineSource:
             return self.pipeline.load_faces(self.data_dir, split)
         from s2f_tf.data import records
 
-        info = self.pipeline.load_info(self.data_dir)
+        info = load_info(self.data_dir)
         size = info.image_size
-        images, labels, genders = [np.zeros((0, size, size, 3), np.uint8)], [], []
         files = info.files(split, "faces")
+        ds = None
         if files:
             ds = _kept_records(files, records.FACE_FEATURES["label"], keep)
             ds = ds.map(lambda s: records.parse_face(s, size)).batch(1024)
-            for batch in ds.as_numpy_iterator():
-                images.append(batch["image"])
-                labels.append(batch["label"])
-                genders.extend(g.decode() for g in batch["gender"])
-        return (
-            np.concatenate(images),
-            np.concatenate(labels).astype(np.int32) if labels else np.zeros(0, np.int32),
-            np.array(genders, dtype="<U1"),
-        )
+        return self.pipeline.collect_faces(ds, size)
 
     def voices(self, split, config, keep=None):
         """Every utterance of `split` by the SPEC test rule (as `pipeline.eval_voices`: one per element,
@@ -176,7 +183,7 @@ class PipelineSource:
             return combined
         if keep is None:
             return self.pipeline.eval_voices(self.data_dir, config, split)
-        return _selected_voices(self.pipeline.load_info(self.data_dir), config, split, keep)
+        return _selected_voices(load_info(self.data_dir), config, split, keep)
 
 
 def _kept_records(files, label_feature, keep):

@@ -15,7 +15,9 @@ __all__ = [
     "Generator",
     "Models",
     "VoiceEncoder",
+    "build_generator",
     "build_models",
+    "build_voice_encoder",
     "classifier_head",
     "discriminator_head",
 ]
@@ -30,13 +32,25 @@ class Models:
     classifier: keras.layers.Dense
 
 
+def build_voice_encoder(config: Config, name: str = "voice_encoder") -> VoiceEncoder:
+    """The voice encoder of `config`, built: features `[batch, frames, mel bins]` -> `[batch, D]`."""
+    voice_encoder = VoiceEncoder.from_model_config(config.model, name=name)
+    voice_encoder.build((None, None, config.audio.num_mel_bins))
+    return voice_encoder
+
+
+def build_generator(config: Config, name: str = "generator") -> Generator:
+    """The generator of `config`, built: embedding `[batch, D]` -> face `[batch, size, size, 3]`."""
+    generator = Generator.from_model_config(config.model, name=name)
+    generator.build((None, config.model.embedding_dim))
+    return generator
+
+
 def build_models(config: Config, num_classes: int) -> Models:
     """All five networks of the recipe, built (weights created) for `num_classes` identities."""
     m = config.model
-    voice_encoder = VoiceEncoder.from_model_config(m, name="voice_encoder")
-    voice_encoder.build((None, None, config.audio.num_mel_bins))
-    generator = Generator.from_model_config(m, name="generator")
-    generator.build((None, m.embedding_dim))
+    voice_encoder = build_voice_encoder(config)
+    generator = build_generator(config)
     face_embedder = FaceEmbedder.from_model_config(m, name="face_embedder")
     face_embedder.build((None, m.image_size, m.image_size, 3))
     return Models(

@@ -3,6 +3,11 @@
 The constants live here so the command line can show them without importing TensorFlow.
 """
 
+from s2f_tf.config import CONFIG_FILE
+
+CONTRACT = CONFIG_FILE  # the export's contract (preset, sample rate, inputs and outputs), beside it
+NON_FINITE = "the waveform contains NaN or infinite samples"  # how the exported models refuse one
+
 QUANTIZATIONS = (
     "fp32",
     "fp16",

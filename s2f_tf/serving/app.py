@@ -26,7 +26,7 @@ import numpy as np
 import soundfile
 
 from s2f_tf.audio import to_int16
-from s2f_tf.errors import S2FError
+from s2f_tf.errors import S2FError, first_line
 from s2f_tf.images import waveform_picture
 from s2f_tf.serving import APP_MAX_BYTES as MAX_BYTES
 from s2f_tf.serving import APP_MAX_SECONDS as MAX_SECONDS
@@ -300,7 +300,7 @@ def serve(face_app: FaceApp, host: str = "127.0.0.1", port: int = 0, concurrency
     except OSError as error:
         page.close()
         raise S2FError(
-            f"cannot listen on {host}:{port} ({str(error).splitlines()[0]}); choose another --port"
+            f"cannot listen on {host}:{port} ({first_line(error, limit=2000)}); choose another --port"
         ) from None
     shown = f"[{host}]" if ":" in host else host
     return page, f"http://{shown}:{port}/"

@@ -1,7 +1,7 @@
-"""What the export checks share: the error they raise, the test clips and the output comparisons.
+"""What the artifact checks share: the error they raise, the test clips and the output comparisons.
 
-`s2f_tf.serving.export` (SavedModel, session loader) and `s2f_tf.serving.tflite` (LiteRT) both use these;
-keeping them here lets `export` import `tflite` without a cycle.
+`s2f_tf.serving.saved_model` (session loader) and `s2f_tf.serving.tflite` (LiteRT) check what they write
+with these; tests and benchmarks use the same clips.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from s2f_tf.errors import S2FError
-from s2f_tf.serving.inference_model import OUTPUTS
+from s2f_tf.models.voice_to_face import OUTPUTS
 
 CHECK_SAMPLES = (
     1,
@@ -39,20 +39,15 @@ def check_clips(sample_rate: int, lengths=CHECK_SAMPLES, seed: int = 0) -> list[
     return clips
 
 
-def _first_line(error) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0][:200] if lines else type(error).__name__
-
-
-def _keras_outputs(model, waveform) -> dict:
+def keras_outputs(model, waveform) -> dict:
     return {key: value.numpy() for key, value in model(waveform).items()}
 
 
-def _max_diff(a, b) -> float:
+def max_diff(a, b) -> float:
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
 
 
-def _check_outputs(got: dict, want: dict, batch: int, where: str):
+def check_outputs(got: dict, want: dict, batch: int, where: str):
     for key in OUTPUTS:
         if key not in got:
             raise ExportCheckError(f"{where}: output {key!r} missing (has {sorted(got)})")

@@ -65,8 +65,9 @@ class Gallery:
         (a `load_model` result); S2FError if the dataset is missing, of another sample rate, or has no
         voice or face for some identity."""
         from s2f_tf.data import pipeline
+        from s2f_tf.data.info import load_info
 
-        info = pipeline.load_info(data_dir)
+        info = load_info(data_dir)
         if info.sample_rate != model.sample_rate:
             raise S2FError(
                 f"--gallery {data_dir}: its audio is {info.sample_rate} Hz, the model takes"

@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from s2f_tf.errors import S2FError, first_line
+from s2f_tf.serving import CONTRACT, NON_FINITE
 
-CONTRACT = "config.json"  # written beside the artifacts by s2f_tf.serving.export
 DEFAULT_SAMPLE_RATE = 16000
-NON_FINITE = "the waveform contains NaN or infinite samples"  # as the exported models say it
 
 
 def _waveform_batch(waveform) -> np.ndarray:
@@ -70,7 +69,7 @@ class SavedModelFaces:
             loaded = tf.saved_model.load(str(self.path))
         except Exception as error:  # damaged files fail in many ways: IndexError, DecodeError...
             raise S2FError(
-                f"{self.path}: not a loadable SavedModel ({_first_line(error)})"
+                f"{self.path}: not a loadable SavedModel ({first_line(error, limit=200)})"
             ) from None
         if "serving_default" not in loaded.signatures:
             raise S2FError(f"{self.path}: the SavedModel has no serving_default signature")
@@ -86,7 +85,9 @@ class SavedModelFaces:
         try:
             outputs = self._signature(waveform=batch)
         except tf.errors.OpError as error:
-            raise S2FError(f"{self.path}: the model failed ({_first_line(error)})") from None
+            raise S2FError(
+                f"{self.path}: the model failed ({first_line(error, limit=200)})"
+            ) from None
         return {key: value.numpy()[0] for key, value in outputs.items()}
 
 
@@ -114,7 +115,7 @@ class TFLiteFaces:
             self._runner = interpreter.get_signature_runner("serving_default")
         except (ValueError, RuntimeError) as error:
             raise S2FError(
-                f"{model if self.path else 'model'}: not a usable TFLite model ({_first_line(error)})"
+                f"{model if self.path else 'model'}: not a usable TFLite model ({first_line(error, limit=200)})"
             ) from None
         self._interpreter = interpreter
         contract = _contract(self.path.parent) if self.path else {}
@@ -127,12 +128,8 @@ class TFLiteFaces:
             outputs = self._runner(waveform=batch)
         except (RuntimeError, ValueError) as error:
             where = self.path or "the TFLite model"
-            raise S2FError(f"{where}: the model failed ({_first_line(error)})") from None
+            raise S2FError(f"{where}: the model failed ({first_line(error, limit=200)})") from None
         return {key: np.array(value[0]) for key, value in outputs.items()}
-
-
-def _first_line(error) -> str:
-    return first_line(error, limit=200)
 
 
 def resolve_model_path(path) -> Path:

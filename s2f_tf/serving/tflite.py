@@ -15,17 +15,13 @@ import re
 import numpy as np
 import tensorflow as tf
 
+from s2f_tf.errors import first_line
 from s2f_tf.files import temporary_directory
 from s2f_tf.frontend import mel_filterbank
+from s2f_tf.models.voice_to_face import VoiceToFace
 from s2f_tf.serving import QUANTIZATIONS
-from s2f_tf.serving.checks import (
-    ExportCheckError,
-    _check_outputs,
-    _first_line,
-    _keras_outputs,
-    _max_diff,
-)
-from s2f_tf.serving.inference_model import TFLITE_NON_FINITE, VoiceToFace
+from s2f_tf.serving.archive import TFLITE_NON_FINITE, export_archive
+from s2f_tf.serving.checks import ExportCheckError, check_outputs, keras_outputs, max_diff
 
 INT8_TARGET_PSNR_DB = 30.0
 TEMP_PREFIX = "s2f_tflite_"  # the conversion's source SavedModel, in the system temporary folder
@@ -57,7 +53,7 @@ def convert_saved_model(source, quantization: str = "fp32") -> bytes:
             raise
         # MLIR's message is pages of source locations; keep the op names.
         flex = re.findall(r"TF Select ops: ([^\n]+)", str(error))
-        what = f"non-builtin ops: {flex[0]}" if flex else _first_line(error)
+        what = f"non-builtin ops: {flex[0]}" if flex else first_line(error, limit=200)
         raise ExportCheckError(f"TFLite {quantization} conversion failed ({what})") from None
 
 
@@ -102,8 +98,6 @@ def convert_tflite(model: VoiceToFace, quantizations=QUANTIZATIONS) -> dict[str,
 
     In the int8 file the front end's mel filterbank stays float32 (see `restore_float_weights`).
     """
-    from s2f_tf.serving.export import export_archive  # export imports this module
-
     results = {}
     with temporary_directory(TEMP_PREFIX) as source:
         export_archive(model, batch=1, with_wav=False, tflite=True).write_out(
@@ -174,7 +168,7 @@ def run_tflite_clips(content: bytes, clips) -> list[dict]:
 
 def check_tflite(contents: dict[str, bytes], model: VoiceToFace, clips, tolerance) -> dict:
     """Run every TFLite model on every clip; fp32 vs Keras within `tolerance`, others PSNR vs fp32."""
-    keras_outputs = [_keras_outputs(model, clip[None]) for clip in clips]
+    references = [keras_outputs(model, clip[None]) for clip in clips]
     outputs = {}
     report = {}
     for quantization, content in contents.items():
@@ -183,11 +177,11 @@ def check_tflite(contents: dict[str, bytes], model: VoiceToFace, clips, toleranc
         if flex:
             raise ExportCheckError(f"TFLite {quantization} needs non-builtin ops: {flex}")
         outputs[quantization] = run_tflite_clips(content, clips)
-        for clip, got, want in zip(clips, outputs[quantization], keras_outputs, strict=True):
-            _check_outputs(got, want, batch=1, where=f"TFLite {quantization} ({len(clip)} samples)")
+        for clip, got, want in zip(clips, outputs[quantization], references, strict=True):
+            check_outputs(got, want, batch=1, where=f"TFLite {quantization} ({len(clip)} samples)")
         diffs = [
-            _max_diff(g["face_float"], w["face_float"])
-            for g, w in zip(outputs[quantization], keras_outputs, strict=True)
+            max_diff(g["face_float"], w["face_float"])
+            for g, w in zip(outputs[quantization], references, strict=True)
         ]
         if not rejects_non_finite(content, min(clips, key=len)):
             raise ExportCheckError(f"TFLite {quantization} ran a waveform with non-finite samples")

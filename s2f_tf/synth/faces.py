@@ -101,6 +101,28 @@ def _gradient(top, bottom, size):
     return Image.fromarray(np.broadcast_to(pixels, (size, size, 3)).astype(np.uint8), "RGB")
 
 
+@dataclasses.dataclass(frozen=True)
+class _Head:
+    """Where the head lies on the drawing canvas: centre (cx, cy), width w, height h, top and bottom."""
+
+    cx: float
+    cy: float
+    w: float
+    h: float
+
+    @property
+    def top(self) -> float:
+        return self.cy - self.h / 2
+
+    @property
+    def bottom(self) -> float:
+        return self.cy + self.h / 2
+
+    @property
+    def mouth_y(self) -> float:
+        return self.cy + self.h * 0.27
+
+
 def draw(face: FaceTraits, photo: Photo, rng, size: int = 128) -> Image.Image:
     """One photo of `face` as an RGB `size` x `size` Pillow image.
 
@@ -112,18 +134,26 @@ def draw(face: FaceTraits, photo: Photo, rng, size: int = 128) -> Image.Image:
     """
     image = _gradient(*photo.background, CANVAS)
     d = ImageDraw.Draw(image)
-    cx, cy = CANVAS / 2, CANVAS * 0.47
-    w, h = face.face_width, face.face_height
-    top, bottom = cy - h / 2, cy + h / 2
-    hair_dark = _shade(face.hair, 0.8)
+    head = _Head(CANVAS / 2, CANVAS * 0.47, face.face_width, face.face_height)
+    _draw_body(d, face, photo, head)
+    _draw_face(d, face, head)
+    _draw_hair(d, face, head)
+    _draw_eyes(d, face, photo, head)
+    _draw_mouth_and_lines(d, face, photo, head)
+    return _photograph(image, photo, rng, size, head)
 
-    # Long hair behind the head, down to (or past) the shoulders.
+
+def _draw_body(d, face: FaceTraits, photo: Photo, head: _Head):
+    """Long hair behind the head, shoulders and neck, hair falling in front of the shoulders."""
+    cx, cy, w = head.cx, head.cy, head.w
+    top, bottom = head.top, head.bottom
+    reach = bottom + 20 + 70 * face.hair_length  # long hair: down to (or past) the shoulders
     if face.hair_length > 0.4:
-        reach = bottom + 20 + 70 * face.hair_length
         d.rounded_rectangle(
-            [cx - w / 2 - 22, top - 16, cx + w / 2 + 22, reach], radius=w / 2, fill=hair_dark
+            [cx - w / 2 - 22, top - 16, cx + w / 2 + 22, reach],
+            radius=w / 2,
+            fill=_shade(face.hair, 0.8),
         )
-    # Shoulders and neck.
     d.ellipse([cx - 120, bottom + 18, cx + 120, bottom + 200], fill=photo.shirt)
     d.rectangle([cx - w * 0.2, bottom - 20, cx + w * 0.2, bottom + 35], fill=_shade(face.skin, 0.9))
     if face.hair_length > 0.4:  # hair falling in front of the shoulders
@@ -134,7 +164,12 @@ def draw(face: FaceTraits, photo: Photo, rng, size: int = 128) -> Image.Image:
                 radius=10,
                 fill=face.hair,
             )
-    # Ears, then the face: an ellipse, squared off at the jaw by a rounded rectangle.
+
+
+def _draw_face(d, face: FaceTraits, head: _Head):
+    """Ears, then the face: an ellipse, squared off at the jaw by a rounded rectangle; the beard."""
+    cx, cy, w, h = head.cx, head.cy, head.w, head.h
+    top, bottom = head.top, head.bottom
     for side in (-1, 1):
         ex = cx + side * w / 2
         d.ellipse([ex - 10, cy - 14, ex + 10, cy + 18], fill=_shade(face.skin, 0.92))
@@ -146,26 +181,33 @@ def draw(face: FaceTraits, photo: Photo, rng, size: int = 128) -> Image.Image:
             radius=max(4.0, 30 * (1 - face.jaw) + 8),
             fill=face.skin,
         )
-    # Beard.
     if face.beard:
         colour = face.hair if face.beard > 1 else _shade(face.skin, 0.72)
-        mouth_y = cy + h * 0.27
         if face.beard in (1, 3):
             d.chord(
                 [cx - w / 2 + 4, cy - h * 0.1, cx + w / 2 - 4, bottom + 6], 15, 165, fill=colour
             )
         if face.beard >= 2:
+            mouth_y = head.mouth_y
             d.rounded_rectangle(
                 [cx - w * 0.22, mouth_y - 12, cx + w * 0.22, mouth_y - 1], radius=5, fill=face.hair
             )
-    # Hair on top: a cap (short) or a cap with a side parting and fringe.
+
+
+def _draw_hair(d, face: FaceTraits, head: _Head):
+    """Hair on top: a cap (short) or a cap with a side parting and fringe."""
+    cx, w, h, top = head.cx, head.w, head.h, head.top
     cap = [cx - w / 2 - 4, top - 10 - 8 * face.hair_length, cx + w / 2 + 4, top + h * 0.55]
     if face.hair_length > 0.02:
         d.chord(cap, 180, 360, fill=face.hair)
         fringe_y = top + h * face.fringe
         d.chord([cx - w / 2, top - 6, cx + w / 2, fringe_y + h * 0.12], 180, 360, fill=face.hair)
-    # Eyes and brows.
-    eye_y = cy - h * 0.05
+
+
+def _draw_eyes(d, face: FaceTraits, photo: Photo, head: _Head):
+    """Eyes, brows and glasses."""
+    cx, w = head.cx, head.w
+    eye_y = head.cy - head.h * 0.05
     for side in (-1, 1):
         ex = cx + side * w * face.eye_spacing / 2
         ew, eh = w * 0.13, w * 0.075 * photo.eyes_open
@@ -177,7 +219,7 @@ def draw(face: FaceTraits, photo: Photo, rng, size: int = 128) -> Image.Image:
         inner, outer = ex - side * ew * 1.1, ex + side * ew * 1.2
         d.line(
             [(inner, by + 2), (ex, by - 3), (outer, by + 1)],
-            fill=hair_dark,
+            fill=_shade(face.hair, 0.8),
             width=int(face.brow_weight),
             joint="curve",
         )
@@ -189,10 +231,15 @@ def draw(face: FaceTraits, photo: Photo, rng, size: int = 128) -> Image.Image:
             )
     if face.glasses:
         d.line([(cx - w * 0.08, eye_y), (cx + w * 0.08, eye_y)], fill=(30, 30, 30), width=3)
-    # Nose and mouth (the smile bends the mouth arc).
+
+
+def _draw_mouth_and_lines(d, face: FaceTraits, photo: Photo, head: _Head):
+    """Nose and mouth (the smile bends the mouth arc), then age lines."""
+    cx, cy, w, h = head.cx, head.cy, head.w, head.h
+    eye_y = cy - h * 0.05
     nose = _shade(face.skin, 0.78)
     d.line([(cx, eye_y + 8), (cx - 6, cy + h * 0.16), (cx + 4, cy + h * 0.18)], fill=nose, width=3)
-    mouth_y = cy + h * 0.27
+    mouth_y = head.mouth_y
     mw = w * 0.2
     bend = 10 * photo.smile
     box = [cx - mw, mouth_y - abs(bend) - 3, cx + mw, mouth_y + abs(bend) + 3]
@@ -200,11 +247,10 @@ def draw(face: FaceTraits, photo: Photo, rng, size: int = 128) -> Image.Image:
         d.chord(box, 0, 180, fill=face.lips)
     else:
         d.chord(box, 180, 360, fill=face.lips)
-    # Age lines.
     if face.wrinkles > 0.1:
         line = _shade(face.skin, 1 - 0.25 * face.wrinkles)
         for k in range(3):
-            y = top + h * (0.15 + 0.05 * k)
+            y = head.top + h * (0.15 + 0.05 * k)
             d.arc([cx - w * 0.3, y, cx + w * 0.3, y + 16], 200, 340, fill=line, width=2)
         for side in (-1, 1):
             x = cx + side * w * 0.2
@@ -212,13 +258,15 @@ def draw(face: FaceTraits, photo: Photo, rng, size: int = 128) -> Image.Image:
                 [x - 16, mouth_y - 20, x + 16, mouth_y + 8], 60 if side < 0 else 0, 180, fill=line
             )
 
-    # Per-photo pose, scale, lighting, blur.
+
+def _photograph(image: Image.Image, photo: Photo, rng, size: int, head: _Head) -> Image.Image:
+    """The drawing as photographed: skin texture, pose, scale, lighting, colour cast, blur."""
     texture = rng.normal(0.0, 3.0, (CANVAS, CANVAS, 1))
     image = Image.fromarray(np.clip(np.asarray(image) + texture, 0, 255).astype(np.uint8), "RGB")
     image = image.rotate(
         photo.angle,
         resample=Image.Resampling.BILINEAR,
-        center=(cx, cy),
+        center=(head.cx, head.cy),
         translate=(photo.shift[0] * 2, photo.shift[1] * 2),
         fillcolor=photo.background[1],
     )

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import keras
 
-from s2f_tf.config import Config, TrainConfig
+from s2f_tf.config import Config
 from s2f_tf.errors import S2FError, first_line
 from s2f_tf.models import build_models
+from s2f_tf.models.optimizers import adam
 from s2f_tf.train.step import GANStep
 
 
@@ -44,22 +45,6 @@ def dtype_policy(mixed_precision: bool):
         yield
     finally:
         keras.config.set_dtype_policy(previous)
-
-
-def adam(train: TrainConfig, ema_momentum: float = 0.0) -> keras.optimizers.Adam:
-    """Adam with the reference's PyTorch settings (eps 1e-8, not Keras' 1e-7).
-
-    `ema_momentum` > 0 also keeps Keras' exponential moving average of the variables it updates (never
-    written back during training; `finalize_variable_values` swaps it in).
-    """
-    return keras.optimizers.Adam(
-        learning_rate=train.learning_rate,
-        beta_1=train.beta_1,
-        beta_2=train.beta_2,
-        epsilon=train.epsilon,
-        use_ema=ema_momentum > 0,
-        ema_momentum=ema_momentum or 0.99,
-    )
 
 
 def load_encoder_weights(encoder, path, config: Config) -> None:

@@ -10,16 +10,11 @@ from pathlib import Path
 import tensorflow as tf
 
 from s2f_tf.errors import S2FError
+from s2f_tf.workdir import inside
 
 
 class DamagedCheckpoints(S2FError):
     """Checkpoints exist but none can be restored: refuse rather than restart and overwrite them."""
-
-
-def inside(directory, path) -> bool:
-    """Whether checkpoint `path` (from a `checkpoint` index file, which may be edited) lies directly in
-    `directory`: nothing outside the work directory is read through names taken from files."""
-    return Path(path).resolve().parent == Path(directory).resolve()
 
 
 def checkpoint_files(directory) -> list[str]:

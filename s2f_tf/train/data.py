@@ -41,8 +41,9 @@ def preview_batch(data_dir, config: Config, count: int = 8) -> dict | None:
     import tensorflow as tf
 
     from s2f_tf.data import pipeline, records
+    from s2f_tf.data.info import load_info
 
-    info = pipeline.load_info(data_dir)
+    info = load_info(data_dir)
     voices = {}
     length = config.audio.test_frames
     for item in pipeline.eval_voices(data_dir, config, "train_heldout"):

@@ -9,8 +9,7 @@ import os
 import tensorflow as tf
 
 from s2f_tf.errors import S2FError
-
-STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
+from s2f_tf.train import STRATEGIES
 
 
 def use_cpu_replicas(count: int) -> None:

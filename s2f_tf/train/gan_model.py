@@ -7,7 +7,8 @@ import tensorflow as tf
 
 from s2f_tf.config import AudioConfig
 from s2f_tf.models import Models
-from s2f_tf.train.step import GANStep, voice_embedding
+from s2f_tf.models.voice_to_face import voice_embedding
+from s2f_tf.train.step import GANStep
 
 
 class VoiceToFaceGAN(keras.Model):

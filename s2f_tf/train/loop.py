@@ -1,4 +1,9 @@
-"""The custom training driver: the GAN step under tf.distribute, resumable and observable."""
+"""The custom training driver: the GAN step under tf.distribute, resumable and observable.
+
+`train_gan` is build -> distribute -> loop -> checkpoint/log: `build_training` makes the step and its
+checkpoints inside the strategy's scope, `make_distributed_step` runs the step on every replica, and
+`TrainingLog` keeps the loss history, the progress bar, TensorBoard and the sample grids.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,10 @@ from s2f_tf import images
 from s2f_tf import workdir as wd
 from s2f_tf.config import Config
 from s2f_tf.errors import S2FError
+from s2f_tf.models.voice_to_face import voice_embedding
 from s2f_tf.train.builder import build_gan
 from s2f_tf.train.checkpoints import Checkpoints
 from s2f_tf.train.distribute import is_chief
-from s2f_tf.train.step import voice_embedding
 
 
 class NonFiniteLoss(S2FError):
@@ -57,21 +62,8 @@ def train_gan(
     global_batch = train.batch_size
     chief = is_chief(strategy)
 
-    with strategy.scope():
-        gan = build_gan(config, num_classes, encoder_weights=encoder_weights)
-        step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    m = gan.models
-    checkpoints = Checkpoints(
-        workdir / wd.CHECKPOINTS,
-        is_chief=chief,
-        step=step_var,
-        generator=m.generator,
-        face_embedder=m.face_embedder,
-        discriminator=m.discriminator,
-        classifier=m.classifier,
-        voice_encoder=m.voice_encoder,
-        g_optimizer=gan.g_optimizer,
-        d_optimizer=gan.d_optimizer,
+    gan, step_var, checkpoints = build_training(
+        config, num_classes, strategy, workdir, encoder_weights
     )
     restored = checkpoints.restore()
     start = int(step_var.numpy())
@@ -80,78 +72,29 @@ def train_gan(
         lambda context: dataset_fn(context, start_step=start)
     )
     batches = iter(dataset)
+    distributed_step = make_distributed_step(strategy, gan, global_batch, train.jit_compile)
 
-    # Replicas may get different crop lengths in one step, so the step is traced once as part of the
-    # whole replicated graph (one nested tf.function per replica would trace per shape, and differently
-    # traced replicas disagree on the order of their gradient all-reduces). XLA compiles the step itself.
-    replica_step = tf.function(gan, jit_compile=True) if train.jit_compile else gan
-
-    @tf.function(reduce_retracing=True)  # the crop length changes every batch: trace for any length
-    def distributed_step(batch):
-        metrics = strategy.run(replica_step, args=(batch, global_batch))
-        return strategy.experimental_local_results(metrics)[0]
-
-    writer = tf.summary.create_file_writer(str(workdir / wd.LOGS / "train")) if chief else None
-    samples_dir = workdir / wd.SAMPLES
-
-    def draw_preview(step):
-        if preview is None or not chief:
-            return None
-        fake = m.generator(voice_embedding(m.voice_encoder, preview["voice"]))
-        grid = images.pairs_grid(preview["face"], images.to_uint8(fake))
-        with writer.as_default(step=step):
-            tf.summary.image("samples/real_vs_generated", grid[None], step=step)
-        return images.save_png(samples_dir / f"step_{step:06d}.png", grid)
-
-    history = {}
-    started = time.perf_counter()
-    bar = tqdm(
-        total=total_steps,
-        initial=start,
-        desc="train",
-        unit="step",
-        disable=not (progress and chief),
-    )
+    log = TrainingLog(workdir, gan, train, preview, chief, total_steps, start, progress)
     last_saved = restored
     step = start
     while step < total_steps:
         metrics = {k: float(v) for k, v in distributed_step(next(batches)).items()}
         step += 1
         step_var.assign(step)
-        bad = [k for k, v in metrics.items() if not math.isfinite(v)]
-        if bad:
-            bar.close()
-            raise NonFiniteLoss(
-                f"{', '.join(bad)} became non-finite at step {step}; stopped without saving "
-                f"(last good checkpoint: {last_saved or 'none'})"
-            )
-        for key, value in metrics.items():
-            history.setdefault(key, []).append(value)
-        bar.update(1)
-        if step % train.log_every == 0 or step == total_steps:
-            means = {k: float(np.mean(v[-train.log_every :])) for k, v in history.items()}
-            bar.set_postfix(
-                d=f"{means['loss/d_adversarial']:.3f}", g=f"{means['loss/g_adversarial']:.3f}"
-            )
-            if writer is not None:
-                with writer.as_default(step=step):
-                    for key, value in means.items():
-                        tf.summary.scalar(key, value)
-                    tf.summary.scalar("steps_per_second", bar.format_dict["rate"] or 0.0)
+        log.record(step, metrics, last_saved)
         if step % train.checkpoint_every == 0 or step == total_steps:
             last_saved = checkpoints.save(step)
         if step % train.image_every == 0 or step == total_steps:
-            draw_preview(step)
-    bar.close()
+            log.draw_preview(step)
+    log.close()
     if step == start and start > 0:
         last_saved = restored  # nothing to do: already trained this far
-    elapsed = time.perf_counter() - started
+    elapsed = time.perf_counter() - log.started
     # Stop the input pipeline now, while we wait for it, rather than at some later garbage collection.
     teardown = time.perf_counter()
     del batches, dataset
     teardown = time.perf_counter() - teardown
-    if writer is not None:
-        writer.flush()
+    log.flush()
     trained = step - start
     return {
         "workdir": str(workdir),
@@ -164,5 +107,114 @@ def train_gan(
         "replicas": strategy.num_replicas_in_sync,
         "global_batch_size": global_batch,
         "checkpoint": last_saved,
-        "final": {k: round(float(np.mean(v[-train.log_every :])), 4) for k, v in history.items()},
+        "final": log.final(),
     }
+
+
+def build_training(config: Config, num_classes: int, strategy, workdir, encoder_weights=None):
+    """(GANStep, step variable, Checkpoints): built inside `strategy.scope()` (TF-NOTES 2); the
+    checkpoints hold every network, both optimizers and the step (only the chief keeps them)."""
+    with strategy.scope():
+        gan = build_gan(config, num_classes, encoder_weights=encoder_weights)
+        step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    m = gan.models
+    checkpoints = Checkpoints(
+        Path(workdir) / wd.CHECKPOINTS,
+        is_chief=is_chief(strategy),
+        step=step_var,
+        generator=m.generator,
+        face_embedder=m.face_embedder,
+        discriminator=m.discriminator,
+        classifier=m.classifier,
+        voice_encoder=m.voice_encoder,
+        g_optimizer=gan.g_optimizer,
+        d_optimizer=gan.d_optimizer,
+    )
+    return gan, step_var, checkpoints
+
+
+def make_distributed_step(strategy, gan, global_batch_size: int, jit_compile: bool = False):
+    """`batch -> metrics`: one GAN step on every replica of `strategy` (a distributed batch in, the
+    global means out, as `GANStep` returns them).
+
+    Replicas may get different crop lengths in one step, so the step is traced once as part of the
+    whole replicated graph (one nested tf.function per replica would trace per shape, and differently
+    traced replicas disagree on the order of their gradient all-reduces). XLA compiles the step itself.
+    """
+    replica_step = tf.function(gan, jit_compile=True) if jit_compile else gan
+
+    @tf.function(reduce_retracing=True)  # the crop length changes every batch: trace for any length
+    def distributed_step(batch):
+        metrics = strategy.run(replica_step, args=(batch, global_batch_size))
+        return strategy.experimental_local_results(metrics)[0]
+
+    return distributed_step
+
+
+class TrainingLog:
+    """The observable side of training: loss history, progress bar, TensorBoard scalars and images,
+    sample PNGs (TensorBoard and samples on the chief only); a non-finite loss stops training."""
+
+    def __init__(self, workdir, gan, train, preview, chief, total_steps, start, progress):
+        self.models, self.train, self.preview, self.chief = gan.models, train, preview, chief
+        self.total_steps = total_steps
+        self.writer = (
+            tf.summary.create_file_writer(str(workdir / wd.LOGS / "train")) if chief else None
+        )
+        self.samples_dir = workdir / wd.SAMPLES
+        self.history = {}
+        self.started = time.perf_counter()
+        self.bar = tqdm(
+            total=total_steps,
+            initial=start,
+            desc="train",
+            unit="step",
+            disable=not (progress and chief),
+        )
+
+    def record(self, step: int, metrics: dict, last_saved):
+        """Keep one step's metrics; every `log_every` steps (and at the end) log their means."""
+        bad = [k for k, v in metrics.items() if not math.isfinite(v)]
+        if bad:
+            self.bar.close()
+            raise NonFiniteLoss(
+                f"{', '.join(bad)} became non-finite at step {step}; stopped without saving "
+                f"(last good checkpoint: {last_saved or 'none'})"
+            )
+        for key, value in metrics.items():
+            self.history.setdefault(key, []).append(value)
+        self.bar.update(1)
+        if step % self.train.log_every == 0 or step == self.total_steps:
+            means = self.final(digits=None)
+            self.bar.set_postfix(
+                d=f"{means['loss/d_adversarial']:.3f}", g=f"{means['loss/g_adversarial']:.3f}"
+            )
+            if self.writer is not None:
+                with self.writer.as_default(step=step):
+                    for key, value in means.items():
+                        tf.summary.scalar(key, value)
+                    tf.summary.scalar("steps_per_second", self.bar.format_dict["rate"] or 0.0)
+
+    def draw_preview(self, step: int):
+        """The real | generated grid of the preview batch, to TensorBoard and samples/step_XXXXXX.png."""
+        if self.preview is None or not self.chief:
+            return None
+        m = self.models
+        fake = m.generator(voice_embedding(m.voice_encoder, self.preview["voice"]))
+        grid = images.pairs_grid(self.preview["face"], images.to_uint8(np.asarray(fake)))
+        with self.writer.as_default(step=step):
+            tf.summary.image("samples/real_vs_generated", grid[None], step=step)
+        return images.save_png(self.samples_dir / f"step_{step:06d}.png", grid)
+
+    def final(self, digits: int | None = 4) -> dict:
+        """The means of the last `log_every` steps of every metric (rounded to `digits`)."""
+        window = self.train.log_every
+        means = {k: float(np.mean(v[-window:])) for k, v in self.history.items()}
+        return means if digits is None else {k: round(v, digits) for k, v in means.items()}
+
+    def close(self):
+        self.bar.close()
+
+    def flush(self):
+        if self.writer is not None:
+            self.writer.flush()

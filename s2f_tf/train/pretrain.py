@@ -7,7 +7,6 @@ released): encoder -> linear head over the training identities, softmax cross-en
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -130,10 +129,7 @@ def pretrain_voice(
     )
     elapsed = time.perf_counter() - started
     top1, count = speaker_top1(classifier, heldout)
-    target = workdir / wd.ENCODER_WEIGHTS
-    partial = workdir / f".partial.{os.getpid()}.weights.h5"
-    encoder.save_weights(str(partial))
-    os.replace(partial, target)
+    target = wd.save_encoder_weights(workdir, encoder)
     final = {k: round(float(v[-1]), 4) for k, v in history.history.items() if v}
     return {
         "workdir": str(workdir),

@@ -21,12 +21,7 @@ from s2f_tf.config import AudioConfig
 from s2f_tf.data.crops import featurize_batch
 from s2f_tf.frontend import LogMelSpectrogram
 from s2f_tf.models import Models
-
-
-def voice_embedding(voice_encoder, features):
-    """normalize(E(features)) with E in inference mode, float32 [batch, embedding_dim]."""
-    embedding = voice_encoder(features, training=False)
-    return tf.math.l2_normalize(tf.cast(embedding, tf.float32), axis=-1)
+from s2f_tf.models.voice_to_face import voice_embedding
 
 
 def _accuracy(correct):

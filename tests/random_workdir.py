@@ -1,4 +1,5 @@
-"""Work directories of randomly initialised models, for tests, benchmarks and smoke runs of `export`.
+"""Test fixture: work directories of randomly initialised models, for tests, benchmarks and smoke runs of
+`export`.
 
 They have the layout of `s2f_tf.workdir` (config.json, voice_encoder.weights.h5, checkpoints/), so every
 consumer of a trained work directory accepts them.
@@ -9,12 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
-import tensorflow as tf
 
 from s2f_tf import workdir as workdir_layout
 from s2f_tf.config import Config
 from s2f_tf.files import atomic_write_text
-from s2f_tf.models import Generator, VoiceEncoder
+from s2f_tf.models import build_generator, build_voice_encoder
 
 
 def write_random_workdir(path, config: Config, seed: int = 0, output_gain: float = 1.0) -> Path:
@@ -31,19 +31,12 @@ def write_random_workdir(path, config: Config, seed: int = 0, output_gain: float
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
-    encoder = VoiceEncoder.from_model_config(config.model, name="voice_encoder")
-    encoder.build((None, None, config.audio.num_mel_bins))
-    generator = Generator.from_model_config(config.model, name="generator")
-    generator.build((None, config.model.embedding_dim))
+    encoder = build_voice_encoder(config)
+    generator = build_generator(config)
     if output_gain != 1.0:
         to_rgb = generator.blocks[-1]
         to_rgb.kernel.assign(to_rgb.kernel * output_gain)
     atomic_write_text(path / workdir_layout.CONFIG, config.to_json())
-    encoder.save_weights(str(path / workdir_layout.ENCODER_WEIGHTS))
-    manager = tf.train.CheckpointManager(
-        tf.train.Checkpoint(generator=generator),
-        str(path / workdir_layout.CHECKPOINTS),
-        max_to_keep=3,
-    )
-    manager.save()
+    workdir_layout.save_encoder_weights(path, encoder)
+    workdir_layout.save_generator(path, generator)
     return path

@@ -1,9 +1,10 @@
-"""The waveform -> face computation that every exported artifact contains, written once as Keras layers.
+"""Voice -> face, written once: features -> embedding -> L2 normalise -> generator.
 
-`VoiceToFace` chains the front end (`LogMelSpectrogram`), the test-time tiling of SPEC-wen2019.md step 8
-(`TileToMinFrames`), the voice encoder in inference mode, L2 normalisation and the generator, and returns
-the generator output both as floats and as a uint8 image. The Keras reference used by the export checks,
-the SavedModel and the TFLite files are all traced from this one model.
+`voice_embedding` is the generator's input (the frozen encoder in inference mode, normalised);
+`TileToMinFrames` is the test-time tiling of SPEC-wen2019.md step 8; `faces_from_features` chains them
+with the generator; `VoiceToFace` puts the front end (`LogMelSpectrogram`) in front, and returns the face
+as floats and as a uint8 image. Training (samples), evaluation, `s2f import-torch`'s parity check, the
+export checks, the SavedModel and the TFLite files all run these.
 """
 
 from __future__ import annotations
@@ -11,34 +12,35 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from s2f_tf.config import AudioConfig, Config
+from s2f_tf.config import AudioConfig
 from s2f_tf.frontend import LogMelSpectrogram
+from s2f_tf.images import to_uint8
 
-OUTPUTS = ("face", "face_float", "embedding")
-NON_FINITE = "the waveform contains NaN or infinite samples"
-TFLITE_NON_FINITE = "gather index out of bounds"  # how LiteRT reports `refuse_non_finite_tflite`
+OUTPUTS = ("face", "face_float", "embedding")  # what `VoiceToFace` returns, by name
 
 
-def refuse_non_finite(waveform, where: str = "serving_default"):
-    """`waveform` unchanged, or an InvalidArgumentError naming the problem if a sample is NaN or +-Inf.
+def voice_embedding(voice_encoder, features):
+    """normalize(E(features)) with E in inference mode, float32 [batch, embedding_dim]."""
+    embedding = voice_encoder(features, training=False)
+    return tf.math.l2_normalize(tf.cast(embedding, tf.float32), axis=-1)
 
-    In the SavedModel's signatures: TF Serving answers such a request with that error instead of a
-    black face and a NaN embedding (one NaN sample poisons the whole utterance's normalisation).
+
+def faces_from_features(voice_encoder, generator, features):
+    """(face_float, embedding): the generator's linear output for `voice_embedding(features)`.
+
+    `features` are used as given (tile them first with `TileToMinFrames` for the test-time rule).
     """
-    return tf.debugging.assert_all_finite(waveform, f"{where}: {NON_FINITE}")
+    embedding = voice_embedding(voice_encoder, features)
+    return generator(embedding), embedding
 
 
-def refuse_non_finite_tflite(waveform):
-    """`waveform` unchanged, or a failed interpreter invoke if a sample is NaN or +-Inf; builtin ops only.
-
-    TFLite has no assert among its builtin ops, and the converter silently drops CheckNumerics, so
-    `refuse_non_finite` would vanish from a .tflite file. Instead: sum(waveform * 0) is 0 for finite
-    samples and NaN otherwise; that picks index 0 or 1 of a one-element GATHER, and an index out of
-    range makes LiteRT fail the invoke ("gather index out of bounds"; the interpreter stays usable).
-    """
-    poisoned = tf.reduce_sum(waveform * 0.0)
-    index = tf.cast(tf.not_equal(poisoned, 0.0), tf.int32)
-    return waveform * tf.gather(tf.ones([1], waveform.dtype), index)
+def tile_to_min_frames(features, min_frames: int):
+    """Features `[batch, frames, bins]` -> at least `min_frames` frames: the test-time rule of
+    SPEC-wen2019.md step 8 (see `TileToMinFrames`, the layer of the exported models)."""
+    frames = tf.shape(features)[1]
+    repeats = (min_frames + frames - 1) // tf.maximum(frames, 1)
+    tiled = tf.tile(features, tf.stack([1, tf.maximum(repeats, 1), 1]))
+    return tiled[:, : tf.maximum(frames, min_frames)]
 
 
 @keras.saving.register_keras_serializable(package="s2f_tf")
@@ -62,10 +64,7 @@ class TileToMinFrames(keras.layers.Layer):
         self.min_frames = int(min_frames)
 
     def call(self, features):
-        frames = tf.shape(features)[1]
-        repeats = (self.min_frames + frames - 1) // tf.maximum(frames, 1)
-        tiled = tf.tile(features, tf.stack([1, tf.maximum(repeats, 1), 1]))
-        return tiled[:, : tf.maximum(frames, self.min_frames)]
+        return tile_to_min_frames(features, self.min_frames)
 
     def compute_output_shape(self, input_shape):
         frames = input_shape[1]
@@ -76,12 +75,6 @@ class TileToMinFrames(keras.layers.Layer):
         config = super().get_config()
         config.update(min_frames=self.min_frames)
         return config
-
-
-def to_uint8_image(face_float):
-    """Generator output (linear, nominally [-1, 1]) -> uint8 `round((clip(x, -1, 1) + 1) * 127.5)`."""
-    scaled = (tf.clip_by_value(face_float, -1.0, 1.0) + 1.0) * 127.5
-    return tf.cast(tf.round(scaled), tf.uint8)
 
 
 @keras.saving.register_keras_serializable(package="s2f_tf")
@@ -118,23 +111,13 @@ class VoiceToFace(keras.Model):
         self.frontend = LogMelSpectrogram(self.audio, name="log_mel")
         self.tiling = TileToMinFrames(self.audio.test_frames, name="test_time_tiling")
 
-    @classmethod
-    def from_config_and_models(cls, config: Config, voice_encoder, generator, **kwargs):
-        return cls(voice_encoder, generator, config.audio, **kwargs)
-
     def build(self, input_shape):
         self.built = True
 
     def call(self, waveform):
         features = self.tiling(self.frontend(waveform))
-        embedding = self.voice_encoder(features, training=False)
-        embedding = tf.math.l2_normalize(embedding, axis=-1)
-        face_float = self.generator(embedding)
-        return {
-            "face": to_uint8_image(face_float),
-            "face_float": face_float,
-            "embedding": embedding,
-        }
+        face_float, embedding = faces_from_features(self.voice_encoder, self.generator, features)
+        return {"face": to_uint8(face_float), "face_float": face_float, "embedding": embedding}
 
     def get_config(self):
         config = super().get_config()
