@@ -67,6 +67,8 @@ class EvalOptions:
     judge_cache: reuse the classifiers trained earlier on this dataset with these options (and cache them).
     retrain_judges: train them anew and replace the cached ones.
     inception_cache: directory holding the InceptionV3 weights (default: the Keras cache).
+    download_inception: fetch the InceptionV3 weights into it when they are missing (`fid.inception_extractor`;
+        the environment variable S2F_NO_DOWNLOAD forbids it whatever this says).
     """
 
     splits: tuple[str, ...] = ("train_heldout", UNSEEN)
@@ -83,6 +85,7 @@ class EvalOptions:
     judge_cache: bool = True
     retrain_judges: bool = False
     inception_cache: str | None = None
+    download_inception: bool = True
 
 
 REFERENCE_SALT = 2  # sources.choose salt of the unseen splits' reference faces
@@ -280,7 +283,7 @@ def evaluate(
         options: `EvalOptions`.
         compare: paths of other work directories (evaluated on the same data with the same judges) or of
             directories / files holding an earlier evaluation's metrics.json (shown as they are).
-        extractor: FID/KID features: "auto" (InceptionV3 if cached, else none), None, or a callable
+        extractor: FID/KID features: "auto" (InceptionV3 if cached or fetched, else none), None, or a callable
             uint8 images -> features.
     """
     from s2f_tf import workdir as wd
@@ -298,7 +301,9 @@ def evaluate(
     for split in options.splits:
         split_info(info, split)
     if extractor == "auto":
-        extractor, fid_message = inception_extractor(options.inception_cache)
+        extractor, fid_message = inception_extractor(
+            options.inception_cache, download=options.download_inception
+        )
     else:
         fid_message = "custom feature extractor" if extractor is not None else "FID/KID disabled"
     judges_started = time.perf_counter()
