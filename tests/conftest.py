@@ -8,7 +8,8 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ["S2F_NO_DOWNLOAD"] = "1"  # no test downloads anything (FID's Inception weights); tests mock it
+# No test downloads anything (FID's Inception weights); the tests of the download mock it.
+os.environ["S2F_NO_DOWNLOAD"] = "1"
 
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
