@@ -26,7 +26,8 @@ import tensorflow as tf
 from s2f_tf import workdir as wd
 from s2f_tf.data import pipeline
 from s2f_tf.models import build_models
-from s2f_tf.serving.export import QUANTIZATIONS, export
+from s2f_tf.serving import QUANTIZATIONS
+from s2f_tf.serving.export import export
 from s2f_tf.train.builder import adam, load_encoder_weights
 from s2f_tf.train.data import gan_dataset_fn
 from s2f_tf.train.gan_model import VoiceToFaceGAN

@@ -188,14 +188,15 @@ def test_litert_example_bad_input_is_one_line(tmp_path, tiny_export, audio_files
 
 def test_serving_client_rest_and_grpc(tmp_path, tiny_export, audio_files):
     pytest.importorskip("tensorflow_serving", reason="pip install 's2f_tf[serving]'")
+    import tensorflow as tf
     from serving_standin import StandIn
-
-    from s2f_tf.serving.export import run_session
 
     client = load_example("serving_client.py")
     wav = audio_files / "bob.flac"  # 44.1 kHz stereo FLAC: the client sends 16 kHz mono WAV bytes
     sent = client.wav_bytes(wav)
-    expected = run_session(tiny_export, "from_wav", {"wav": np.array([sent])})
+    # The SavedModel's own answer, through TF2's loader (the stand-in uses the v1 session loader).
+    from_wav = tf.saved_model.load(str(tiny_export)).signatures["from_wav"]
+    expected = {k: v.numpy() for k, v in from_wav(wav=tf.constant([sent])).items()}
     with StandIn("gen", tiny_export) as server:
         result = run_example(
             "serving_client.py",
@@ -254,14 +255,24 @@ def test_serving_client_rest_and_grpc(tmp_path, tiny_export, audio_files):
 
 @pytest.fixture(scope="module")
 def fit_inputs(tmp_path_factory):
-    """A tiny prepared corpus and a work directory with a (random) `tiny` voice encoder."""
+    """A tiny prepared corpus and a work directory holding what `s2f pretrain-voice` leaves for the GAN:
+    config.json and a (here randomly initialised) `tiny` voice encoder."""
+    import keras
+
+    from s2f_tf import workdir as wd
     from s2f_tf.config import preset
-    from s2f_tf.serving.testing import write_random_workdir
+    from s2f_tf.models import VoiceEncoder
 
     root = tmp_path_factory.mktemp("fit")
     data = prepare_small_corpus(root, seed=11)
     config = preset("tiny").replace(train={"batch_size": 4})
-    pretrained = write_random_workdir(root / "pretrained", config, seed=2)
+    pretrained = root / "pretrained"
+    pretrained.mkdir()
+    (pretrained / wd.CONFIG).write_text(config.to_json())
+    keras.utils.set_random_seed(2)
+    encoder = VoiceEncoder.from_model_config(config.model, name="voice_encoder")
+    encoder.build((None, None, config.audio.num_mel_bins))
+    encoder.save_weights(str(pretrained / wd.ENCODER_WEIGHTS))
     return data, pretrained, root
 
 
