@@ -7,7 +7,7 @@ behind (said when the disk fills up).
 Every failure is one line on standard error, `s2f <command>: error: ...`, never a traceback: bad arguments
 and bad input (`S2FError`, or a path that does not exist / cannot be written) exit with status 2; a full disk,
 an I/O error or a bug exit with status 1. `--debug` (or `S2F_DEBUG=1`) prints the traceback as well;
-TensorFlow's start-up and log noise is hidden (`s2f_tf.quiet`) unless `--verbose` is given.
+TensorFlow's start-up and log noise is hidden (`s2f_tf.commands.quiet`) unless `--verbose` is given.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import os
 import sys
 import traceback
 
+from s2f_tf.commands.quiet import quiet_tensorflow
 from s2f_tf.errors import BAD_INPUT, describe
-from s2f_tf.quiet import quiet_tensorflow
 
 # sub-command -> module in s2f_tf.commands (imported lazily: `s2f --help` needs no TensorFlow).
 COMMANDS = {

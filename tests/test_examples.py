@@ -24,7 +24,7 @@ from conftest import prepare_small_corpus
 from PIL import Image
 
 from s2f_tf.audio import load_audio, voiced
-from s2f_tf.quiet import TF_LOG_LINE
+from s2f_tf.commands.quiet import TF_LOG_LINE
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

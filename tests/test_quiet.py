@@ -1,4 +1,4 @@
-"""TensorFlow's start-up noise is hidden from `s2f` users and shown with `--verbose` (s2f_tf/quiet.py)."""
+"""TensorFlow's start-up noise is hidden from `s2f` users and shown with `--verbose` (s2f_tf/commands/quiet.py)."""
 
 import os
 import subprocess
@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from s2f_tf import quiet
+from s2f_tf.commands import quiet
 
 
 def s2f_raw(*args, cwd=None):
