@@ -3,11 +3,11 @@
 Voice features are computed by `s2f_tf.frontend.LogMelSpectrogram` (the one front end) and normalised per
 whole VAD'd utterance, as the reference does. Training crops (`config.train.features_on`, see `features_on`):
 - "pipeline", split's features fit `FEATURE_CACHE_BYTES`: computed in the first epoch, kept, only cut later;
-- "pipeline", larger splits: each crop featurises only the samples it covers, normalised with the moments
-  `s2f prepare` stored in its record (`s2f_tf.data.crops`: same numbers);
 - "device": batches carry int16 waveform crops ("voice_wave" [B, samples] plus "voice_samples",
-  "voice_skip", "voice_mean", "voice_variance") that the training step featurises on the accelerator
-  (`crops.featurize_batch`); the same numbers again.
+  "voice_skip", "voice_mean", "voice_variance"), read from the shards by byte range
+  (`s2f_tf.data.crop_reader`), that the training step featurises on the accelerator
+  (`crops.featurize_batch`), normalised with the moments `s2f prepare` stored: the same numbers;
+- "pipeline", larger splits: the same crop batches, featurised in tf.data by the same function.
 Shards store utterances longest first, so utterances too short for the preset are never read.
 Training: one random crop length T in [train_min_frames, train_max_frames] per batch (each element's T is
 drawn from a stateless seed keyed by its batch index, so a batch always shares it), utterances shorter than
@@ -32,6 +32,7 @@ import tensorflow as tf
 
 from s2f_tf.config import Config
 from s2f_tf.data import crops, records
+from s2f_tf.data.crop_reader import CropReader
 from s2f_tf.data.info import DatasetInfo, load_info  # noqa: F401 (the pipeline's public names)
 from s2f_tf.errors import S2FError
 from s2f_tf.frontend import LogMelSpectrogram
@@ -121,12 +122,29 @@ def _training_voices(info, config: Config, split, batch_size, input_context, see
             "audio.min_utterance_frames or longer recordings"
         )
     mode = features_on(config)
-    if mode == "device" and audio.min_utterance_frames < audio.train_max_frames:
-        raise S2FError(
-            f"train.features_on='device' needs audio.min_utterance_frames >= train_max_frames (got "
-            f"{audio.min_utterance_frames} < {audio.train_max_frames}): device crops are never tiled"
+    if not (mode == "pipeline" and _features_fit_in_memory(entry, audio)):
+        # Crops read from the shards by byte range: the step featurises them ("device"), or tf.data does.
+        if audio.min_utterance_frames < audio.train_max_frames:
+            raise S2FError(
+                f"crops read from the shards are never tiled: audio.min_utterance_frames "
+                f"({audio.min_utterance_frames}) must be >= train_max_frames ({audio.train_max_frames})"
+                f" for train.features_on={mode!r}"
+                + ("" if mode == "device" else " when the split's features do not fit in memory")
+            )
+        reader = CropReader(info, split, audio)
+        ds = reader.dataset(batch_size, seed=seed, input_context=input_context, repeat=repeat)
+        if mode == "device":
+            return ds
+        raw_frontend = LogMelSpectrogram(audio, normalize=False)
+        return ds.map(
+            lambda b: {
+                "voice": crops.featurize_batch(raw_frontend, b),
+                "voice_label": b["voice_label"],
+            },
+            num_parallel_calls=AUTOTUNE,
+            deterministic=True,
         )
-    # Shards store their longest utterances first: read only those long enough to be used.
+    # Whole-utterance features computed once and kept: later epochs only cut windows.
     files, counts = info.voice_files(split, audio.min_utterance_frames)
     frontend = LogMelSpectrogram(audio)
     lo, hi = audio.train_min_frames, audio.train_max_frames
@@ -147,67 +165,24 @@ def _training_voices(info, config: Config, split, batch_size, input_context, see
         )  # only if frames < length
         return features[start : start + length]
 
-    def read(shuffle):
-        ds = _records(
-            files,
-            input_context=input_context,
-            shuffle=shuffle,
-            seed=seed,
-            buffer=VOICE_SHUFFLE if shuffle else 0,
-            repeat=repeat and shuffle,
-            counts=counts,
-        )
-        return ds.map(records.parse_voice, num_parallel_calls=AUTOTUNE)
+    ds = _records(
+        files, input_context=input_context, shuffle=False, seed=seed, buffer=0, repeat=False,
+        counts=counts,
+    )  # fmt: skip
+    ds = ds.map(records.parse_voice, num_parallel_calls=AUTOTUNE)
+    ds = ds.map(
+        lambda r: {"features": frontend(crops.waveform(r["samples"]))[0], "label": r["label"]},
+        num_parallel_calls=AUTOTUNE,
+        deterministic=True,
+    ).cache()
+    ds = ds.shuffle(VOICE_SHUFFLE, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
 
-    if mode == "device":
-        # The step featurises: tf.data only cuts int16 samples (s2f_tf.data.crops.device_crop).
-        ds = read(shuffle=True)
-
-        def crop(index, record):
-            samples = record["samples"]
-            length, start = window(index, frontend.num_frames(tf.size(samples)))
-            cut = crops.device_crop(
-                audio, samples, start, length, record["mean"], record["variance"]
-            )
-            return {**cut, "voice_label": record["label"]}
-
-    elif _features_fit_in_memory(entry, audio):
-        # Whole-utterance features computed once and kept: later epochs only cut windows.
-        ds = read(shuffle=False)
-        ds = ds.map(
-            lambda r: {"features": frontend(crops.waveform(r["samples"]))[0], "label": r["label"]},
-            num_parallel_calls=AUTOTUNE,
-            deterministic=True,
-        ).cache()
-        ds = ds.shuffle(VOICE_SHUFFLE, seed=seed, reshuffle_each_iteration=True)
-        if repeat:
-            ds = ds.repeat()
-
-        def crop(index, element):
-            features = element["features"]
-            length, start = window(index, tf.shape(features)[0])
-            return {"voice": tile_and_cut(features, length, start), "voice_label": element["label"]}
-
-    else:
-        # Streamed: each crop featurises only the samples it covers (s2f_tf.data.crops).
-        raw_frontend = LogMelSpectrogram(audio, normalize=False)
-        ds = read(shuffle=True)
-
-        def crop(index, record):
-            samples = record["samples"]
-            frames = frontend.num_frames(tf.size(samples))
-            length, start = window(index, frames)
-
-            def from_crop():
-                mean, variance = record["mean"][None], record["variance"][None]
-                return crops.crop_features(raw_frontend, samples, start, length, mean, variance)
-
-            def tiled():
-                return tile_and_cut(frontend(crops.waveform(samples))[0], length, start)
-
-            features = tf.cond(frames >= length, from_crop, tiled)
-            features = tf.ensure_shape(features, [None, audio.num_mel_bins])
-            return {"voice": features, "voice_label": record["label"]}
+    def crop(index, element):
+        features = element["features"]
+        length, start = window(index, tf.shape(features)[0])
+        return {"voice": tile_and_cut(features, length, start), "voice_label": element["label"]}
 
     ds = ds.enumerate().map(crop, num_parallel_calls=AUTOTUNE, deterministic=True)
     return ds.batch(batch_size, drop_remainder=True)
@@ -225,15 +200,23 @@ def _training_faces(info, config: Config, split, batch_size, input_context, seed
         repeat=repeat,
     )
 
-    def load(index, serialized):
-        record = records.parse_face(serialized, size)
-        image = (tf.cast(record["image"], tf.float32) - 127.5) / 127.5
-        flip = tf.random.stateless_uniform([], tf.stack([index, tf.constant(seed, tf.int64)])) < p
-        image = tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
-        return {"face": image, "face_label": record["label"]}
+    def load(batch_number, serialized):
+        # A batch at a time: one parse and one decode for all its faces; only the flipped ones are
+        # reversed (partition + stitch on the uint8 pixels: a broadcast select costs 3x the rest).
+        record = records.parse_faces(serialized, size)
+        batch_seed = tf.stack([batch_number, tf.constant(seed, tf.int64)])
+        flip = tf.cast(tf.random.stateless_uniform([batch_size], batch_seed) < p, tf.int32)
+        kept, flipped = tf.dynamic_partition(record["image"], flip, 2)
+        where = tf.dynamic_partition(tf.range(batch_size), flip, 2)
+        pixels = tf.dynamic_stitch(where, [kept, tf.reverse(flipped, axis=[2])])
+        pixels = tf.ensure_shape(pixels, [batch_size, size, size, 3])
+        return {
+            "face": (tf.cast(pixels, tf.float32) - 127.5) / 127.5,
+            "face_label": record["label"],
+        }
 
-    ds = ds.enumerate().map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
-    return ds.batch(batch_size, drop_remainder=True)
+    ds = ds.batch(batch_size, drop_remainder=True).enumerate()
+    return ds.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
 
 
 def train_dataset(

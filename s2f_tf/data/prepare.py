@@ -9,7 +9,8 @@ normalise crops) and writes the shard itself (`s2f_tf.data.shards`): memory is o
 
     OUT/plan.json                               the options and file lists (a rerun must match it)
     OUT/voices/<split>-NNNNN-of-NNNNN.tfrecord   longest utterance first (+ .json: that shard's counts and
-                                                frame counts in record order, written before the shard)
+                                                frame counts in record order; + .index.npz: where each
+                                                record's samples are in the file; both written before it)
     OUT/faces/<split>-NNNNN-of-NNNNN.tfrecord
     OUT/dataset.json                            splits, label maps, genders, counts, options
 
@@ -43,7 +44,7 @@ from s2f_tf.data.splits import file_splits, letter_splits, read_meta
 from s2f_tf.errors import S2FError
 from s2f_tf.files import atomic_write_json
 
-FORMAT = "s2f_tf.prepared/2"  # /2: voice records carry their log-mel moments, longest first
+FORMAT = "s2f_tf.prepared/3"  # /2: records carry their moments, longest first; /3: + shard indexes
 DATASET = "dataset.json"
 PLAN = "plan.json"
 AUDIO_EXTENSIONS = (".wav", ".flac")

@@ -98,8 +98,14 @@ def parse_voice(serialized):
 
 def parse_face(serialized, image_size: int):
     """Serialised face Example -> dict with `image` uint8 [size, size, 3] and the scalar fields."""
-    record = tf.io.parse_single_example(serialized, FACE_FEATURES)
+    record = parse_faces(serialized[None], image_size)
+    return {key: value[0] for key, value in record.items()}
+
+
+def parse_faces(serialized, image_size: int):
+    """Serialised face Examples [B] -> dict with `image` uint8 [B, size, size, 3] and the fields [B]."""
+    record = tf.io.parse_example(serialized, FACE_FEATURES)
     pixels = tf.io.decode_raw(record.pop("image"), tf.uint8)
-    record["image"] = tf.reshape(pixels, [image_size, image_size, 3])
+    record["image"] = tf.reshape(pixels, [-1, image_size, image_size, 3])
     record["label"] = tf.cast(record["label"], tf.int32)
     return record

@@ -7,7 +7,9 @@ and memory stays one shard per worker whatever the corpus size.
 
 Voice records are written longest first and the stats list their frame counts in record order: a
 training pipeline that needs at least F frames reads only the first `sum(frames >= F)` records of a shard
-and never reads the ones it would drop (`s2f_tf.data.pipeline`).
+and never reads the ones it would drop (`s2f_tf.data.pipeline`). Beside each voice shard, an index
+(`<shard>.index.npz`: each record's byte offset of its PCM samples inside the shard file, sample count,
+label and moments) lets training read a crop's bytes and nothing else (`s2f_tf.data.crop_reader`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ def finished(out: Path, shard: dict) -> dict | None:
     """The stats of a shard already written completely, else None."""
     final = Path(out) / shard["path"]
     stats = final.with_suffix(".json")
-    if final.is_file() and stats.is_file():
+    indexed = shard["kind"] != "voices" or index_path(final).is_file()
+    if final.is_file() and stats.is_file() and indexed:
         try:
             return json.loads(stats.read_text())
         except (OSError, ValueError):
@@ -46,6 +49,38 @@ def finished(out: Path, shard: dict) -> dict | None:
 
 
 _RAW_FEATURES = None  # one traced front end per process
+RECORD_HEADER, RECORD_FOOTER = (
+    12,
+    4,
+)  # TFRecord framing: uint64 length + its CRC; then the data's CRC
+
+
+def index_path(shard) -> Path:
+    """`voices/train-00000-of-00008.tfrecord` -> `voices/train-00000-of-00008.index.npz`."""
+    return Path(shard).with_suffix(".index.npz")
+
+
+def _pcm_offset(example: bytes, samples) -> int:
+    """Where the int16 PCM bytes of `samples` start inside the serialized voice Example."""
+    inside = example.find(np.asarray(samples, "<i2").tobytes())  # one field, stored verbatim
+    if inside < 0:
+        raise RuntimeError("voice record: PCM bytes not found in the serialized Example")
+    return inside
+
+
+def _write_index(path: Path, offsets, records, moments) -> None:
+    """Atomically write a voice shard's index (see `index_path`)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez(
+            f,
+            offset=np.asarray(offsets, np.int64),
+            num_samples=np.asarray([r[0].size for r in records], np.int64),
+            label=np.asarray([r[1] for r in records], np.int32),
+            mean=np.asarray([m for m, _ in moments], np.float32).reshape(len(records), -1),
+            variance=np.asarray([v for _, v in moments], np.float32).reshape(len(records), -1),
+        )
+    os.replace(tmp, path)
 
 
 def _moments(records):
@@ -77,22 +112,29 @@ def write_shard(
         shard, voices_root, faces_root, min_frames, image_size
     )
     voices = shard["kind"] == "voices"
+    final = Path(out) / shard["path"]
+    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
     if voices:  # longest first (ties by path): readers stop where utterances get too short
         records.sort(key=lambda r: (-r[0].size, r[4]))
+        moments = _moments(records)
         encoded = (
             schema.voice_example(data, label, gender, name, relative, mean, variance)
             for (data, label, gender, name, relative), (mean, variance) in zip(
-                records, _moments(records), strict=True
+                records, moments, strict=True
             )
         )
     else:
         encoded = (schema.face_example(*record) for record in records)
 
-    final = Path(out) / shard["path"]
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    offsets, position = [], 0  # voices: where each record's PCM bytes are in the file
     with tf.io.TFRecordWriter(str(tmp)) as writer:
-        for example in encoded:
+        for i, example in enumerate(encoded):
             writer.write(example)
+            if voices:
+                offsets.append(position + RECORD_HEADER + _pcm_offset(example, records[i][0]))
+                position += RECORD_HEADER + len(example) + RECORD_FOOTER
+    if voices:
+        _write_index(index_path(final), offsets, records, moments)
     labels = collections.Counter(r[1] for r in records)
     stats = {
         "count": len(records),
