@@ -55,6 +55,7 @@ def train_and_export(
         dataset,
         epochs=math.ceil(steps / per_epoch),
         steps_per_epoch=per_epoch,
+        shuffle=False,  # the tf.data pipeline shuffles (Keras warns that it ignores True)
         callbacks=[
             keras.callbacks.TensorBoard(str(Path(workdir) / "logs_fit")),
             keras.callbacks.BackupAndRestore(

@@ -291,6 +291,7 @@ def test_train_fit_example_trains_resumes_and_exports(fit_inputs):
     assert first.returncode == 0, first.stderr[-3000:]
     summary = last_json(first.stdout)
     assert summary["epochs_run"] == 2
+    assert "Warning" not in first.stderr, first.stderr  # e.g. Keras' shuffle=True warning
     assert all(np.isfinite(v) for v in summary["last_losses"].values())
     assert {"loss/g_adversarial", "loss/d_adversarial"} <= set(summary["last_losses"])
     assert (base / "1" / "saved_model.pb").is_file() and (base / "1" / "fit_fp32.tflite").is_file()
