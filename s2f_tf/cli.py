@@ -6,7 +6,8 @@ behind (said when the disk fills up).
 
 Every failure is one line on standard error, `s2f <command>: error: ...`, never a traceback: bad arguments
 and bad input (`S2FError`, or a path that does not exist / cannot be written) exit with status 2; a full disk,
-an I/O error or a bug exit with status 1. `--debug` (or `S2F_DEBUG=1`) prints the traceback as well.
+an I/O error or a bug exit with status 1. `--debug` (or `S2F_DEBUG=1`) prints the traceback as well;
+TensorFlow's start-up and log noise is hidden (`s2f_tf.commands.quiet`) unless `--verbose` is given.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import sys
 import traceback
 
+from s2f_tf.commands.quiet import quiet_tensorflow
 from s2f_tf.errors import BAD_INPUT, describe
 
 # sub-command -> module in s2f_tf.commands (imported lazily: `s2f --help` needs no TensorFlow).
@@ -56,6 +58,11 @@ def build_parser(commands=None) -> argparse.ArgumentParser:
     )
     debug = {"action": "store_true", "help": "show the traceback of an error (also: S2F_DEBUG=1)"}
     parser.add_argument("--debug", **debug)
+    verbose = {
+        "action": "store_true",
+        "help": "show TensorFlow's start-up and log messages (hidden by default)",
+    }
+    parser.add_argument("--verbose", **verbose)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, module_name in commands.items():
@@ -65,17 +72,23 @@ def build_parser(commands=None) -> argparse.ArgumentParser:
         if "--debug" not in command._option_string_actions:
             # Accepted after the command too; SUPPRESS keeps `s2f --debug CMD` from being reset.
             command.add_argument("--debug", **debug, default=argparse.SUPPRESS)
+        if "--verbose" not in command._option_string_actions:
+            command.add_argument("--verbose", **verbose, default=argparse.SUPPRESS)
         command.set_defaults(_run=module.run, _kept=getattr(module, "KEPT", None))
     return parser
 
 
 def main(argv=None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit:  # --help (0) or a usage error (2, already printed as one line)
         return exit.code
+    with quiet_tensorflow(verbose=getattr(args, "verbose", False)):
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         summary = args._run(args)
         if summary is not None:

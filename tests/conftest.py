@@ -12,6 +12,8 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# No test downloads anything (FID's Inception weights); the tests of the download mock it.
+os.environ["S2F_NO_DOWNLOAD"] = "1"
 
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402

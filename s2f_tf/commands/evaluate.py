@@ -88,6 +88,12 @@ def add_arguments(parser):
         action="store_true",
         help="skip FID/KID even when the Inception weights are cached",
     )
+    parser.add_argument(
+        "--no-download",
+        action="store_true",
+        help="never download the InceptionV3 ImageNet weights for FID/KID (by default they are fetched"
+        " into the Keras cache when missing; offline, FID/KID are skipped with a message)",
+    )
 
 
 def run(args):
@@ -127,6 +133,7 @@ def run(args):
         max_faces=args.max_faces,
         gallery_size=args.gallery_size,
         seed=args.seed,
+        download_inception=not args.no_download,
     )
     out = Path(args.out) if args.out else Path(args.workdir) / "eval"
     result = evaluate(

@@ -11,6 +11,7 @@ KEPT = "images written before are complete (each is written to a temporary name 
 
 
 def add_arguments(parser):
+    from s2f_tf.audio import FORMATS
     from s2f_tf.commands.argtypes import path
 
     parser.add_argument(
@@ -25,7 +26,7 @@ def add_arguments(parser):
         type=path,
         default=[],
         metavar="FILE",
-        help="audio files (WAV/FLAC, any rate)",
+        help=f"audio files: {', '.join(FORMATS)}; any sample rate, mono or stereo",
     )
     parser.add_argument(
         "--out",

@@ -64,6 +64,8 @@ class EvalOptions:
     judge_cache: reuse the classifiers trained earlier on this dataset with these options (and cache them).
     retrain_judges: train them anew and replace the cached ones.
     inception_cache: directory holding the InceptionV3 weights (default: the Keras cache).
+    download_inception: fetch the InceptionV3 weights into it when they are missing (`fid.inception_extractor`;
+        the environment variable S2F_NO_DOWNLOAD forbids it whatever this says).
     """
 
     splits: tuple[str, ...] = ("train_heldout", UNSEEN)
@@ -80,6 +82,7 @@ class EvalOptions:
     judge_cache: bool = True
     retrain_judges: bool = False
     inception_cache: str | None = None
+    download_inception: bool = True
 
 
 REFERENCE_SALT = 2  # sources.choose salt of the unseen splits' reference faces
@@ -181,7 +184,7 @@ def evaluate(
         options: `EvalOptions`.
         compare: paths of other work directories (evaluated on the same data with the same judges) or of
             directories / files holding an earlier evaluation's metrics.json (shown as they are).
-        extractor: FID/KID features: "auto" (InceptionV3 if cached, else none), None, or a callable
+        extractor: FID/KID features: "auto" (InceptionV3 if cached or fetched, else none), None, or a callable
             uint8 images -> features.
     """
     started = time.perf_counter()
@@ -244,7 +247,7 @@ def _config_and_data(workdir, data_source, options):
 def _feature_extractor(extractor, options):
     """(FID/KID feature extractor or None, what the report says of it)."""
     if extractor == "auto":
-        return inception_extractor(options.inception_cache)
+        return inception_extractor(options.inception_cache, download=options.download_inception)
     return extractor, "custom feature extractor" if extractor is not None else "FID/KID disabled"
 
 

@@ -6,14 +6,19 @@ estimate of the squared maximum mean discrepancy with the cubic polynomial kerne
 k(x, y) = (x.y / d + 1)^3, averaged over random subsets; it has no bias from small samples, which FID does.
 
 A feature extractor is any callable: uint8 images [N, 64, 64, 3] -> float features [N, D].
-`inception_extractor()` returns the usual one (InceptionV3 ImageNet, 2048-d average pool) *only* when its
-weights are already in the Keras cache - this module never downloads anything. The published numbers (the
-seed's FID 114.4, SF2F) use Inception features; features of another network give distances on another scale.
+`inception_extractor()` returns the usual one (InceptionV3 ImageNet, 2048-d average pool). Its weights file
+is looked for in the Keras cache; when it is missing, it is fetched the way Keras fetches it
+(`keras.utils.get_file`, same URL and MD5 as `keras.applications.InceptionV3`) into that cache, unless
+downloads are forbidden (`download=False`: `s2f evaluate --no-download`, or the environment variable
+`S2F_NO_DOWNLOAD=1`, which the tests set). Offline, FID/KID are skipped with a message saying where to
+place the file. The published numbers (the seed's FID 114.4, SF2F) use Inception features; features of
+another network give distances on another scale.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import warnings
 from pathlib import Path
 
@@ -21,6 +26,13 @@ import numpy as np
 import scipy.linalg
 
 INCEPTION_NOTOP = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+# Where keras.applications.InceptionV3(include_top=False, weights="imagenet") downloads it from, and its MD5.
+INCEPTION_NOTOP_URL = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/" + INCEPTION_NOTOP
+)
+INCEPTION_NOTOP_MD5 = "bcbd6486424b2319ff4ef7d526e38f63"
+NO_DOWNLOAD_ENV = "S2F_NO_DOWNLOAD"  # set (not "" / "0"): never download, whatever the caller asked
+DOWNLOAD_TIMEOUT_S = 30.0  # per network operation: an unreachable network fails instead of hanging
 
 
 def gaussian_statistics(features):
@@ -117,7 +129,7 @@ class InceptionFeatures:
     identical with published FIDs.
 
     Args:
-        weights: path of the no-top weights file (see `inception_weights_path`); never downloaded.
+        weights: path of a local no-top weights file (`inception_weights_path`, `fetch_inception_weights`).
         batch_size: images per forward pass.
 
     Example:
@@ -149,13 +161,68 @@ class InceptionFeatures:
         return np.concatenate(out).astype(np.float64)
 
 
-def inception_extractor(cache_dir=None):
-    """(extractor, message): `InceptionFeatures` if the weights are cached, else (None, why not)."""
-    path = inception_weights_path(cache_dir)
-    if path is None:
-        where = Path(cache_dir or keras_cache_dir()) / INCEPTION_NOTOP
-        return None, (
-            f"FID/KID not computed: InceptionV3 ImageNet weights are not in the Keras cache ({where});"
-            " s2f never downloads them. Place that file there to get FID/KID."
+def downloads_allowed(download: bool = True) -> bool:
+    """`download`, unless the environment forbids downloads (`S2F_NO_DOWNLOAD` set to anything but 0)."""
+    return bool(download) and os.environ.get(NO_DOWNLOAD_ENV, "") in ("", "0")
+
+
+def fetch_inception_weights(cache_dir=None) -> Path:
+    """Download the InceptionV3 ImageNet no-top weights into `cache_dir` (default: the Keras cache).
+
+    `keras.utils.get_file` with the URL and MD5 that `keras.applications.InceptionV3` uses: the file is
+    written under a temporary name by urllib, checked against the MD5 and removed if the transfer failed.
+    Raises whatever get_file raises (an `Exception` "URL fetch failure on ..." when offline, ValueError
+    for a corrupted transfer).
+    """
+    import keras
+
+    directory = Path(cache_dir or keras_cache_dir())
+    # get_file would fall back to /tmp/.keras for a folder that does not exist yet
+    directory.mkdir(parents=True, exist_ok=True)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        path = keras.utils.get_file(
+            INCEPTION_NOTOP,
+            origin=INCEPTION_NOTOP_URL,
+            file_hash=INCEPTION_NOTOP_MD5,
+            cache_dir=str(directory),
+            cache_subdir="",
         )
-    return InceptionFeatures(path), f"InceptionV3 ImageNet features from {path}"
+    finally:
+        socket.setdefaulttimeout(previous)
+    return Path(path)
+
+
+def inception_extractor(cache_dir=None, download: bool = True):
+    """(extractor, message): `InceptionFeatures` if the weights are cached or could be fetched, else
+    (None, why not).
+
+    Args:
+        cache_dir: the folder holding the weights file (default: the Keras cache, `keras_cache_dir()`).
+        download: fetch the file when it is missing (`fetch_inception_weights`); the environment variable
+            `S2F_NO_DOWNLOAD` forbids it whatever this says.
+    """
+    path = inception_weights_path(cache_dir)
+    if path is not None:
+        return InceptionFeatures(path), f"InceptionV3 ImageNet features from {path}"
+    where = Path(cache_dir or keras_cache_dir()) / INCEPTION_NOTOP
+    missing = (
+        f"FID/KID not computed: InceptionV3 ImageNet weights are not in the Keras cache ({where})"
+    )
+    if not downloads_allowed(download):
+        return None, (
+            f"{missing} and downloads are off (--no-download or {NO_DOWNLOAD_ENV}). Place that file"
+            f" there ({INCEPTION_NOTOP_URL}) or allow the download to get FID/KID."
+        )
+    try:
+        path = fetch_inception_weights(cache_dir)
+    except Exception as error:  # offline, a proxy, a server error, a bad transfer: all say the same
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return None, (
+            f"{missing} and could not be downloaded ({reason[:200]}). Place that file there"
+            f" ({INCEPTION_NOTOP_URL}) to get FID/KID."
+        )
+    return InceptionFeatures(path), (
+        f"InceptionV3 ImageNet features from {path} (downloaded from {INCEPTION_NOTOP_URL})"
+    )

@@ -191,6 +191,8 @@ def import_gradio():
 def build_page(face_app: FaceApp, concurrency: int = 4):
     """The Gradio Blocks page of `face_app`. Requests run up to `concurrency` at a time (reading and
     VAD in parallel; the model call holds FaceApp's lock); its API name is `/generate`."""
+    from s2f_tf.audio import FORMATS  # the formats `s2f generate --help` lists (each decode-tested)
+
     gr = import_gradio()
     model = face_app.model
     # delete_cache: uploads and results older than 30 minutes are removed every 10 minutes, and all of
@@ -200,7 +202,8 @@ def build_page(face_app: FaceApp, concurrency: int = 4):
     ) as page:
         gr.Markdown(
             "# Voice → face\n"
-            "Record your voice or upload a recording (WAV, FLAC, OGG; any rate, mono or stereo). "
+            f"Record your voice or upload a recording ({', '.join(FORMATS)}; any rate, mono or"
+            " stereo). "
             "The model hears only the speech that voice activity detection keeps and draws the face "
             f"it associates with it.  \nModel: `{face_app.describe()}` · "
             f"{model.audio.sample_rate} Hz · limit {_seconds(face_app.max_seconds)} or "

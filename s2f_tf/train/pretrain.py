@@ -118,6 +118,7 @@ def pretrain_voice(
         _as_pairs(train_dataset),
         steps_per_epoch=per_epoch,
         epochs=epochs,
+        shuffle=False,  # the tf.data input is shuffled already (and Keras warns that it ignores True)
         verbose=(1 if sys.stdout.isatty() else 2) if progress else 0,
         callbacks=[
             # Kept after success so that a rerun with more --steps continues.
