@@ -378,6 +378,9 @@ def test_browser_silence_shows_the_message_and_the_app_keeps_serving(served, bro
 
 def test_browser_microphone_recording_gives_a_face(served, audio_files):
     """Chromium's fake microphone plays speech.wav (looped); the recording goes the same way."""
+    reason = browser_missing()
+    if reason:
+        pytest.skip(reason)
     driver = start_browser(microphone=audio_files / "speech.wav")
     try:
         answer = record(driver, served.url, seconds=3.0)
