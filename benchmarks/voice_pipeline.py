@@ -33,6 +33,7 @@ def pipeline_cost(data, preset_name, batch, warmup, batches, modes=tuple(MODES))
     """[(mode description, wall s/batch, CPU s/batch, build + warm-up s)] of the input pipeline."""
     from s2f_tf.config import preset
     from s2f_tf.data import pipeline
+    from s2f_tf.data.info import load_info
 
     budget = pipeline.FEATURE_CACHE_BYTES
     rows = []
@@ -41,6 +42,11 @@ def pipeline_cost(data, preset_name, batch, warmup, batches, modes=tuple(MODES))
             train={"features_on": "device" if mode == "device" else "pipeline"}
         )
         pipeline.FEATURE_CACHE_BYTES = 0 if mode == "streamed" else budget
+        name = MODES[mode]
+        if mode == "cached" and not pipeline._features_fit_in_memory(
+            load_info(data).split("train"), config.audio
+        ):
+            name += ": the split does not fit, so streamed"
         started = time.perf_counter()
         iterator = iter(pipeline.train_dataset(data, config, batch, seed=0))
         for _ in range(warmup):
@@ -51,7 +57,7 @@ def pipeline_cost(data, preset_name, batch, warmup, batches, modes=tuple(MODES))
             next(iterator)
         rows.append(
             (
-                MODES[mode],
+                name,
                 (time.perf_counter() - wall) / batches,
                 (time.process_time() - cpu) / batches,
                 built,

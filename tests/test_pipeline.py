@@ -87,6 +87,14 @@ def test_feature_cache_budget(data_dir, tiny_config):
     size = sum(entry["voice_frames"]) * 64 * 4
     assert pipeline._features_fit_in_memory(entry, tiny_config.audio, budget=size)
     assert not pipeline._features_fit_in_memory(entry, tiny_config.audio, budget=size - 1)
+    # Only the utterances long enough to train on are kept: the budget counts those.
+    frames = sorted(entry["voice_frames"])
+    cut = frames[len(frames) // 2]
+    longer = tiny_config.replace(audio={"min_utterance_frames": cut}).audio
+    kept = sum(f for f in frames if f >= cut) * 64 * 4
+    assert kept < size
+    assert pipeline._features_fit_in_memory(entry, longer, budget=kept)
+    assert not pipeline._features_fit_in_memory(entry, longer, budget=kept - 1)
     assert not pipeline._features_fit_in_memory({}, tiny_config.audio)  # no frame counts: stream
 
 

@@ -97,8 +97,9 @@ def features_on(config: Config) -> str:
 
 
 def _features_fit_in_memory(entry, audio, budget=None) -> bool:
-    """Whether the split's whole-utterance log-mel features (from prepare's frame counts) fit the cache."""
-    frames = entry.get("voice_frames") or []
+    """Whether the whole-utterance log-mel features of the split's utterances long enough to train on
+    (from prepare's frame counts) fit the cache."""
+    frames = [f for f in entry.get("voice_frames") or [] if f >= audio.min_utterance_frames]
     budget = FEATURE_CACHE_BYTES if budget is None else budget
     return bool(frames) and sum(frames) * audio.num_mel_bins * 4 <= budget
 
