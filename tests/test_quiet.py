@@ -94,29 +94,13 @@ def test_keras_shuffle_warning_hidden_inside_quiet_only():
 
 def test_successful_run_shows_no_tensorflow_lines(tmp_path, tiny_export, audio_files):
     # Loading and running a SavedModel is where TensorFlow logs most (cuInit, grappler, absl).
-    result = s2f_raw(
-        "generate",
-        "--model",
-        str(tiny_export),
-        "--wav",
-        str(audio_files / "speech.wav"),
-        "--out",
-        str(tmp_path / "faces.png"),
-    )
+    generate = ["generate", "--model", str(tiny_export), "--wav", str(audio_files / "speech.wav")]
+    result = s2f_raw(*generate, "--out", str(tmp_path / "faces.png"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "faces.png").is_file()
     for line in result.stderr.splitlines():
         assert not quiet.TF_LOG_LINE.match(line.encode()), line
         assert not any(word in line for word in ("cuInit", "oneDNN", "absl", "cuda drivers")), line
-    verbose = s2f_raw(
-        "--verbose",
-        "generate",
-        "--model",
-        str(tiny_export),
-        "--wav",
-        str(audio_files / "speech.wav"),
-        "--out",
-        str(tmp_path / "again.png"),
-    )
+    verbose = s2f_raw("--verbose", *generate, "--out", str(tmp_path / "again.png"))
     assert verbose.returncode == 0
     assert any(quiet.TF_LOG_LINE.match(line.encode()) for line in verbose.stderr.splitlines())
