@@ -3,7 +3,8 @@
 synth -> prepare -> pretrain-voice -> train -> export -> generate (the first faces, real beside generated)
 -> evaluate. Every stage resumes or skips what is already done, so an interrupted demo continues where it
 stopped; evaluation and export are skipped when the checkpoint (and their arguments) did not change since
-they last ran (recorded in OUT/stages.json).
+they last ran (recorded in OUT/stages.json). `--seed-tables` runs the seed report's three models instead
+(`s2f_tf.commands.seed_tables`).
 """
 
 HELP = (
@@ -45,6 +46,13 @@ def add_arguments(parser):
         help="GAN training precision (auto: mixed_bfloat16 where the CPU/GPU runs bf16 natively)",
     )
     parser.add_argument("--skip-evaluate", action="store_true", help="no evaluation report")
+    parser.add_argument(
+        "--seed-tables",
+        action="store_true",
+        help="instead of the demo: train the seed report's general, female and male models on the corpus"
+        " and write its Table 2 (FID/KID, L1, cosine) and Table 1 (true | reconstructed faces) to"
+        " OUT/seed_tables/ (the general model is the demo's: a finished demo is reused)",
+    )
     parser.add_argument("--seed", type=SEED, default=0, help="corpus seed")
 
 
@@ -206,6 +214,10 @@ def run(args):
     from s2f_tf.errors import S2FError
 
     preset(args.preset)  # an unknown name fails here, before minutes of synth and prepare
+    if args.seed_tables:
+        from s2f_tf.commands import seed_tables
+
+        return seed_tables.run(args)
     started = time.perf_counter()
     out = Path(args.out)
     corpus, data, work = out / "corpus", out / "data", out / "workdir"

@@ -1,0 +1,104 @@
+"""`s2f demo --seed-tables`: the seed report's general, female and male models on the demo's corpus.
+
+Not a sub-command of its own: it takes the demo's arguments (corpus size, preset, steps, precision) and
+its stages, so the general model *is* the demo's (OUT/data, OUT/workdir, OUT/evaluation: a finished demo
+is reused, not retrained). Stages, each skipped or resumed when already done:
+
+    synth (once) -> prepare OUT/data, OUT/data_female (--gender f), OUT/data_male (--gender m)
+    -> pretrain-voice + train OUT/workdir, OUT/workdir_female, OUT/workdir_male
+    -> evaluate: general on OUT/data (all voices); female with the general model compared on
+       OUT/data_female, male likewise on OUT/data_male (same utterances, judges and real faces per gender)
+    -> OUT/seed_tables/seed_tables.md (Table 2) and table1.png (Table 1)
+"""
+
+TABLE1_IDENTITIES = 4  # unseen identities per gender in Table 1
+
+
+def run(args):
+    import time
+    from pathlib import Path
+
+    from s2f_tf.commands import demo
+    from s2f_tf.data.info import load_info
+    from s2f_tf.errors import S2FError
+    from s2f_tf.evaluate import seed_tables
+    from s2f_tf.evaluate.report import METRICS, REPORT
+
+    started = time.perf_counter()
+    out = Path(args.out)
+    corpus, tables = out / "corpus", out / "seed_tables"
+    models = {  # model -> (gender of its dataset, data, work directory)
+        "general": (None, out / "data", out / "workdir"),
+        "female": ("f", out / "data_female", out / "workdir_female"),
+        "male": ("m", out / "data_male", out / "workdir_male"),
+    }
+    precision = demo.precision_choice(args.precision)
+    timings = {}
+    stages = demo.Stages(out, timings)
+    for model, (gender, data, _) in models.items():
+        for name, argv in demo.corpus_stages(args, corpus, data, gender):
+            demo._stage(name, argv, timings, label=f"{name} {model}")
+    general_info = load_info(models["general"][1])
+    coincide = {
+        model: seed_tables.coinciding_splits(general_info, load_info(data), gender)
+        for model, (gender, data, _) in models.items()
+        if gender
+    }
+    for model, checks in coincide.items():
+        if not checks["unseen_identities"]:
+            raise S2FError(
+                f"{models[model][1]}: its unseen identities are not the general dataset's"
+            )
+    for model, (_, data, work) in models.items():
+        for name, argv in demo.model_stages(args, data, work, precision["precision"]):
+            demo._stage(name, argv, timings, label=f"{name} {model}")
+
+    general_work = models["general"][2]
+    evaluations = {"general": out / "evaluation"}  # the demo's own evaluation
+    stages.run(
+        "evaluate",
+        demo.evaluate_flags(args, models["general"][1], general_work, evaluations["general"],
+                            Path(args.models).name),
+        [general_work],
+        lambda summary: (Path(summary["out"]) / REPORT).is_file(),
+        label="evaluate general",
+    )  # fmt: skip
+    for model in ("female", "male"):
+        _, data, work = models[model]
+        evaluations[model] = tables / f"{model}_voices"
+        stages.run(
+            "evaluate",
+            demo.evaluate_flags(
+                args, data, work, evaluations[model], model, compare=[general_work]
+            ),
+            [work, general_work],
+            lambda summary: (Path(summary["out"]) / REPORT).is_file(),
+            label=f"evaluate {model}",
+        )
+
+    table_started = time.perf_counter()
+    table1 = {
+        model: seed_tables.table1_rows(
+            models[model][1], model, general_work, models[model][2], TABLE1_IDENTITIES
+        )
+        for model in ("female", "male")
+    }
+    written = seed_tables.write(
+        tables,
+        {k: seed_tables.load_evaluation(v / METRICS) for k, v in evaluations.items()},
+        coincide,
+        table1,
+        [str(v / REPORT) for v in evaluations.values()],
+    )
+    timings["tables"] = round(time.perf_counter() - table_started, 1)
+    timings["total"] = round(time.perf_counter() - started, 1)
+    print(f"\nseed tables: {written['report']} and {written['table1']}", flush=True)
+    return {
+        "seconds": timings["total"],
+        **written,
+        "same_voices": coincide,
+        "evaluations": {k: str(v / REPORT) for k, v in evaluations.items()},
+        **precision,
+        "stages": timings,
+        "skipped": stages.skipped,
+    }

@@ -1,0 +1,137 @@
+"""`s2f demo --seed-tables` end to end on a tiny corpus: three models, five judgements, both tables."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from s2f_tf.data.info import load_info
+from s2f_tf.evaluate import seed_tables
+
+# 16 identities of corpus seed 2: 2 female and 2 male held out (A-E names), 5 female and 7 male trained.
+ARGV = [
+    "--preset", "tiny", "--identities", "16", "--seed", "2", "--utterances", "3", "--faces", "3",
+    "--pretrain-steps", "3", "--train-steps", "3", "--classifier-steps", "5", "--precision", "float32",
+]  # fmt: skip
+
+
+def _table(markdown, title):
+    """The rows (lists of cells) of the first Markdown table after the heading `### title...`."""
+    lines = markdown.split(f"### {title}", 1)[1].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+@pytest.mark.slow
+def test_seed_tables_end_to_end_and_resume(tmp_path, s2f):
+    out = tmp_path / "demo"
+    run = s2f("demo", "--seed-tables", "--out", out, *ARGV)
+    assert run.status == 0, run.err
+    summary = run.summary
+    assert summary["precision"] == "float32"
+
+    # The per-gender datasets hold the general dataset's identities and held-out utterances.
+    for gender in ("female", "male"):
+        assert summary["same_voices"][gender] == {
+            "unseen_identities": True,
+            "training_identities": True,
+            "train_heldout_utterances": True,
+            "val_test_division": summary["same_voices"][gender]["val_test_division"],
+        }
+
+    # Table 2: header, five rows per split, numbers in every computed column, the seed's numbers beside
+    # the rows it reports.
+    markdown = Path(summary["report"]).read_text()
+    unseen = _table(markdown, "Unseen identities")
+    header, rows = unseen[0], unseen[2:]
+    assert header == [
+        "model", "judged on", "voices (identities)", "FID", "KID", "FD, face embedding", "L1 (0-255)",
+        "cosine", "seed: FID", "seed: L1", "seed: cosine",
+    ]  # fmt: skip
+    assert [(r[0], r[1]) for r in rows] == [
+        ("general", "all voices"), ("general", "female voices"), ("general", "male voices"),
+        ("female", "female voices"), ("male", "male voices"),
+    ]  # fmt: skip
+    for row in rows:
+        l1, cosine = float(row[6]), float(row[7])
+        assert 0 < l1 < 255 and -1 <= cosine <= 1
+        assert float(row[5]) >= 0  # the Fréchet distance in face-embedding space
+    seed = {(r[0], r[1]): r[8:] for r in rows}
+    assert seed[("general", "all voices")] == ["114.4", "61.9", "0.245"]
+    assert seed[("female", "female voices")] == ["126.4", "29.4", "0.399"]
+    assert seed[("male", "male voices")] == ["129.3", "33.1", "0.209"]
+    assert seed[("general", "female voices")] == ["–", "–", "–"]
+    assert "What is comparable" in markdown and "table1.png" in markdown
+    assert len(_table(markdown, "Training identities")) == 2 + 5
+
+    # Per gender, both models were judged on the same voices (as many), and only on that gender's.
+    counts = {(r[0], r[1]): r[2] for r in rows}
+    assert counts[("general", "female voices")] == counts[("female", "female voices")]
+    assert counts[("general", "male voices")] == counts[("male", "male voices")]
+    for model, gender in (("female", "f"), ("male", "m")):
+        metrics = json.loads((out / "seed_tables" / f"{model}_voices" / "metrics.json").read_text())
+        for entry in (metrics["model"], *metrics["compare"]):
+            for split, kinds in entry["splits"].items():
+                assert set(kinds["trained"]["by_gender"]) == {gender}, (model, split)
+        assert Path(metrics["compare"][0]["workdir"]).name == "workdir"  # the general model
+
+    # Table 1: one row per unseen identity (at most 4 per gender), true face + two models.
+    unseen_ids = [
+        min(
+            4,
+            len(
+                load_info(out / f"data_{g}").names("val")
+                + load_info(out / f"data_{g}").names("test")
+            ),
+        )
+        for g in ("female", "male")
+    ]
+    with Image.open(summary["table1"]) as image:
+        assert image.size == seed_tables.table1_size(sum(unseen_ids), 3, 64)
+    assert set(summary["stages"]) >= {
+        "synth general", "prepare general", "prepare female", "prepare male", "train female",
+        "train male", "evaluate general", "evaluate female", "evaluate male", "tables",
+    }  # fmt: skip
+    assert all(isinstance(v, float) for v in summary["stages"].values())
+
+    # A rerun with nothing changed skips the corpus and every evaluation, and writes the same tables.
+    again = s2f("demo", "--seed-tables", "--out", out, *ARGV)
+    assert again.status == 0, again.err
+    assert sorted(again.summary["skipped"]) == [
+        "evaluate female",
+        "evaluate general",
+        "evaluate male",
+    ]
+    assert "synth general" not in again.summary["stages"]
+    assert "skipped, ckpt-" in again.out
+    assert Path(again.summary["report"]).read_text() == markdown
+
+
+def test_seed_table_rows_follow_the_evaluations():
+    """table2 takes each row from the right evaluation: the model itself, or the compared general one."""
+
+    def entry(l1, genders):
+        trained = {"samples": 6, "identities": 2, "l1_pixels": {"value": l1}, "by_gender": genders}
+        return {"splits": {"unseen": {"trained": trained}}}
+
+    evaluations = {
+        "general": {"model": entry(50.0, {"f": {}, "m": {}})},
+        "female": {"model": entry(20.0, {"f": {}}), "compare": [entry(30.0, {"f": {}})]},
+        "male": {"model": entry(25.0, {"m": {}}), "compare": [entry(35.0, {"m": {}})]},
+    }
+    rows = seed_tables.table2(evaluations, "unseen")
+    assert [(r["model"], r["voices"], r["l1_pixels"]) for r in rows] == [
+        ("general", "all", 50.0), ("general", "f", 30.0), ("general", "m", 35.0),
+        ("female", "f", 20.0), ("male", "m", 25.0),
+    ]  # fmt: skip
+    assert rows[0]["fid"] is None
+    lines = seed_tables.table2_markdown(rows)
+    assert lines[2].split("|")[4].strip() == "–"  # no FID without Inception
+    assert re.search(r"\| 50\.0 \|", lines[2])
