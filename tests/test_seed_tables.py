@@ -114,6 +114,20 @@ def test_seed_tables_end_to_end_and_resume(tmp_path, s2f):
     assert Path(again.summary["report"]).read_text() == markdown
 
 
+@pytest.mark.slow
+def test_too_few_identities_of_a_gender_is_one_line(tmp_path, s2f):
+    """8 identities of corpus seed 0 hold out no woman: refused after prepare, before any training."""
+    argv = [*ARGV]
+    argv[argv.index("--identities") + 1], argv[argv.index("--seed") + 1] = "8", "0"
+    run = s2f("demo", "--seed-tables", "--out", tmp_path / "demo", *argv)
+    assert run.status == 2
+    assert run.err.strip().splitlines()[-1] == (
+        "s2f demo: error: the female dataset has 4 training and 0 unseen identities; the seed tables"
+        " need at least 1 and 2 (--identities 8 is too few: try more, or another --seed)"
+    )
+    assert not (tmp_path / "demo" / "workdir").exists()
+
+
 def test_seed_table_rows_follow_the_evaluations():
     """table2 takes each row from the right evaluation: the model itself, or the compared general one."""
 

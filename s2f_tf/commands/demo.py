@@ -8,7 +8,8 @@ they last ran (recorded in OUT/stages.json). `--seed-tables` runs the seed repor
 """
 
 HELP = (
-    "run synth -> prepare -> pretrain-voice -> train -> evaluate -> export -> generate end to end"
+    "run synth -> prepare -> pretrain-voice -> train -> export -> generate -> evaluate end to end"
+    " (--seed-tables: the seed report's general, female and male models and its tables)"
 )
 
 

@@ -39,6 +39,8 @@ def run(args):
         for name, argv in demo.corpus_stages(args, corpus, data, gender):
             demo._stage(name, argv, timings, label=f"{name} {model}")
     general_info = load_info(models["general"][1])
+    for model, (_, data, _) in models.items():
+        _check_enough(model, load_info(data), args.identities)
     coincide = {
         model: seed_tables.coinciding_splits(general_info, load_info(data), gender)
         for model, (gender, data, _) in models.items()
@@ -102,3 +104,18 @@ def run(args):
         "stages": timings,
         "skipped": stages.skipped,
     }
+
+
+def _check_enough(model, info, identities):
+    """Each model needs training identities and at least 2 unseen ones (1:2 matching needs an impostor):
+    one line naming the shortfall, before minutes of training."""
+    from s2f_tf.errors import S2FError
+
+    unseen = len(info.names("val")) + len(info.names("test"))
+    trained = len(info.names("train"))
+    if unseen < 2 or trained < 1:
+        raise S2FError(
+            f"the {model} dataset has {trained} training and {unseen} unseen identities; the seed"
+            f" tables need at least 1 and 2 (--identities {identities} is too few: try more, or"
+            " another --seed)"
+        )
