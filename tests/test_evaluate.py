@@ -10,7 +10,7 @@ from PIL import Image
 
 from s2f_tf import cli
 from s2f_tf.config import preset
-from s2f_tf.evaluate import evaluation, figures, generation, report, sources
+from s2f_tf.evaluate import evaluation, figures, generation, report, scores, sources
 from s2f_tf.evaluate import judges as judges_module
 
 
@@ -68,7 +68,7 @@ def test_perfect_generator_scores_100_and_swapped_scores_0(judged):
     _, judges, options = judged
     held = judges.heldout
     perfect = _generated(held.images, held.labels, held.genders)
-    result = evaluation.split_metrics(perfect, held, judges, True, options, extractor=None)
+    result = scores.split_metrics(perfect, held, judges, True, options, extractor=None)
     assert result["samples"] == 12 and result["identities"] == 4
     for key in ("identity_top1", "gender_agreement", "matching", "recall@1"):
         assert result[key]["value"] == 1.0, key
@@ -81,14 +81,14 @@ def test_perfect_generator_scores_100_and_swapped_scores_0(judged):
 
     swapped_labels = (held.labels + 1) % 4  # every voice yields the next identity's face
     swapped = _generated(held.images, swapped_labels, judges.heldout.genders[::-1])
-    result = evaluation.split_metrics(swapped, held, judges, True, options, extractor=None)
+    result = scores.split_metrics(swapped, held, judges, True, options, extractor=None)
     assert result["identity_top1"]["value"] == 0.0
     assert result["recall@1"]["value"] == 0.0
     assert result["matching"]["value"] < 0.5
 
     # A pluggable FID feature extractor: mean colour per image.
     mean_colour = lambda images: images.reshape(len(images), -1, 3).mean(axis=1)  # noqa: E731
-    result = evaluation.split_metrics(perfect, held, judges, True, options, mean_colour)
+    result = scores.split_metrics(perfect, held, judges, True, options, mean_colour)
     assert result["fid"]["value"] == pytest.approx(0.0, abs=1e-6)
     assert np.isfinite(result["kid"]["value"]) and result["kid"]["std_over_subsets"] >= 0
 

@@ -149,36 +149,8 @@ def train_face_classifier(
     optimizer = keras.optimizers.Adam(learning_rate)
     optimizer.build(model.trainable_variables)
 
-    # The faces are held once (as one tensor); the shuffle buffer holds indices, not images.
-    all_images = tf.convert_to_tensor(np.asarray(images, np.uint8))
-    all_labels = tf.convert_to_tensor(np.asarray(labels, np.int32))
-
-    def prepare(index):
-        image = tf.image.random_flip_left_right(tf.gather(all_images, index), seed=seed)
-        return to_unit_range(image), tf.gather(all_labels, index)
-
-    dataset = (
-        tf.data.Dataset.range(len(images))
-        .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-        .repeat()
-        .map(prepare)
-        .batch(batch_size)
-        .prefetch(2)
-    )
-
-    @tf.function
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            logits = model(x, training=True)
-            loss = tf.reduce_mean(
-                keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
-            )
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        accuracy = tf.reduce_mean(
-            tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == y, tf.float32)
-        )
-        return loss, accuracy
+    dataset = _shuffled_faces(images, labels, batch_size, seed)
+    train_step = _classifier_step(model, optimizer)
 
     history = []
     marks = [time.perf_counter()]
@@ -204,3 +176,43 @@ def train_face_classifier(
         train_samples=int(len(images)),
         seconds={key: round(value, 2) for key, value in seconds.items()},
     )
+
+
+def _shuffled_faces(images, labels, batch_size, seed):
+    """(faces in [-1, 1], labels) batches, shuffled and flipped (p = 0.5) with `seed`, repeated. The
+    faces are held once (as one tensor); the shuffle buffer holds indices, not images."""
+    all_images = tf.convert_to_tensor(np.asarray(images, np.uint8))
+    all_labels = tf.convert_to_tensor(np.asarray(labels, np.int32))
+
+    def prepare(index):
+        image = tf.image.random_flip_left_right(tf.gather(all_images, index), seed=seed)
+        return to_unit_range(image), tf.gather(all_labels, index)
+
+    return (
+        tf.data.Dataset.range(len(images))
+        .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .map(prepare)
+        .batch(batch_size)
+        .prefetch(2)
+    )
+
+
+def _classifier_step(model, optimizer):
+    """One Adam step on the cross-entropy of a batch: `(x, y) -> (loss, accuracy)`."""
+
+    @tf.function
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            loss = tf.reduce_mean(
+                keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+            )
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        accuracy = tf.reduce_mean(
+            tf.cast(tf.argmax(logits, -1, output_type=tf.int32) == y, tf.float32)
+        )
+        return loss, accuracy
+
+    return train_step

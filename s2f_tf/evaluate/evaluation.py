@@ -3,8 +3,8 @@
 Data flows one way: the data source gives real faces and whole test utterances (SPEC test rule); the work
 directory's voice encoder and generator turn each utterance into a face; classifiers trained on real
 faces of the training identities (`classifiers.py`; trained once per dataset and options, then reused from
-`judge_store.py`) judge them; `metrics.py` / `fid.py` give the numbers; `figures.py` and `report.py` write
-them. Every model (the trained generator, the untrained baseline and any compared work directory) is
+`judge_store.py`) judge them; `scores.py` (with `metrics.py` / `fid.py`) gives the numbers; `figures.py`
+and `report.py` write them. Every model (the trained generator, the untrained baseline and any compared work directory) is
 judged by the same classifiers, trials and galleries (one seed).
 
 Bounded by default, as papers evaluate: at most `max_utterances` (20) utterances per identity and split,
@@ -25,19 +25,17 @@ from pathlib import Path
 import numpy as np
 
 from s2f_tf.errors import S2FError
-from s2f_tf.evaluate import figures, metrics, report
-from s2f_tf.evaluate.fid import fid_from_features, inception_extractor, kid_from_features
+from s2f_tf.evaluate import figures, report
+from s2f_tf.evaluate.fid import inception_extractor
 from s2f_tf.evaluate.generation import Generated, embed_voices, render, untrained_generator
 from s2f_tf.evaluate.judge_store import load_or_train
 from s2f_tf.evaluate.judges import (
-    GENDERS,
     Faces,
-    Judges,
     face_counts,
     load_split_faces,
-    predict_gender,
     split_info,
 )
+from s2f_tf.evaluate.scores import split_metrics
 from s2f_tf.evaluate.sources import UNSEEN, choose, lookup
 
 SEEN = "train_heldout"
@@ -85,102 +83,6 @@ class EvalOptions:
 
 
 REFERENCE_SALT = 2  # sources.choose salt of the unseen splits' reference faces
-
-
-# === Metrics of one model on one split ===
-
-
-def split_metrics(generated: Generated, reference: Faces, judges: Judges, seen, options, extractor):
-    """Every metric of `generated` against the real faces `reference` (see metrics.py for each)."""
-    seed = options.seed
-    result = {
-        "samples": int(len(generated.labels)),
-        "identities": int(len(np.unique(generated.labels))),
-        "reference_faces": int(len(reference.labels)),
-    }
-    per_sample = {}  # per-sample arrays, for the per-gender breakdown
-    if seen:
-        k = judges.num_classes
-        logits = judges.identity.model.logits(generated.images)
-        per_sample["identity_top1"] = metrics.topk_correct(logits, generated.labels, 1)
-        result["identity_top1"] = metrics.summarize(per_sample["identity_top1"], 1 / k, seed)
-        k5 = min(5, k)
-        result["identity_top5"] = metrics.summarize(
-            metrics.topk_correct(logits, generated.labels, k5), k5 / k, seed
-        )
-    per_sample["gender_agreement"] = metrics.agreement(
-        predict_gender(judges.gender, generated.images), generated.genders
-    )
-    result["gender_agreement"] = metrics.summarize(per_sample["gender_agreement"], seed=seed)
-
-    query = judges.identity.model.embed(generated.images)
-    real = reference.once(
-        ("embedding", id(judges.identity)), lambda: judges.identity.model.embed(reference.images)
-    )
-    for key, stratified in (("matching", False), ("matching_gender_stratified", True)):
-        correct = metrics.matching_outcomes(
-            query,
-            generated.labels,
-            generated.genders,
-            real,
-            reference.labels,
-            reference.genders,
-            stratified=stratified,
-            seed=seed,
-        )
-        per_sample[key] = correct
-        result[key] = metrics.summarize(correct, 0.5, seed)
-
-    identities, means = metrics.identity_means(real, reference.labels)
-    known = np.isin(generated.labels, identities)
-    hits, size = metrics.retrieval_hits(
-        query[known],
-        generated.labels[known],
-        means,
-        identities,
-        gallery_size=options.gallery_size,
-        seed=seed,
-    )
-    result["gallery_size"] = int(size)
-    for k, h in hits.items():
-        result[f"recall@{k}"] = metrics.summarize(h, min(1.0, k / size), seed)
-
-    same, other = metrics.same_identity_cosine(query, generated.labels, real, reference.labels)
-    result["cosine_same_identity"] = metrics.summarize(same, seed=seed)
-    result["cosine_other_identities"] = metrics.summarize(other, seed=seed)
-    result["l1_pixels"] = metrics.summarize(
-        metrics.paired_l1(
-            generated.images, generated.labels, reference.images, reference.labels, seed
-        ),
-        seed=seed,
-    )
-    result["fd_face_embedding"] = _fd(real, query)
-    if extractor is not None:
-        real_features = reference.once(("fid", id(extractor)), lambda: extractor(reference.images))
-        fake_features = extractor(generated.images)
-        result["fid"] = _fd(real_features, fake_features)
-        if min(len(real_features), len(fake_features)) >= 2:
-            mean, std = kid_from_features(real_features, fake_features, seed=seed)
-            result["kid"] = {"value": mean, "std_over_subsets": std}
-    result["by_gender"] = {
-        g: {
-            key: metrics.summarize(values[generated.genders == g], seed=seed)
-            for key, values in per_sample.items()
-        }
-        for g in GENDERS
-        if np.any(generated.genders == g)
-    }
-    return result
-
-
-def _fd(real, fake):
-    if min(len(real), len(fake)) < 2:
-        return None
-    return {
-        "value": fid_from_features(real, fake),
-        "n_real": int(len(real)),
-        "n_fake": int(len(fake)),
-    }
 
 
 # === One work directory ===
@@ -293,23 +195,12 @@ def evaluate(
             uint8 images -> features.
         name: the model's name in the report (default: the work directory's name).
     """
-    from s2f_tf import workdir as wd
-
     started = time.perf_counter()
     options = options or EvalOptions()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for split in options.splits:
-        if split not in SPLITS:
-            raise S2FError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
-    config = wd.load_config(workdir)
-    info = data_source.info()
-    for split in options.splits:
-        split_info(info, split)
-    if extractor == "auto":
-        extractor, fid_message = inception_extractor(options.inception_cache)
-    else:
-        fid_message = "custom feature extractor" if extractor is not None else "FID/KID disabled"
+    config, info = _config_and_data(workdir, data_source, options)
+    extractor, fid_message = _feature_extractor(extractor, options)
     judges_started = time.perf_counter()
     judges, cache = load_or_train(
         data_source, info, config.model, options, fallback=out, retrain=options.retrain_judges
@@ -337,11 +228,7 @@ def evaluate(
         for path in compare
     ]
     del references
-    result["figures"] = list(result["model"]["figures"])
-    result["figures"] += _curve_figures(workdir, out)
-    gender_figure = _gender_figure(result["model"], out)
-    if gender_figure:
-        result["figures"].append(gender_figure)
+    result["figures"] = _figures(result["model"], workdir, out)
     result["proof_of_learning"] = report.proof_of_learning(result["model"])
     result["seconds"] = {  # wall time: the judges (trained or restored) and everything
         "judges": round(judges_seconds, 1),
@@ -349,6 +236,36 @@ def evaluate(
     }
     report.write(out, result)
     return result
+
+
+def _config_and_data(workdir, data_source, options):
+    """(the work directory's config, the dataset info); S2FError for a split that is not there."""
+    from s2f_tf import workdir as wd
+
+    for split in options.splits:
+        if split not in SPLITS:
+            raise S2FError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
+    config = wd.load_config(workdir)
+    info = data_source.info()
+    for split in options.splits:
+        split_info(info, split)
+    return config, info
+
+
+def _feature_extractor(extractor, options):
+    """(FID/KID feature extractor or None, what the report says of it)."""
+    if extractor == "auto":
+        return inception_extractor(options.inception_cache)
+    return extractor, "custom feature extractor" if extractor is not None else "FID/KID disabled"
+
+
+def _figures(model, workdir, out) -> list[str]:
+    """The model's face grids, the training curves and the per-gender bars (file names under `out`)."""
+    written = list(model["figures"]) + _curve_figures(workdir, out)
+    gender_figure = _gender_figure(model, out)
+    if gender_figure:
+        written.append(gender_figure)
+    return written
 
 
 def _compare_entry(path, source, info, judges, options, extractor, references=None):

@@ -174,8 +174,14 @@ def synthesize(
     syllables, speech_end = _plan(voice, recording.seconds, rng)
     lead = int(recording.lead * sr)
     n = lead + int((speech_end + recording.trail) * sr) + 1
+    source = _voice_source(voice, recording, syllables, n, sr, rng)
+    out = _articulate(voice, syllables, source, lead, n, sr, rng)
+    return _record(out, recording, lead, speech_end, sr, rng)
 
-    # F0: phrase declination, per-syllable accents, slow drift and fast jitter.
+
+def _voice_source(voice: VoiceTraits, recording: Recording, syllables, n: int, sr: int, rng):
+    """The glottal source of `n` samples: F0 with phrase declination, per-syllable accents, slow drift
+    and fast jitter; pulses, aspiration noise and spectral tilt."""
     times = np.array([s[0] for s in syllables])
     accents = np.array([s[5] for s in syllables]) * voice.f0_range / 3.0
     declination = -voice.f0_range * np.mod(times, 2.5) / 2.5
@@ -191,7 +197,11 @@ def synthesize(
     aspiration = rng.standard_normal(n) * (0.3 + (phase < voice.open_quotient))
     source = source + voice.breathiness * 3.0 * aspiration
     source = scipy.signal.lfilter([1.0 - voice.tilt], [1.0, -voice.tilt], source)
+    return source
 
+
+def _articulate(voice: VoiceTraits, syllables, source, lead: int, n: int, sr: int, rng):
+    """Consonants (fricative noise, plosive bursts, nasal murmur) and formant-filtered vowels."""
     scale = REFERENCE_TRACT_CM / voice.vocal_tract_cm
     offsets = np.asarray(voice.formant_offsets)
     utterance_shift = 1.0 + rng.normal(0.0, 0.015)
@@ -226,7 +236,12 @@ def synthesize(
         voiced = scipy.signal.sosfilt(formant_sos(formants, sr), segment * envelope) * amplitude
         out[v_begin : v_begin + len(voiced)] += voiced
     out = out[:n]
+    return out
 
+
+def _record(out, recording: Recording, lead: int, speech_end: float, sr: int, rng):
+    """The speech in a room: coloured background noise (and mains hum) at the SNR, then the gain."""
+    n = len(out)
     speech_rms = np.sqrt(np.mean(out[lead : lead + int(speech_end * sr)] ** 2)) + 1e-12
     noise = _coloured_noise(rng, n, recording.noise_colour)
     if recording.hum_hz:
