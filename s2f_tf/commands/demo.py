@@ -76,21 +76,25 @@ def _stage(name, argv, timings=None, label=None):
 
 
 def checkpoint_state(workdirs) -> list:
-    """What identifies the latest GAN checkpoint of each work directory: its path, and the size and
-    modification time of its index file (a retrained checkpoint of the same step differs)."""
+    """What evaluation and export read from each work directory, identified: the latest GAN checkpoint
+    (its path, and the size and modification time of its index file: a retrained checkpoint of the same
+    step differs) and the voice encoder's weights (size and modification time)."""
     import os
 
     from s2f_tf import workdir as wd
+
+    def stat(path):
+        if not path or not os.path.isfile(path):
+            return [None, None]
+        found = os.stat(path)
+        return [found.st_size, found.st_mtime_ns]
 
     state = []
     for workdir in workdirs:
         checkpoint = wd.latest_checkpoint(workdir)
         index = f"{checkpoint}.index" if checkpoint else None
-        if index and os.path.isfile(index):
-            stat = os.stat(index)
-            state.append([checkpoint, stat.st_size, stat.st_mtime_ns])
-        else:
-            state.append([checkpoint, None, None])
+        encoder = os.path.join(workdir, wd.ENCODER_WEIGHTS)
+        state.append([checkpoint, *stat(index), *stat(encoder)])
     return state
 
 
@@ -111,6 +115,15 @@ class Stages:
             self.done = json.loads(self.path.read_text())
         except (OSError, ValueError):
             self.done = {}
+        if not isinstance(self.done, dict):  # an edited file: forget it, run everything
+            self.done = {}
+
+    @staticmethod
+    def _reusable(earlier, state, still_there) -> bool:
+        try:
+            return earlier["checkpoints"] == state and bool(still_there(earlier["summary"]))
+        except (KeyError, TypeError):  # an entry of another shape: run the stage
+            return False
 
     def run(self, name, argv, workdirs, still_there, label=None):
         """`_stage(name, argv)` unless it ran with these arguments on these same checkpoints and
@@ -120,7 +133,7 @@ class Stages:
         key = f"{name} {' '.join(argv)}"
         state = checkpoint_state(workdirs)
         earlier = self.done.get(key)
-        if earlier and earlier["checkpoints"] == state and still_there(earlier["summary"]):
+        if self._reusable(earlier, state, still_there):
             checkpoint = state[0][0].rsplit("/", 1)[-1] if state and state[0][0] else "?"
             print(
                 f"\n=== s2f {name}: skipped, {checkpoint} unchanged since it last ran", flush=True
