@@ -37,14 +37,16 @@ def test_seed_tables_end_to_end_and_resume(tmp_path, s2f):
     summary = run.summary
     assert summary["precision"] == "float32"
 
-    # The per-gender datasets hold the general dataset's identities and held-out utterances.
-    for gender in ("female", "male"):
-        assert summary["same_voices"][gender] == {
-            "unseen_identities": True,
-            "training_identities": True,
-            "train_heldout_utterances": True,
-            "val_test_division": summary["same_voices"][gender]["val_test_division"],
-        }
+    # The per-gender datasets hold the general dataset's unseen and held-out utterances of that gender.
+    general = load_info(out / "data")
+    for model, gender in (("female", "f"), ("male", "m")):
+        checks = summary["same_voices"][model]
+        assert checks["unseen_utterances"] and checks["train_heldout_utterances"], checks
+        assert checks["training_identities"]
+        gendered = load_info(out / f"data_{model}")
+        unseen = seed_tables.split_utterances(general, ["val", "test"], gender)
+        assert len(unseen) == 2 * 3  # 2 unseen identities of each gender, 3 utterances each
+        assert {i for i, _ in unseen} == set(gendered.names("val") + gendered.names("test"))
 
     # Table 2: header, five rows per split, numbers in every computed column, the seed's numbers beside
     # the rows it reports.
@@ -149,3 +151,17 @@ def test_seed_table_rows_follow_the_evaluations():
     lines = seed_tables.table2_markdown(rows)
     assert lines[2].split("|")[4].strip() == "–"  # no FID without Inception
     assert re.search(r"\| 50\.0 \|", lines[2])
+    # The report: Table 2 per split present in the evaluations, the dataset checks in words.
+    checks = {
+        "unseen_utterances": True,
+        "train_heldout_utterances": True,
+        "training_identities": True,
+        "val_test_division": False,
+    }
+    text = seed_tables.render(
+        evaluations, {"female": checks}, "table1.png", ["../e/report.md"], {"female": 2, "male": 1}
+    )
+    assert "### Unseen identities" in text and "### Training identities" not in text
+    assert "the same unseen utterances (val + test): yes" in text
+    assert "the same val/test division: no" in text
+    assert "2 female, 1 male" in text and "![Table 1](table1.png)" in text

@@ -77,24 +77,20 @@ def _stage(name, argv, timings=None, label=None):
 
 def checkpoint_state(workdirs) -> list:
     """What evaluation and export read from each work directory, identified: the latest GAN checkpoint
-    (its path, and the size and modification time of its index file: a retrained checkpoint of the same
-    step differs) and the voice encoder's weights (size and modification time)."""
+    and the latest pretraining checkpoint (the voice encoder's weights are written from it, again on
+    every pretrain-voice run), each by its path and the size and modification time of its index file (a
+    checkpoint retrained to the same step differs)."""
     import os
 
     from s2f_tf import workdir as wd
 
-    def stat(path):
-        if not path or not os.path.isfile(path):
-            return [None, None]
-        found = os.stat(path)
-        return [found.st_size, found.st_mtime_ns]
-
     state = []
     for workdir in workdirs:
-        checkpoint = wd.latest_checkpoint(workdir)
-        index = f"{checkpoint}.index" if checkpoint else None
-        encoder = os.path.join(workdir, wd.ENCODER_WEIGHTS)
-        state.append([checkpoint, *stat(index), *stat(encoder)])
+        for kind in (wd.CHECKPOINTS, wd.PRETRAIN_CHECKPOINTS):
+            checkpoint = wd.latest_checkpoint(workdir, kind)
+            index = f"{checkpoint}.index" if checkpoint else ""
+            found = os.stat(index) if os.path.isfile(index) else None
+            state.append([checkpoint, found and found.st_size, found and found.st_mtime_ns])
     return state
 
 
@@ -204,6 +200,29 @@ def faces_figure(corpus, voices, images, path, title):
     return path
 
 
+def first_faces(corpus, data, version_dir, path, timings):
+    """`s2f generate` on one recording of each held-out test identity (PNGs in a folder beside `path`),
+    then `path`: each identity's real face beside its generated one; the path is printed."""
+    from s2f_tf.errors import S2FError
+
+    voices = heldout_voices(corpus, data)
+    if not voices:
+        raise S2FError(f"{data}: no held-out test identities to draw faces for")
+    generated = _stage(
+        "generate",
+        ["--model", str(version_dir), "--wav", *(v[2] for v in voices), "--separate",
+         "--out", str(path.with_suffix(""))],
+        timings,
+    )  # fmt: skip
+    faces_figure(
+        corpus, voices, generated["images"], path,
+        f"{len(voices)} {'identity' if len(voices) == 1 else 'identities'} never seen in training:"
+        " real face | face from one recording",
+    )  # fmt: skip
+    print(f"\nfaces of unseen identities (real | generated): {path}", flush=True)
+    return path
+
+
 def precision_choice(precision: str) -> dict:
     """The GAN training precision and why: `auto` is mixed_bfloat16 where bf16 runs natively."""
     if precision != "auto":
@@ -225,7 +244,6 @@ def run(args):
     from pathlib import Path
 
     from s2f_tf.config import preset
-    from s2f_tf.errors import S2FError
 
     preset(args.preset)  # an unknown name fails here, before minutes of synth and prepare
     if args.seed_tables:
@@ -242,9 +260,6 @@ def run(args):
         _stage(name, argv, timings)
     for name, argv in model_stages(args, data, work, precision["precision"]):
         _stage(name, argv, timings)
-    voices = heldout_voices(corpus, data)
-    if not voices:
-        raise S2FError(f"{data}: no held-out test identities to draw faces for")
     from s2f_tf import workdir as wd
     from s2f_tf.evaluate.report import REPORT
 
@@ -255,19 +270,7 @@ def run(args):
         lambda summary: Path(summary["saved_model"]["path"]).is_dir(),
     )
     version_dir = exported["saved_model"]["path"]
-    grid = out / "faces_heldout.png"
-    generated = _stage(
-        "generate",
-        ["--model", str(version_dir), "--wav", *(v[2] for v in voices), "--separate",
-         "--out", str(out / "faces_heldout")],
-        timings,
-    )  # fmt: skip
-    faces_figure(
-        corpus, voices, generated["images"], grid,
-        f"{len(voices)} {'identity' if len(voices) == 1 else 'identities'} never seen in training:"
-        " real face | face from one recording",
-    )  # fmt: skip
-    print(f"\nfaces of unseen identities (real | generated): {grid}", flush=True)
+    grid = first_faces(corpus, data, version_dir, out / "faces_heldout.png", timings)
     if not args.skip_evaluate:
         stages.run(
             "evaluate",

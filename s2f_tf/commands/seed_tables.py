@@ -47,10 +47,8 @@ def run(args):
         if gender
     }
     for model, checks in coincide.items():
-        if not checks["unseen_identities"]:
-            raise S2FError(
-                f"{models[model][1]}: its unseen identities are not the general dataset's"
-            )
+        if not checks["unseen_utterances"]:
+            raise S2FError(f"{models[model][1]}: its unseen voices are not the general dataset's")
     for model, (_, data, work) in models.items():
         for name, argv in demo.model_stages(args, data, work, precision["precision"]):
             demo._stage(name, argv, timings, label=f"{name} {model}")

@@ -62,12 +62,35 @@ _FONT = ImageFont.load_default()
 # === Do the per-gender datasets hold the general dataset's voices? ===
 
 
+def split_utterances(info, splits, gender=None) -> list[tuple[str, str]]:
+    """Sorted (identity, utterance path) of every utterance stored in `splits` of a prepared dataset
+    (`DatasetInfo`), of one gender if given: read from the shards themselves (no audio decoded)."""
+    import tensorflow as tf
+
+    from s2f_tf.data.records import VOICE_FEATURES
+
+    wanted = {k: VOICE_FEATURES[k] for k in ("identity", "utterance", "gender")}
+    found = []
+    for split in splits:
+        files = info.files(split, "voices")
+        if not files:
+            continue
+        for record in tf.data.TFRecordDataset(files).map(
+            lambda serialized: tf.io.parse_single_example(serialized, wanted)
+        ):
+            if gender is None or record["gender"].numpy().decode() == gender:
+                found.append(
+                    (record["identity"].numpy().decode(), record["utterance"].numpy().decode())
+                )
+    return sorted(found)
+
+
 def coinciding_splits(general, gendered, gender) -> dict:
     """Whether the per-gender dataset `gendered` (a `DatasetInfo`) holds exactly the general dataset's
-    identities of `gender` in each role: the same unseen identities (val + test together: each dataset
-    divides its own A-E names between val and test, so the division itself may differ), the same training
-    identities, and the same number of held-out (train_heldout) utterances per training identity (prepare
-    draws them from the name and the utterance count alone, so equal counts are the same utterances)."""
+    voices of `gender` in each role, compared record by record (identity and utterance path): the same
+    unseen utterances (val + test together: each dataset divides its own A-E names between val and test,
+    so the division itself may differ), the same held-out utterances of training identities
+    (train_heldout), the same training identities; and whether the val/test division is the same too."""
 
     def names(info, splits, keep_gender):
         return sorted(
@@ -77,21 +100,24 @@ def coinciding_splits(general, gendered, gender) -> dict:
             if keep_gender is None or g == keep_gender
         )
 
-    def heldout_counts(info):
-        entry = info.splits["train_heldout"]
-        return dict(zip(entry["names"], entry["voices_per_label"], strict=True))
+    def same(splits):
+        return split_utterances(general, splits, gender) == split_utterances(gendered, splits)
 
-    general_counts, gendered_counts = heldout_counts(general), heldout_counts(gendered)
-    train_names = names(gendered, ["train"], None)
     return {
-        "unseen_identities": names(general, ["val", "test"], gender)
-        == names(gendered, ["val", "test"], None),
-        "training_identities": names(general, ["train"], gender) == train_names,
-        "train_heldout_utterances": all(
-            general_counts.get(n) == gendered_counts.get(n) for n in train_names
-        ),
+        "unseen_utterances": same(["val", "test"]),
+        "train_heldout_utterances": same(["train_heldout"]),
+        "training_identities": names(general, ["train"], gender)
+        == names(gendered, ["train"], None),
         "val_test_division": names(general, ["test"], gender) == names(gendered, ["test"], None),
     }
+
+
+CHECKS = {  # coinciding_splits keys, as the report words them
+    "unseen_utterances": "the same unseen utterances (val + test)",
+    "train_heldout_utterances": "the same held-out utterances of training identities",
+    "training_identities": "the same training identities",
+    "val_test_division": "the same val/test division",
+}
 
 
 # === Table 2 ===
@@ -190,11 +216,11 @@ def render(evaluations, coincide, figure, sources, counts: dict) -> str:
     fid_messages = sorted({e.get("fid_message", "") for e in evaluations.values()} - {""})
     lines += ["", "FID/KID: " + "; ".join(fid_messages) if fid_messages else "", ""]
     lines += [COMPARABLE, "", "## The datasets hold the same voices", ""]
-    for gender, checks in coincide.items():
-        verdict = ", ".join(
-            f"{k.replace('_', ' ')}: {'same' if v else 'DIFFERENT'}" for k, v in checks.items()
+    for model, checks in coincide.items():
+        verdict = "; ".join(
+            f"{CHECKS[key]}: {'yes' if value else 'no'}" for key, value in checks.items()
         )
-        lines.append(f"- {gender}: {verdict}")
+        lines.append(f"- {model} dataset against the general one's {model} voices: {verdict}")
     lines += [
         "",
         "The val/test division may differ (each dataset divides its own A-E names); every table above"
