@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from s2f_tf.data import pipeline
+from s2f_tf.data import info, pipeline
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.py"
 
@@ -117,9 +117,9 @@ def test_crop_lengths_are_lowered_only_for_data_too_short(gpu_check, monkeypatch
             return {"voice_frames": self.frames}
 
     config = preset("wen2019")
-    monkeypatch.setattr(pipeline, "load_info", lambda _: Info([1200] * 3))
+    monkeypatch.setattr(info, "load_info", lambda _: Info([1200] * 3))
     assert gpu_check.fit_config_to_data(config, "d") == (config, {}, 3)  # all of few are long
-    monkeypatch.setattr(pipeline, "load_info", lambda _: Info([500 + 10 * i for i in range(10)]))
+    monkeypatch.setattr(info, "load_info", lambda _: Info([500 + 10 * i for i in range(10)]))
     fitted, adjusted, usable = gpu_check.fit_config_to_data(config, "d")
     assert usable == 8 and fitted.audio.min_utterance_frames == 520  # the 8th longest
     assert (fitted.audio.train_min_frames, fitted.audio.train_max_frames) == (300, 520)
