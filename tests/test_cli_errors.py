@@ -527,6 +527,12 @@ CASES = [
         2,
         "unknown preset 'huge'",
     ),
+    (
+        "demo-seed-tables-skip-evaluate",
+        ["demo", "--seed-tables", "--skip-evaluate", "--out", NEW],
+        2,
+        "--skip-evaluate: the seed tables are evaluations",
+    ),
 ]
 
 

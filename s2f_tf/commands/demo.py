@@ -248,6 +248,10 @@ def run(args):
     preset(args.preset)  # an unknown name fails here, before minutes of synth and prepare
     if args.seed_tables:
         from s2f_tf.commands import seed_tables
+        from s2f_tf.errors import S2FError
+
+        if args.skip_evaluate:
+            raise S2FError("--skip-evaluate: the seed tables are evaluations; drop one of the two")
 
         return seed_tables.run(args)
     started = time.perf_counter()
