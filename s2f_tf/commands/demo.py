@@ -7,6 +7,16 @@ they last ran (recorded in OUT/stages.json). `--seed-tables` runs the seed repor
 (`s2f_tf.commands.seed_tables`).
 """
 
+from s2f_tf.commands.stages import (
+    Stages,
+    corpus_stages,
+    evaluate_flags,
+    flags,
+    model_stages,
+    precision_choice,
+    stage,
+)
+
 HELP = (
     "run synth -> prepare -> pretrain-voice -> train -> export -> generate -> evaluate end to end"
     " (--seed-tables: the seed report's general, female and male models and its tables)"
@@ -55,98 +65,6 @@ def add_arguments(parser):
         " OUT/seed_tables/ (the general model is the demo's: a finished demo is reused)",
     )
     parser.add_argument("--seed", type=SEED, default=0, help="corpus seed")
-
-
-def _stage(name, argv, timings=None, label=None):
-    """Run one `s2f` sub-command in this process; print and return its summary (its wall time, in
-    seconds, goes to `timings[label or name]`)."""
-    import json
-    import time
-
-    from s2f_tf.cli import build_parser
-
-    print(f"\n=== s2f {name} {' '.join(argv)}", flush=True)
-    started = time.perf_counter()
-    args = build_parser({name: _module(name)}).parse_args([name, *argv])
-    summary = args._run(args)
-    if timings is not None:
-        timings[label or name] = round(time.perf_counter() - started, 1)
-    print(json.dumps(summary, sort_keys=True, default=str), flush=True)
-    return summary
-
-
-def checkpoint_state(workdirs) -> list:
-    """What evaluation and export read from each work directory, identified: the latest GAN checkpoint
-    and the latest pretraining checkpoint (the voice encoder's weights are written from it, again on
-    every pretrain-voice run), each by its path and the size and modification time of its index file (a
-    checkpoint retrained to the same step differs)."""
-    import os
-
-    from s2f_tf import workdir as wd
-
-    state = []
-    for workdir in workdirs:
-        for kind in (wd.CHECKPOINTS, wd.PRETRAIN_CHECKPOINTS):
-            checkpoint = wd.latest_checkpoint(workdir, kind)
-            index = f"{checkpoint}.index" if checkpoint else ""
-            found = os.stat(index) if os.path.isfile(index) else None
-            state.append([checkpoint, found and found.st_size, found and found.st_mtime_ns])
-    return state
-
-
-class Stages:
-    """OUT/stages.json: for the stages that only read a checkpoint (evaluate, export), the checkpoints
-    and arguments they last ran with and their summaries, so a rerun with nothing changed skips them."""
-
-    FILE = "stages.json"
-
-    def __init__(self, out, timings):
-        import json
-        from pathlib import Path
-
-        self.path = Path(out) / self.FILE
-        self.timings = timings
-        self.skipped = []
-        try:
-            self.done = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            self.done = {}
-        if not isinstance(self.done, dict):  # an edited file: forget it, run everything
-            self.done = {}
-
-    @staticmethod
-    def _reusable(earlier, state, still_there) -> bool:
-        try:
-            return earlier["checkpoints"] == state and bool(still_there(earlier["summary"]))
-        except (KeyError, TypeError):  # an entry of another shape: run the stage
-            return False
-
-    def run(self, name, argv, workdirs, still_there, label=None):
-        """`_stage(name, argv)` unless it ran with these arguments on these same checkpoints and
-        `still_there(summary)` (its outputs were not removed); the summary either way."""
-        from s2f_tf.files import atomic_write_json
-
-        key = f"{name} {' '.join(argv)}"
-        state = checkpoint_state(workdirs)
-        earlier = self.done.get(key)
-        if self._reusable(earlier, state, still_there):
-            checkpoint = state[0][0].rsplit("/", 1)[-1] if state and state[0][0] else "?"
-            print(
-                f"\n=== s2f {name}: skipped, {checkpoint} unchanged since it last ran", flush=True
-            )
-            self.timings[label or name] = 0.0
-            self.skipped.append(label or name)
-            return earlier["summary"]
-        summary = _stage(name, argv, self.timings, label)
-        self.done[key] = {"checkpoints": state, "summary": summary}
-        atomic_write_json(self.path, self.done)
-        return summary
-
-
-def _module(name):
-    from s2f_tf.cli import COMMANDS
-
-    return COMMANDS[name]
 
 
 def heldout_voices(corpus, data, count=8):
@@ -208,7 +126,7 @@ def first_faces(corpus, data, version_dir, path, timings):
     voices = heldout_voices(corpus, data)
     if not voices:
         raise S2FError(f"{data}: no held-out test identities to draw faces for")
-    generated = _stage(
+    generated = stage(
         "generate",
         ["--model", str(version_dir), "--wav", *(v[2] for v in voices), "--separate",
          "--out", str(path.with_suffix(""))],
@@ -221,22 +139,6 @@ def first_faces(corpus, data, version_dir, path, timings):
     )  # fmt: skip
     print(f"\nfaces of unseen identities (real | generated): {path}", flush=True)
     return path
-
-
-def precision_choice(precision: str) -> dict:
-    """The GAN training precision and why: `auto` is mixed_bfloat16 where bf16 runs natively."""
-    if precision != "auto":
-        return {"precision": precision, "chosen_by": "--precision"}
-    from s2f_tf.train.builder import fast_bfloat16
-
-    native = fast_bfloat16()
-    return {
-        "precision": "mixed_bfloat16" if native else "float32",
-        "chosen_by": "auto: "
-        + (
-            "native bf16 here" if native else "no native bf16 here (bf16 would be emulated, slower)"
-        ),
-    }
 
 
 def run(args):
@@ -261,15 +163,15 @@ def run(args):
     timings = {}
     stages = Stages(out, timings)
     for name, argv in corpus_stages(args, corpus, data):
-        _stage(name, argv, timings)
+        stage(name, argv, timings)
     for name, argv in model_stages(args, data, work, precision["precision"]):
-        _stage(name, argv, timings)
+        stage(name, argv, timings)
     from s2f_tf import workdir as wd
     from s2f_tf.evaluate.report import REPORT
 
     exported = stages.run(
         "export",
-        _flags(workdir=work, out=args.models),
+        flags(workdir=work, out=args.models),
         [work],
         lambda summary: Path(summary["saved_model"]["path"]).is_dir(),
     )
@@ -295,37 +197,3 @@ def run(args):
         "stages": timings,
         "skipped": stages.skipped,
     }
-
-
-def corpus_stages(args, corpus, data, gender=None):
-    """(command, arguments) of synth (only without a corpus) and prepare (of one gender if given)."""
-    if not (corpus / "vox1_meta.csv").is_file():
-        yield "synth", _flags(out=corpus, identities=args.identities, seed=args.seed,
-                              utterances=args.utterances, faces=args.faces)  # fmt: skip
-    yield "prepare", _flags(meta=corpus / "vox1_meta.csv", voices=corpus / "wav",
-                            faces=corpus / "faces", out=data, gender=gender)  # fmt: skip
-
-
-def model_stages(args, data, work, precision):
-    """(command, arguments) of pretrain-voice and train (each resumes or skips finished work)."""
-    common = _flags(data=data, workdir=work, preset=args.preset)
-    yield "pretrain-voice", common + _flags(steps=args.pretrain_steps)
-    train = common + _flags(steps=args.train_steps)
-    if precision == "mixed_bfloat16":
-        train.append("--mixed-precision")
-    yield "train", train
-
-
-def evaluate_flags(args, data, work, out, name, compare=()):
-    argv = _flags(data=data, workdir=work, out=out, name=name,
-                  classifier_steps=args.classifier_steps)  # fmt: skip
-    return argv + (["--compare", *map(str, compare)] if compare else [])
-
-
-def _flags(**values) -> list[str]:
-    """`--name value` arguments (underscores become dashes), in order; None values are left out."""
-    argv = []
-    for name, value in values.items():
-        if value is not None:
-            argv += [f"--{name.replace('_', '-')}", str(value)]
-    return argv

@@ -18,7 +18,7 @@ def run(args):
     import time
     from pathlib import Path
 
-    from s2f_tf.commands import demo
+    from s2f_tf.commands import stages as run_stages
     from s2f_tf.data.info import load_info
     from s2f_tf.errors import S2FError
     from s2f_tf.evaluate import seed_tables
@@ -32,12 +32,12 @@ def run(args):
         "female": ("f", out / "data_female", out / "workdir_female"),
         "male": ("m", out / "data_male", out / "workdir_male"),
     }
-    precision = demo.precision_choice(args.precision)
+    precision = run_stages.precision_choice(args.precision)
     timings = {}
-    stages = demo.Stages(out, timings)
+    stages = run_stages.Stages(out, timings)
     for model, (gender, data, _) in models.items():
-        for name, argv in demo.corpus_stages(args, corpus, data, gender):
-            demo._stage(name, argv, timings, label=f"{name} {model}")
+        for name, argv in run_stages.corpus_stages(args, corpus, data, gender):
+            run_stages.stage(name, argv, timings, label=f"{name} {model}")
     general_info = load_info(models["general"][1])
     for model, (_, data, _) in models.items():
         _check_enough(model, load_info(data), args.identities)
@@ -50,14 +50,14 @@ def run(args):
         if not checks["unseen_utterances"]:
             raise S2FError(f"{models[model][1]}: its unseen voices are not the general dataset's")
     for model, (_, data, work) in models.items():
-        for name, argv in demo.model_stages(args, data, work, precision["precision"]):
-            demo._stage(name, argv, timings, label=f"{name} {model}")
+        for name, argv in run_stages.model_stages(args, data, work, precision["precision"]):
+            run_stages.stage(name, argv, timings, label=f"{name} {model}")
 
     general_work = models["general"][2]
     evaluations = {"general": out / "evaluation"}  # the demo's own evaluation
     stages.run(
         "evaluate",
-        demo.evaluate_flags(args, models["general"][1], general_work, evaluations["general"],
+        run_stages.evaluate_flags(args, models["general"][1], general_work, evaluations["general"],
                             Path(args.models).name),
         [general_work],
         lambda summary: (Path(summary["out"]) / REPORT).is_file(),
@@ -68,7 +68,7 @@ def run(args):
         evaluations[model] = tables / f"{model}_voices"
         stages.run(
             "evaluate",
-            demo.evaluate_flags(
+            run_stages.evaluate_flags(
                 args, data, work, evaluations[model], model, compare=[general_work]
             ),
             [work, general_work],
