@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from s2f_tf.data.info import load_info
-from s2f_tf.evaluate import seed_tables
+from s2f_tf.evaluate import seed_table1, seed_tables
 
 # 16 identities of corpus seed 2: 2 female and 2 male held out (A-E names), 5 female and 7 male trained.
 ARGV = [
@@ -96,7 +96,7 @@ def test_seed_tables_end_to_end_and_resume(tmp_path, s2f):
         for g in ("female", "male")
     ]
     with Image.open(summary["table1"]) as image:
-        assert image.size == seed_tables.table1_size(sum(unseen_ids), 3, 64)
+        assert image.size == seed_table1.table1_size(sum(unseen_ids), 3, 64)
     assert set(summary["stages"]) >= {
         "synth general", "prepare general", "prepare female", "prepare male", "train female",
         "train male", "evaluate general", "evaluate female", "evaluate male", "tables",
@@ -165,3 +165,17 @@ def test_seed_table_rows_follow_the_evaluations():
     assert "the same unseen utterances (val + test): yes" in text
     assert "the same val/test division: no" in text
     assert "2 female, 1 male" in text and "![Table 1](table1.png)" in text
+
+
+def test_table1_figure_places_each_face_in_its_cell():
+    import numpy as np
+
+    red, green, blue = (
+        np.full((64, 64, 3), c, np.uint8) for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))
+    )
+    rows = [("Alice (f)", [red, green, blue]), ("Bob (m)", [None, blue, green])]
+    image = seed_table1.table1_figure(rows, ("true face", "general model", "female / male model"))
+    assert image.size == seed_table1.table1_size(2, 3, 64) == (150 + 3 * 132, 30 + 2 * 132)
+    cell = lambda r, c: image.getpixel((150 + c * 132 + 64, 30 + r * 132 + 64))  # noqa: E731
+    assert [cell(0, c) for c in range(3)] == [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
+    assert [cell(1, c) for c in range(3)] == [(255, 255, 255), (0, 0, 255), (0, 255, 0)]

@@ -21,7 +21,7 @@ def run(args):
     from s2f_tf.commands import stages as run_stages
     from s2f_tf.data.info import load_info
     from s2f_tf.errors import S2FError
-    from s2f_tf.evaluate import seed_tables
+    from s2f_tf.evaluate import seed_table1, seed_tables
     from s2f_tf.evaluate.report import METRICS, REPORT
 
     started = time.perf_counter()
@@ -78,7 +78,7 @@ def run(args):
 
     table_started = time.perf_counter()
     table1 = {
-        model: seed_tables.table1_rows(
+        model: seed_table1.table1_rows(
             models[model][1], model, general_work, models[model][2], TABLE1_IDENTITIES
         )
         for model in ("female", "male")

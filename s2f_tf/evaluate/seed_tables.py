@@ -14,13 +14,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 
+from s2f_tf.evaluate.seed_table1 import GENDER_OF, table1_figure
 from s2f_tf.files import atomic_write_bytes, atomic_write_text
 from s2f_tf.images import png_bytes
 
 MODELS = ("general", "female", "male")
-GENDER_OF = {"female": "f", "male": "m"}
 VOICES = {"all": "all voices", "f": "female voices", "m": "male voices"}
 
 # The seed report's Table 2 (computed on its training data; VoxCeleb1 voices, VGGFace1 faces):
@@ -53,10 +52,6 @@ SPLIT_TITLES = {
     "unseen": "Unseen identities (val + test: voices of people training never saw)",
     "train_heldout": "Training identities, held-out utterances (closest to the seed's training data)",
 }
-
-# Table 1's layout, in pixels: faces are scaled by SCALE; a label column, a header, gaps between faces.
-SCALE, LABEL_WIDTH, HEADER, GAP = 2, 150, 30, 4
-_FONT = ImageFont.load_default()
 
 
 # === Do the per-gender datasets hold the general dataset's voices? ===
@@ -239,73 +234,6 @@ def render(evaluations, coincide, figure, sources, counts: dict) -> str:
         "Evaluations behind these numbers: " + ", ".join(f"`{s}`" for s in sources) + ".",
     ]
     return "\n".join(lines) + "\n"
-
-
-# === Table 1 ===
-
-
-def table1_size(rows: int, columns: int, face: int) -> tuple[int, int]:
-    """(width, height) of Table 1 with `rows` identities and `columns` faces per row of `face` pixels."""
-    tile = face * SCALE
-    return LABEL_WIDTH + columns * (tile + GAP), HEADER + rows * (tile + GAP)
-
-
-def table1_figure(rows, columns) -> Image.Image:
-    """rows: [(label, [uint8 face or None per column])]; columns: the column titles."""
-    face = next(np.asarray(f).shape[0] for _, faces in rows for f in faces if f is not None)
-    tile = face * SCALE
-    canvas = Image.new("RGB", table1_size(len(rows), len(columns), face), "white")
-    draw = ImageDraw.Draw(canvas)
-    for c, title in enumerate(columns):
-        draw.text((LABEL_WIDTH + c * (tile + GAP), 8), title, fill="black", font=_FONT)
-    for r, (label, faces) in enumerate(rows):
-        y = HEADER + r * (tile + GAP)
-        draw.text((4, y + tile // 2 - 6), str(label)[:24], fill="black", font=_FONT)
-        for c, image in enumerate(faces):
-            x = LABEL_WIDTH + c * (tile + GAP)
-            if image is None:
-                draw.rectangle([x, y, x + tile - 1, y + tile - 1], outline=(200, 200, 200))
-                continue
-            picture = Image.fromarray(np.asarray(image, np.uint8)).resize(
-                (tile, tile), Image.NEAREST
-            )
-            canvas.paste(picture, (x, y))
-    return canvas
-
-
-def table1_rows(data_dir, gender_model, general_workdir, gender_workdir, count, seed=0):
-    """Table 1's rows for one gender: the first `count` unseen identities of the per-gender dataset, each
-    with a real photo, the general model's face and the gender model's face from the same utterance."""
-    from s2f_tf import workdir as wd
-    from s2f_tf.evaluate.generation import embed_voices, render
-    from s2f_tf.evaluate.judges import load_split_faces, split_info
-    from s2f_tf.evaluate.sources import UNSEEN, PipelineSource, choose, lookup
-
-    source = PipelineSource(data_dir)
-    info = source.info()
-    faces = {}
-    for name, workdir in (("general", general_workdir), (gender_model, gender_workdir)):
-        config, encoder, generator = wd.load_inference_models(workdir)
-        voices = embed_voices(source, UNSEEN, config, encoder, max_utterances=1, seed=seed)
-        faces[name] = render(voices, generator)
-    labels = [int(v) for v in np.unique(faces["general"].labels)[:count]]
-    real = load_split_faces(source, info, UNSEEN, choose(source.counts(UNSEEN, "faces"), 1, seed))
-    names = split_info(info, UNSEEN)["names"]
-    rows = []
-    for label in labels:
-        position = int(np.flatnonzero(faces["general"].labels == label)[0])  # the same in both
-        own = np.flatnonzero(real.labels == label)
-        rows.append(
-            (
-                f"{lookup(names, label)} ({GENDER_OF[gender_model]})",
-                [
-                    real.images[own[0]] if len(own) else None,
-                    faces["general"].images[position],
-                    faces[gender_model].images[position],
-                ],
-            )
-        )
-    return rows
 
 
 def write(out, evaluations, coincide, table1: dict, sources) -> dict:
