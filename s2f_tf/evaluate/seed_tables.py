@@ -19,7 +19,6 @@ from s2f_tf.evaluate.seed_table1 import GENDER_OF, table1_figure
 from s2f_tf.files import atomic_write_bytes, atomic_write_text
 from s2f_tf.images import png_bytes
 
-MODELS = ("general", "female", "male")
 VOICES = {"all": "all voices", "f": "female voices", "m": "male voices"}
 
 # The seed report's Table 2 (computed on its training data; VoxCeleb1 voices, VGGFace1 faces):
@@ -119,7 +118,8 @@ CHECKS = {  # coinciding_splits keys, as the report words them
 
 
 def load_evaluation(path) -> dict:
-    return json.loads((Path(path)).read_text())
+    """An evaluation's metrics.json."""
+    return json.loads(Path(path).read_text())
 
 
 def table2(evaluations: dict, split: str) -> list[dict]:
