@@ -521,6 +521,18 @@ CASES = [
     ("demo-identities-0", ["demo", "--out", NEW, "--identities", "0"], 2, "at least 1"),
     ("demo-preset", ["demo", "--out", NEW, "--preset", "huge"], 2, "unknown preset 'huge'"),
     ("demo-train-steps", ["demo", "--out", NEW, "--train-steps", "-5"], 2, "--train-steps"),
+    (
+        "demo-seed-tables-preset",
+        ["demo", "--seed-tables", "--out", NEW, "--preset", "huge"],
+        2,
+        "unknown preset 'huge'",
+    ),
+    (
+        "demo-seed-tables-skip-evaluate",
+        ["demo", "--seed-tables", "--skip-evaluate", "--out", NEW],
+        2,
+        "--skip-evaluate: the seed tables are evaluations",
+    ),
 ]
 
 

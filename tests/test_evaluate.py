@@ -217,6 +217,7 @@ def test_s2f_evaluate_on_a_tiny_trained_run(trained_run, capsys):
     text = (out / "report.md").read_text()
     assert "## Proof of learning" in text and "untrained generator" in text
     assert "| identity top-1 |" in text and "(n=12)" in text
+    assert text.startswith("# wd: evaluation (tiny preset, ckpt-") and "issue 6" not in text
 
     # An earlier evaluation side by side (the seed's Table 2 layout), unseen and test splits.
     status, summary = _s2f(

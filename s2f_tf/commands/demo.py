@@ -1,11 +1,25 @@
 """`s2f demo`: the whole path on the embedded synthetic corpus, each stage through its own command.
 
-synth -> prepare -> pretrain-voice -> train -> evaluate -> export -> generate. Every stage resumes or skips
-what is already done, so an interrupted demo continues where it stopped.
+synth -> prepare -> pretrain-voice -> train -> export -> generate (the first faces, real beside generated)
+-> evaluate. Every stage resumes or skips what is already done, so an interrupted demo continues where it
+stopped; evaluation and export are skipped when the checkpoint (and their arguments) did not change since
+they last ran (recorded in OUT/stages.json). `--seed-tables` runs the seed report's three models instead
+(`s2f_tf.commands.seed_tables`).
 """
 
+from s2f_tf.commands.stages import (
+    Stages,
+    corpus_stages,
+    evaluate_flags,
+    flags,
+    model_stages,
+    precision_choice,
+    stage,
+)
+
 HELP = (
-    "run synth -> prepare -> pretrain-voice -> train -> evaluate -> export -> generate end to end"
+    "run synth -> prepare -> pretrain-voice -> train -> export -> generate -> evaluate end to end"
+    " (--seed-tables: the seed report's general, female and male models and its tables)"
 )
 
 
@@ -43,57 +57,88 @@ def add_arguments(parser):
         help="GAN training precision (auto: mixed_bfloat16 where the CPU/GPU runs bf16 natively)",
     )
     parser.add_argument("--skip-evaluate", action="store_true", help="no evaluation report")
+    parser.add_argument(
+        "--seed-tables",
+        action="store_true",
+        help="instead of the demo: train the seed report's general, female and male models on the corpus"
+        " and write its Table 2 (FID/KID, L1, cosine) and Table 1 (true | reconstructed faces) to"
+        " OUT/seed_tables/ (the general model is the demo's: a finished demo is reused)",
+    )
     parser.add_argument("--seed", type=SEED, default=0, help="corpus seed")
 
 
-def _stage(name, argv):
-    """Run one `s2f` sub-command in this process; print and return its summary."""
-    import json
-
-    from s2f_tf.cli import build_parser
-
-    print(f"\n=== s2f {name} {' '.join(argv)}", flush=True)
-    args = build_parser({name: _module(name)}).parse_args([name, *argv])
-    summary = args._run(args)
-    print(json.dumps(summary, sort_keys=True, default=str), flush=True)
-    return summary
-
-
-def _module(name):
-    from s2f_tf.cli import COMMANDS
-
-    return COMMANDS[name]
-
-
-def _heldout_wavs(corpus, data, count=8):
-    """One recording of each of up to `count` identities that training never saw (the test split)."""
+def heldout_voices(corpus, data, count=8):
+    """(name, gender, first recording) of up to `count` identities that training never saw (the test
+    split), for the identities that have a recording."""
     from pathlib import Path
 
     from s2f_tf.data.info import load_info
 
     info = load_info(data)
-    wavs = []
+    voices = []
     for name in info.names("test")[:count]:
-        voxceleb_id = info.identities[name]["id"]
-        found = sorted((Path(corpus) / "wav" / voxceleb_id).rglob("*.wav"))
+        identity = info.identities[name]
+        found = sorted((Path(corpus) / "wav" / identity["id"]).rglob("*.wav"))
         if found:
-            wavs.append(str(found[0]))
-    return wavs
+            voices.append((name, identity.get("gender", "?"), str(found[0])))
+    return voices
 
 
-def _mixed_precision(precision: str) -> bool:
-    if precision == "auto":
-        from s2f_tf.train.builder import fast_bfloat16
+def real_face(corpus, name, size):
+    """The first photo of `name` in the corpus, uint8 [size, size, 3] (None if there is none)."""
+    from pathlib import Path
 
-        return fast_bfloat16()
-    return precision == "mixed_bfloat16"
+    import numpy as np
+    from PIL import Image
+
+    photos = sorted(p for p in (Path(corpus) / "faces" / name).glob("*") if p.is_file())
+    if not photos:
+        return None
+    with Image.open(photos[0]) as image:
+        return np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR), np.uint8)
 
 
-def _seconds(summary):
-    for key in ("seconds", "elapsed_s", "seconds_this_run"):
-        if key in summary:
-            return summary[key]
-    return None
+def faces_figure(corpus, voices, images, path, title):
+    """Real face | generated face per held-out identity, as one PNG at `path`."""
+    import numpy as np
+    from PIL import Image
+
+    from s2f_tf.evaluate.figures import face_grid
+    from s2f_tf.files import atomic_write_bytes
+    from s2f_tf.images import png_bytes
+
+    rows = []
+    for (name, gender, _), image in zip(voices, images, strict=True):
+        with Image.open(image) as picture:
+            generated = np.asarray(picture.convert("RGB"), np.uint8)
+        rows.append(
+            (f"{name} ({gender})", real_face(corpus, name, generated.shape[0]), [generated])
+        )
+    atomic_write_bytes(path, png_bytes(np.asarray(face_grid(rows, title))))
+    return path
+
+
+def first_faces(corpus, data, version_dir, path, timings):
+    """`s2f generate` on one recording of each held-out test identity (PNGs in a folder beside `path`),
+    then `path`: each identity's real face beside its generated one; the path is printed."""
+    from s2f_tf.errors import S2FError
+
+    voices = heldout_voices(corpus, data)
+    if not voices:
+        raise S2FError(f"{data}: no held-out test identities to draw faces for")
+    generated = stage(
+        "generate",
+        ["--model", str(version_dir), "--wav", *(v[2] for v in voices), "--separate",
+         "--out", str(path.with_suffix(""))],
+        timings,
+    )  # fmt: skip
+    faces_figure(
+        corpus, voices, generated["images"], path,
+        f"{len(voices)} {'identity' if len(voices) == 1 else 'identities'} never seen in training:"
+        " real face | face from one recording",
+    )  # fmt: skip
+    print(f"\nfaces of unseen identities (real | generated): {path}", flush=True)
+    return path
 
 
 def run(args):
@@ -101,61 +146,54 @@ def run(args):
     from pathlib import Path
 
     from s2f_tf.config import preset
-    from s2f_tf.errors import S2FError
 
     preset(args.preset)  # an unknown name fails here, before minutes of synth and prepare
+    if args.seed_tables:
+        from s2f_tf.commands import seed_tables
+        from s2f_tf.errors import S2FError
+
+        if args.skip_evaluate:
+            raise S2FError("--skip-evaluate: the seed tables are evaluations; drop one of the two")
+
+        return seed_tables.run(args)
     started = time.perf_counter()
     out = Path(args.out)
     corpus, data, work = out / "corpus", out / "data", out / "workdir"
-    summary = {}
-    for name, argv in _training_stages(args, out, corpus, data, work):
-        summary[name] = _stage(name, argv)
-    wavs = _heldout_wavs(corpus, data)
-    if not wavs:
-        raise S2FError(f"{data}: no held-out test identities to draw faces for")
+    precision = precision_choice(args.precision)
+    timings = {}
+    stages = Stages(out, timings)
+    for name, argv in corpus_stages(args, corpus, data):
+        stage(name, argv, timings)
+    for name, argv in model_stages(args, data, work, precision["precision"]):
+        stage(name, argv, timings)
     from s2f_tf import workdir as wd
     from s2f_tf.evaluate.report import REPORT
 
-    version_dir = summary["export"]["saved_model"]["path"]
-    grid = out / "faces_heldout.png"
-    summary["generate"] = _stage(
-        "generate", ["--model", str(version_dir), "--wav", *wavs, "--out", str(grid)]
+    exported = stages.run(
+        "export",
+        flags(workdir=work, out=args.models),
+        [work],
+        lambda summary: Path(summary["saved_model"]["path"]).is_dir(),
     )
+    version_dir = exported["saved_model"]["path"]
+    grid = first_faces(corpus, data, version_dir, out / "faces_heldout.png", timings)
+    if not args.skip_evaluate:
+        stages.run(
+            "evaluate",
+            evaluate_flags(args, data, work, out / "evaluation", Path(args.models).name),
+            [work],
+            lambda summary: (Path(summary["out"]) / REPORT).is_file(),
+        )
+    timings["total"] = round(time.perf_counter() - started, 1)
     return {
-        "seconds": round(time.perf_counter() - started, 1),
+        "seconds": timings["total"],
         "faces_png": str(grid),
         "samples": str(work / wd.SAMPLES),
         "evaluation": None if args.skip_evaluate else str(out / "evaluation" / REPORT),
         "savedmodel": str(version_dir),
-        "tflite": {k: v["path"] for k, v in summary["export"]["tflite"].items()},
-        "tensorboard": f"tensorboard --logdir {work / 'logs'}",
-        "stages": {k: _seconds(v) for k, v in summary.items() if v},
+        "tflite": {k: v["path"] for k, v in exported["tflite"].items()},
+        "tensorboard": f"tensorboard --logdir {work / wd.LOGS}",
+        **precision,
+        "stages": timings,
+        "skipped": stages.skipped,
     }
-
-
-def _training_stages(args, out, corpus, data, work):
-    """(command, arguments) of each stage from synth to export; synth only without a corpus."""
-    if not (corpus / "vox1_meta.csv").is_file():
-        yield "synth", _flags(out=corpus, identities=args.identities, seed=args.seed,
-                              utterances=args.utterances, faces=args.faces)  # fmt: skip
-    yield "prepare", _flags(meta=corpus / "vox1_meta.csv", voices=corpus / "wav",
-                            faces=corpus / "faces", out=data)  # fmt: skip
-    common = _flags(data=data, workdir=work, preset=args.preset)
-    yield "pretrain-voice", common + _flags(steps=args.pretrain_steps)
-    train = common + _flags(steps=args.train_steps)
-    if _mixed_precision(args.precision):
-        train.append("--mixed-precision")
-    yield "train", train
-    if not args.skip_evaluate:
-        yield "evaluate", _flags(data=data, workdir=work, out=out / "evaluation",
-                                 classifier_steps=args.classifier_steps)  # fmt: skip
-    yield "export", _flags(workdir=work, out=args.models)
-
-
-def _flags(**values) -> list[str]:
-    """`--name value` arguments (underscores become dashes), in order; None values are left out."""
-    argv = []
-    for name, value in values.items():
-        if value is not None:
-            argv += [f"--{name.replace('_', '-')}", str(value)]
-    return argv

@@ -28,6 +28,9 @@ def add_arguments(parser):
     )
     parser.add_argument("--out", type=path, help="output directory (default: WORKDIR/eval)")
     parser.add_argument(
+        "--name", help="the model's name in the report (default: the work directory's name)"
+    )
+    parser.add_argument(
         "--compare",
         nargs="+",
         type=path,
@@ -143,6 +146,7 @@ def run(args):
         options,
         compare=args.compare,
         extractor=None if args.no_fid else "auto",
+        name=args.name,
     )
     result["out"] = str(out)
     return report.summary(result)

@@ -145,7 +145,11 @@ def evaluate_model(
                 names_of_split = split_info(info, "train" if seen else split)["names"]
                 path = Path(out) / f"grid_{split}_{kind}.png"
                 grid_rows = _grid_rows(faces, reference, names_of_split, options.grid_identities)
-                title = f"{model['name']} ({kind} generator), {split}: real | 3 utterances"
+                shown = max(len(generated) for _, _, generated in grid_rows)
+                title = (
+                    f"{model['name']} ({kind} generator), {split}: real face | faces from"
+                    f" {shown} utterance{'s' if shown > 1 else ''}"
+                )
                 figures.face_grid(grid_rows, title).save(path)
                 model["figures"].append(path.name)
             del faces
@@ -171,7 +175,13 @@ def _grid_rows(generated: Generated, reference: Faces, names, count):
 
 
 def evaluate(
-    data_source, workdir, out, options: EvalOptions | None = None, compare=(), extractor="auto"
+    data_source,
+    workdir,
+    out,
+    options: EvalOptions | None = None,
+    compare=(),
+    extractor="auto",
+    name=None,
 ):
     """Evaluates `workdir` (and `compare`: work directories or earlier evaluate outputs) into `out`.
 
@@ -186,6 +196,7 @@ def evaluate(
             directories / files holding an earlier evaluation's metrics.json (shown as they are).
         extractor: FID/KID features: "auto" (InceptionV3 if cached or fetched, else none), None, or a callable
             uint8 images -> features.
+        name: the model's name in the report (default: the work directory's name).
     """
     started = time.perf_counter()
     options = options or EvalOptions()
@@ -213,7 +224,7 @@ def evaluate(
     }
     references = {}
     result["model"] = evaluate_model(
-        workdir, data_source, info, judges, options, extractor, out, references=references
+        workdir, data_source, info, judges, options, extractor, out, name, references
     )
     result["compare"] = [
         _compare_entry(path, data_source, info, judges, options, extractor, references)

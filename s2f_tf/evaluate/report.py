@@ -1,4 +1,4 @@
-"""metrics.json and report.md of an evaluation, and the "proof of learning" verdicts (issue 6)."""
+"""metrics.json and report.md of an evaluation, and the demo's "proof of learning" verdicts."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ ROWS = [
     ("fd_face_embedding", "Fréchet distance, face-embedding space", "num"),
 ]
 
-# Issue 6 targets for the demo: (label, split selector, metric key, target kind, target).
+# The demo's proof-of-learning targets: (label, split selector, metric key, target kind, target).
 TARGETS = [
     ("identity top-1, seen identities", "seen", "identity_top1", "x_chance", 5.0),
     ("gender agreement, unseen identities", "unseen", "gender_agreement", "at_least", 0.85),
@@ -43,7 +43,7 @@ def _value(entry):
 
 
 def proof_of_learning(model):
-    """Each issue-6 target with the trained and untrained values and whether the trained one meets it.
+    """Each proof-of-learning target with the trained and untrained values and whether the trained one meets it.
 
     Seen = the "train_heldout" split; unseen = the first evaluated split that is not. A target whose split
     was not evaluated is reported with `passed: None`.
@@ -129,7 +129,8 @@ def render(result) -> str:
 def _overview(result) -> list[str]:
     """The title, the model, the data, the bounds and the judges."""
     model = result["model"]
-    lines = [f"# Evaluation: {model['name']}", ""]
+    checkpoint = Path(model["checkpoint"]).name if model.get("checkpoint") else "no checkpoint"
+    lines = [f"# {model['name']}: evaluation ({model['config']} preset, {checkpoint})", ""]
     lines += [
         f"- work directory: `{model['workdir']}` (config `{model['config']}`, checkpoint `{model['checkpoint']}`)",
         f"- labels.json matches the dataset's training identities: {model['labels_match_data']}",
@@ -161,13 +162,14 @@ def _overview(result) -> list[str]:
 
 
 def _proof_of_learning(result) -> list[str]:
-    """The targets of issue 6, trained against the untrained generator."""
+    """The demo's targets, trained against the untrained generator."""
     lines = [
         "",
         "## Proof of learning",
         "",
-        "Targets of issue 6 for the demo (`small` preset); the untrained generator (same voice encoder,"
-        " freshly initialised generator) is the baseline.",
+        "The targets the demo (`small` preset) must meet to show that the generator learned from the"
+        " voice; the untrained generator (same voice encoder, freshly initialised generator) is the"
+        " baseline.",
         "",
         "| criterion | split | target | trained | untrained generator | met |",
         "|---|---|---|---|---|---|",

@@ -1,0 +1,119 @@
+"""`s2f demo --seed-tables`: the seed report's general, female and male models on the demo's corpus.
+
+Not a sub-command of its own: it takes the demo's arguments (corpus size, preset, steps, precision) and
+its stages, so the general model *is* the demo's (OUT/data, OUT/workdir, OUT/evaluation: a finished demo
+is reused, not retrained). Stages, each skipped or resumed when already done:
+
+    synth (once) -> prepare OUT/data, OUT/data_female (--gender f), OUT/data_male (--gender m)
+    -> pretrain-voice + train OUT/workdir, OUT/workdir_female, OUT/workdir_male
+    -> evaluate: general on OUT/data (all voices); female with the general model compared on
+       OUT/data_female, male likewise on OUT/data_male (same utterances, judges and real faces per gender)
+    -> OUT/seed_tables/seed_tables.md (Table 2) and table1.png (Table 1)
+"""
+
+TABLE1_IDENTITIES = 4  # unseen identities per gender in Table 1
+
+
+def run(args):
+    import time
+    from pathlib import Path
+
+    from s2f_tf.commands import stages as run_stages
+    from s2f_tf.data.info import load_info
+    from s2f_tf.errors import S2FError
+    from s2f_tf.evaluate import seed_table1, seed_tables
+    from s2f_tf.evaluate.report import METRICS, REPORT
+
+    started = time.perf_counter()
+    out = Path(args.out)
+    corpus, tables = out / "corpus", out / "seed_tables"
+    models = {  # model -> (gender of its dataset, data, work directory)
+        "general": (None, out / "data", out / "workdir"),
+        "female": ("f", out / "data_female", out / "workdir_female"),
+        "male": ("m", out / "data_male", out / "workdir_male"),
+    }
+    precision = run_stages.precision_choice(args.precision)
+    timings = {}
+    stages = run_stages.Stages(out, timings)
+    for model, (gender, data, _) in models.items():
+        for name, argv in run_stages.corpus_stages(args, corpus, data, gender):
+            run_stages.stage(name, argv, timings, label=f"{name} {model}")
+    general_info = load_info(models["general"][1])
+    for model, (_, data, _) in models.items():
+        _check_enough(model, load_info(data), args.identities)
+    coincide = {
+        model: seed_tables.coinciding_splits(general_info, load_info(data), gender)
+        for model, (gender, data, _) in models.items()
+        if gender
+    }
+    for model, checks in coincide.items():
+        if not checks["unseen_utterances"]:
+            raise S2FError(f"{models[model][1]}: its unseen voices are not the general dataset's")
+    for model, (_, data, work) in models.items():
+        for name, argv in run_stages.model_stages(args, data, work, precision["precision"]):
+            run_stages.stage(name, argv, timings, label=f"{name} {model}")
+
+    general_work = models["general"][2]
+    evaluations = {"general": out / "evaluation"}  # the demo's own evaluation
+    stages.run(
+        "evaluate",
+        run_stages.evaluate_flags(args, models["general"][1], general_work, evaluations["general"],
+                            Path(args.models).name),
+        [general_work],
+        lambda summary: (Path(summary["out"]) / REPORT).is_file(),
+        label="evaluate general",
+    )  # fmt: skip
+    for model in ("female", "male"):
+        _, data, work = models[model]
+        evaluations[model] = tables / f"{model}_voices"
+        stages.run(
+            "evaluate",
+            run_stages.evaluate_flags(
+                args, data, work, evaluations[model], model, compare=[general_work]
+            ),
+            [work, general_work],
+            lambda summary: (Path(summary["out"]) / REPORT).is_file(),
+            label=f"evaluate {model}",
+        )
+
+    table_started = time.perf_counter()
+    table1 = {
+        model: seed_table1.table1_rows(
+            models[model][1], model, general_work, models[model][2], TABLE1_IDENTITIES
+        )
+        for model in ("female", "male")
+    }
+    written = seed_tables.write(
+        tables,
+        {k: seed_tables.load_evaluation(v / METRICS) for k, v in evaluations.items()},
+        coincide,
+        table1,
+        [str(v / REPORT) for v in evaluations.values()],
+    )
+    timings["tables"] = round(time.perf_counter() - table_started, 1)
+    timings["total"] = round(time.perf_counter() - started, 1)
+    print(f"\nseed tables: {written['report']} and {written['table1']}", flush=True)
+    return {
+        "seconds": timings["total"],
+        **written,
+        "same_voices": coincide,
+        "evaluations": {k: str(v / REPORT) for k, v in evaluations.items()},
+        **precision,
+        "stages": timings,
+        "skipped": stages.skipped,
+    }
+
+
+def _check_enough(model, info, identities):
+    """Each model needs training identities and at least 2 unseen ones (1:2 matching needs an impostor):
+    one line naming the shortfall, before minutes of training."""
+    from s2f_tf.errors import S2FError
+
+    unseen = len(info.names("val")) + len(info.names("test"))
+    trained = len(info.names("train"))
+    if unseen < 2 or trained < 1:
+        raise S2FError(
+            f"the {model} dataset has {trained} training and {unseen} unseen identities; the seed"
+            f" tables need at least 1 and 2 (--identities {identities} is too few: try more, or"
+            " another --seed)"
+        )
