@@ -186,7 +186,7 @@ def test_evaluate_no_download_flag_reaches_the_options(tmp_path, monkeypatch):
 
     seen = []
 
-    def fake_evaluate(source, workdir, out, options, compare=(), extractor="auto"):
+    def fake_evaluate(source, workdir, out, options, compare=(), extractor="auto", **named):
         seen.append((options.download_inception, extractor))
         raise KeyboardInterrupt  # stop here: the arguments are all this test looks at
 
