@@ -66,7 +66,7 @@ class CropReader:
         for key, values in columns.items():
             setattr(self, key, np.concatenate(values))
         self.file_id = np.concatenate(file_ids)
-        self.frames = self.num_samples // audio.frame_step + 1
+        self.frames = audio.num_frames(self.num_samples)
         self._files: dict[int, int] = {}
         self._lock = threading.Lock()
 
