@@ -1,7 +1,9 @@
 """One frozen configuration tree for every stage, with named presets and a JSON round trip.
 
 `preset("wen2019")` holds the reference sizes of Wen, Raj & Singh (NeurIPS 2019) and their official code
-(see SPEC-wen2019.md); `"small"` is the demo that trains in minutes on two CPU cores; `"tiny"` is for tests.
+(see SPEC-wen2019.md); `"small"` is the demo that trains in minutes on two CPU cores; `"hq128"` goes beyond
+the recipe (128 x 128 faces, see benchmarks/RESULTS-quality.md); `"tiny"` and `"tiny128"` (tiny sizes,
+hq128's choices) are for tests.
 The config is saved as `config.json` beside every checkpoint and export, and a resumed run compares it.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
 from typing import Any
 
 from s2f_tf.errors import S2FError
@@ -59,12 +62,35 @@ class ModelConfig:
     voice_channels: tuple[int, ...] = (256, 384, 576, 864)  # Conv1d k3 s2 + BN + ReLU blocks.
     generator_channels: tuple[int, ...] = (1024, 512, 256, 128, 64)  # 4x4 seed, then x2 each.
     face_channels: tuple[int, ...] = (32, 64, 128, 256, 512)  # 1x1 stem, then /2 each.
-    image_size: int = 64
+    image_size: int = 64  # = 4 * 2 ** (len(generator_channels) - 1) = 4 * 2 ** (len(face_channels) - 1)
+    # How the generator doubles its size: "transpose" (ConvTranspose k4 s2, the reference) or "resize"
+    # (nearest-neighbour x2, then Conv k3 s1: no checkerboard; Odena et al. 2016, "Deconvolution and
+    # Checkerboard Artifacts").
+    generator_upsample: str = "transpose"
+    # Spectral normalisation (Miyato et al. 2018) of the face embedder's convolutions, which the
+    # discriminator and the classifier share: one power iteration per training call.
+    spectral_norm: bool = False
     batchnorm_momentum: float = 0.9  # = PyTorch momentum 0.1.
     batchnorm_epsilon: float = 1e-5  # PyTorch default.
     leaky_relu_slope: float = 0.2
 
+    def __post_init__(self):
+        if self.generator_upsample not in UPSAMPLE:
+            raise ValueError(
+                f"model.generator_upsample must be one of {', '.join(UPSAMPLE)},"
+                f" got {self.generator_upsample!r}"
+            )
+        for field in ("generator_channels", "face_channels"):
+            size = 4 * 2 ** (len(getattr(self, field)) - 1)
+            if size != self.image_size:
+                raise ValueError(
+                    f"model.{field} has {len(getattr(self, field))} entries, which make {size} px"
+                    f" faces, but model.image_size is {self.image_size}"
+                )
 
+
+UPSAMPLE = ("transpose", "resize")  # ModelConfig.generator_upsample
+ADVERSARIAL_LOSSES = ("bce", "hinge")  # TrainConfig.adversarial_loss
 FEATURES_ON = ("auto", "pipeline", "device")  # TrainConfig.features_on
 
 
@@ -83,6 +109,12 @@ class TrainConfig:
     # Momentum of an exponential moving average of the generator's weights, which evaluation and export
     # then use (Keras Adam use_ema). 0 = off, as in the reference; not part of the recipe.
     generator_ema: float = 0.0
+    # The adversarial terms: "bce" (the reference's non-saturating BCE) or "hinge" (Lim & Ye 2017;
+    # Miyato et al. 2018). The identity terms are the same for both.
+    adversarial_loss: str = "bce"
+    # R1 penalty (Mescheder et al. 2018): r1_gamma / 2 * E ||d/dx d(f(x))||^2 on real faces, added to
+    # the discriminator's loss. 0 = off, as in the reference.
+    r1_gamma: float = 0.0
     checkpoint_every: int = 1000
     log_every: int = 50
     image_every: int = 1000
@@ -95,6 +127,11 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
+        if self.adversarial_loss not in ADVERSARIAL_LOSSES:
+            raise ValueError(
+                f"train.adversarial_loss must be one of {', '.join(ADVERSARIAL_LOSSES)},"
+                f" got {self.adversarial_loss!r}"
+            )
         if self.features_on not in FEATURES_ON:
             raise ValueError(
                 f"train.features_on must be one of {', '.join(FEATURES_ON)}, got {self.features_on!r}"
@@ -201,8 +238,53 @@ def _tiny() -> Config:
     )
 
 
-_PRESETS = {"wen2019": Config, "small": _small, "tiny": _tiny}
-PRESETS = tuple(_PRESETS)
+def _hq128() -> Config:
+    """128 x 128 faces beyond the 2019 recipe: the small preset's voice encoder (and audio), a generator
+    that upsamples by resize + 3x3 conv, a spectrally normalised face embedder one block deeper, hinge
+    losses with an R1 penalty and the generator average. benchmarks/RESULTS-quality.md measures it."""
+    small = _small()
+    return small.replace(
+        name="hq128",
+        model={
+            "generator_channels": (256, 128, 64, 32, 16, 8),
+            "face_channels": (8, 16, 32, 64, 128, 256),
+            "image_size": 128,
+            "generator_upsample": "resize",
+            "spectral_norm": True,
+        },
+        train={"adversarial_loss": "hinge", "r1_gamma": 1.0},
+    )
+
+
+def _tiny128() -> Config:
+    """The tiny preset's sizes with hq128's choices at 128 px: for tests of the 128-px path."""
+    hq = _hq128()
+    return _tiny().replace(
+        name="tiny128",
+        model={
+            "generator_channels": (16, 16, 8, 8, 8, 8),
+            "face_channels": (4, 8, 8, 8, 16, 16),
+            "image_size": 128,
+            "generator_upsample": hq.model.generator_upsample,
+            "spectral_norm": hq.model.spectral_norm,
+        },
+        train={
+            "adversarial_loss": hq.train.adversarial_loss,
+            "r1_gamma": hq.train.r1_gamma,
+            "generator_ema": hq.train.generator_ema,
+        },
+    )
+
+
+_PRESETS = {
+    "wen2019": Config,
+    "small": _small,
+    "hq128": _hq128,
+    "tiny": _tiny,
+    "tiny128": _tiny128,
+}
+# The preset names, each mapped to a function returning a fresh Config (read only).
+PRESETS = types.MappingProxyType(_PRESETS)
 
 
 class UnknownPreset(S2FError, ValueError):
@@ -210,7 +292,8 @@ class UnknownPreset(S2FError, ValueError):
 
 
 def preset(name: str) -> Config:
-    """The named configuration: "wen2019" (reference sizes), "small" (demo) or "tiny" (tests).
+    """The named configuration: "wen2019" (reference sizes), "small" (demo), "hq128" (128 px),
+    "tiny" or "tiny128" (tests).
 
     Raises:
         UnknownPreset: (a ValueError) naming the presets there are.

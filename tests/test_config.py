@@ -9,16 +9,19 @@ from s2f_tf.config import PRESETS, AudioConfig, Config, ModelConfig, preset
 
 
 def test_preset_names():
-    assert PRESETS == ("wen2019", "small", "tiny")
+    assert tuple(PRESETS) == ("wen2019", "small", "hq128", "tiny", "tiny128")
     for name in PRESETS:
         config = preset(name)
         assert isinstance(config, Config) and config.name == name
+        assert PRESETS[name]() == config  # a mapping of names to fresh configs
     assert preset("wen2019") == Config()
+    with pytest.raises(TypeError):
+        PRESETS["mine"] = Config  # read only
 
 
 def test_unknown_preset_is_an_error():
     with pytest.raises(
-        ValueError, match=r"unknown preset 'nope'; choose from wen2019, small, tiny"
+        ValueError, match=r"unknown preset 'nope'; choose from wen2019, small, hq128, tiny, tiny128"
     ):
         preset("nope")
 
@@ -48,10 +51,38 @@ def test_wen2019_holds_the_reference_numbers():
         1e-8,
     )
     assert t.embedding_noise == 0.05 and t.flip_probability == 0.5
+    # Nothing beyond the recipe: transposed convolutions, no spectral norm, BCE, no R1, no average.
+    assert (m.image_size, m.generator_upsample, m.spectral_norm) == (64, "transpose", False)
+    assert (t.adversarial_loss, t.r1_gamma, t.generator_ema) == ("bce", 0.0, 0.0)
+
+
+def test_hq128_goes_beyond_the_recipe_at_128_px():
+    hq, small = preset("hq128"), preset("small")
+    m, t = hq.model, hq.train
+    assert m.image_size == 128 and len(m.generator_channels) == len(m.face_channels) == 6
+    assert (m.generator_upsample, m.spectral_norm) == ("resize", True)
+    assert (t.adversarial_loss, t.r1_gamma, t.generator_ema) == ("hinge", 1.0, 0.999)
+    # The same voice side as the demo: its pretrained encoder serves both.
+    assert hq.audio == small.audio and m.voice_channels == small.model.voice_channels
+    assert hq.pretrain == small.pretrain
+    tiny128 = preset("tiny128")  # the tests' 128-px path: tiny sizes, hq128's choices
+    assert tiny128.model.image_size == 128 and tiny128.audio == preset("tiny").audio
+    assert (tiny128.model.generator_upsample, tiny128.train.adversarial_loss) == ("resize", "hinge")
+
+
+def test_model_config_checks_sizes_and_choices():
+    with pytest.raises(ValueError, match=r"generator_channels has 6 entries, which make 128 px"):
+        ModelConfig(generator_channels=(8,) * 6, face_channels=(8,) * 6)
+    with pytest.raises(ValueError, match=r"face_channels has 5 entries, which make 64 px"):
+        ModelConfig(generator_channels=(8,) * 6, image_size=128)
+    with pytest.raises(ValueError, match=r"generator_upsample must be one of transpose, resize"):
+        ModelConfig(generator_upsample="pixel_shuffle")
+    with pytest.raises(ValueError, match=r"adversarial_loss must be one of bce, hinge"):
+        preset("tiny").replace(train={"adversarial_loss": "wasserstein"})
 
 
 def test_presets_shrink():
-    sizes = [sum(preset(name).model.voice_channels) for name in PRESETS]
+    sizes = [sum(preset(name).model.voice_channels) for name in ("wen2019", "small", "tiny")]
     assert sizes[0] > sizes[1] > sizes[2]
     assert preset("tiny").train.batch_size < preset("small").train.batch_size < 128
 

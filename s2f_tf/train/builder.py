@@ -74,6 +74,8 @@ def build_gan(config: Config, num_classes: int, encoder_weights=None) -> GANStep
         adam(config.train),
         embedding_noise=config.train.embedding_noise,
         audio=config.audio,
+        adversarial_loss=config.train.adversarial_loss,
+        r1_gamma=config.train.r1_gamma,
     )
     step.build_optimizers()
     return step

@@ -22,6 +22,7 @@ class VoiceToFaceGAN(keras.Model):
         models: the `Models` of `build_models`; the voice encoder is frozen.
         embedding_noise: noise added to the normalised voice embedding.
         audio: the front end's settings, for batches of waveform crops (`train.features_on="device"`).
+        adversarial_loss, r1_gamma: as `TrainConfig` (the reference: "bce", 0).
 
     Example:
     >>> gan = VoiceToFaceGAN(build_models(preset("tiny"), num_classes=10))
@@ -34,6 +35,8 @@ class VoiceToFaceGAN(keras.Model):
         models: Models,
         embedding_noise: float = 0.05,
         audio: AudioConfig | None = None,
+        adversarial_loss: str = "bce",
+        r1_gamma: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -45,6 +48,7 @@ class VoiceToFaceGAN(keras.Model):
         self.voice_encoder.trainable = False
         self.embedding_noise = embedding_noise
         self.audio = audio
+        self.adversarial_loss, self.r1_gamma = adversarial_loss, r1_gamma
         self._models = models
         self.gan_step = None
         self.trackers = {}
@@ -52,11 +56,18 @@ class VoiceToFaceGAN(keras.Model):
     def compile(self, g_optimizer, d_optimizer, **kwargs):
         super().compile(**kwargs)
         self.gan_step = GANStep(
-            self._models, g_optimizer, d_optimizer, self.embedding_noise, audio=self.audio
+            self._models,
+            g_optimizer,
+            d_optimizer,
+            self.embedding_noise,
+            audio=self.audio,
+            adversarial_loss=self.adversarial_loss,
+            r1_gamma=self.r1_gamma,
         )
         self.gan_step.build_optimizers()
         # Metric variables too must exist before the first traced step (TF-NOTES 2).
-        self.trackers = {k: keras.metrics.Mean(name=k) for k in GANStep.METRICS}
+        names = GANStep.METRICS + ((GANStep.R1_METRIC,) if self.r1_gamma else ())
+        self.trackers = {k: keras.metrics.Mean(name=k) for k in names}
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.built = True
 

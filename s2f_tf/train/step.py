@@ -10,6 +10,9 @@ The generator runs forward once per step: the G tape is open around it, paused d
 Real and fake faces go through f as one batch (f has no batch statistics, so this is exact).
 Per-example losses are scaled by the global batch size, so gradients summed over replicas (what Keras 3
 optimizers do under tf.distribute) are the global-batch mean.
+
+Beyond the recipe (other presets): hinge adversarial terms instead of BCE, and an R1 penalty on the real
+faces' logits added to the D/C loss (a second-order gradient of the same forward pass).
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ class GANStep:
         d_optimizer: updates the face embedder, the discriminator and the classifier heads.
         embedding_noise: standard deviation of the noise added to the normalised voice embedding.
         audio: the front end's settings, for batches of waveform crops (features on the device).
+        adversarial_loss: "bce" (the reference) or "hinge" (`losses.ADVERSARIAL`).
+        r1_gamma: weight of the R1 penalty on real faces (0: none, the reference).
 
     The batch is a dict: "voice" [B, T, 64] features (or the waveform crops of `train.features_on =
     "device"`, "voice_wave" & co., featurised here by the same front end), "voice_label" [B], "face" [B, 64, 64, 3] in [-1, 1],
@@ -55,6 +60,7 @@ class GANStep:
         "acc/c_real",
         "acc/c_fake",
     )
+    R1_METRIC = "loss/d_r1"  # reported as well when r1_gamma > 0
 
     def __init__(
         self,
@@ -63,12 +69,16 @@ class GANStep:
         d_optimizer,
         embedding_noise: float = 0.05,
         audio: AudioConfig | None = None,
+        adversarial_loss: str = "bce",
+        r1_gamma: float = 0.0,
     ):
         self.models = models
         self.frontend = LogMelSpectrogram(audio, normalize=False)
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
         self.embedding_noise = embedding_noise
+        self.d_loss, self.g_loss = losses.ADVERSARIAL[adversarial_loss]
+        self.r1_gamma = float(r1_gamma)
 
     @property
     def g_variables(self):
@@ -92,16 +102,27 @@ class GANStep:
         m = self.models
         batch = tf.shape(real)[0]
         with tf.GradientTape() as tape:
-            embedding = m.face_embedder(tf.concat([real, tf.cast(fake, real.dtype)], 0))
-            logits = tf.cast(m.discriminator(embedding), tf.float32)
-            real_logits, fake_logits = logits[:batch], logits[batch:]
+            with tf.GradientTape(watch_accessed_variables=False) as r1_tape:
+                r1_tape.watch(real)
+                embedding = m.face_embedder(
+                    tf.concat([real, tf.cast(fake, real.dtype)], 0), training=True
+                )
+                logits = tf.cast(m.discriminator(embedding), tf.float32)
+                real_logits, fake_logits = logits[:batch], logits[batch:]
             class_logits = m.classifier(embedding[:batch])
-            adversarial = losses.discriminator_adversarial_loss(real_logits, fake_logits)
+            adversarial = self.d_loss(real_logits, fake_logits)
             identity = losses.identity_loss(face_label, class_logits)
-            loss = scale(adversarial + identity)
+            per_example = adversarial + identity
+            if self.r1_gamma:
+                # d sum(real logits) / d real: each example's own gradient (examples are independent).
+                r1 = losses.r1_penalty(r1_tape.gradient(real_logits, real), self.r1_gamma)
+                per_example += r1
+            loss = scale(per_example)
         gradients = tape.gradient(loss, self.d_variables)
         self.d_optimizer.apply_gradients(zip(gradients, self.d_variables, strict=True))
+        extra = {self.R1_METRIC: scale(r1)} if self.r1_gamma else {}
         return {
+            **extra,
             "loss/d_adversarial": scale(adversarial),
             "loss/d_identity": scale(identity),
             "acc/d_real": scale(_accuracy(real_logits[:, 0] > 0)),
@@ -131,7 +152,7 @@ class GANStep:
             fake_embedding = m.face_embedder(fake)
             fake_logits = m.discriminator(fake_embedding)
             class_logits = m.classifier(fake_embedding)
-            adversarial = losses.generator_adversarial_loss(fake_logits)
+            adversarial = self.g_loss(fake_logits)
             identity = losses.identity_loss(batch["voice_label"], class_logits)
             loss = scale(adversarial + identity)
         gradients = tape.gradient(loss, self.g_variables)
