@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from s2f_tf.commands.argtypes import COUNT, add_paths, integer
+from s2f_tf.commands.argtypes import COUNT, SEED, add_paths, integer
 from s2f_tf.errors import S2FError
 from s2f_tf.train import STRATEGIES
 
@@ -20,7 +20,8 @@ def add_training_arguments(parser, what: str):
     )
     parser.add_argument(
         "--preset",
-        help="configuration preset: wen2019, small or tiny (default: the work directory's, else wen2019)",
+        help="configuration preset: wen2019, small, hq128, tiny or tiny128 (default: the work"
+        " directory's, else wen2019)",
     )
     parser.add_argument("--steps", type=COUNT, help=f"total {what} steps (default: the preset's)")
     parser.add_argument(
@@ -44,6 +45,12 @@ def add_training_arguments(parser, what: str):
         " training step on the accelerator (device; ~20x less input-pipeline CPU) or auto (device when"
         " a GPU is present; the default)",
     )
+    parser.add_argument(
+        "--seed",
+        type=SEED,
+        help="seed of the initial weights and of the data order, pretraining's and training's (the work"
+        " directory keeps it; default: the preset's, 0)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -64,10 +71,13 @@ def resolve_config(args, section: str):
         overrides["steps"] = args.steps
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
+
     for key in ("mixed_precision", "jit_compile"):
         if getattr(args, key, None):
             overrides[key] = True
     config = config.replace(**{section: overrides}) if overrides else config
+    if getattr(args, "seed", None) is not None:  # one seed for both sections: the work directory's
+        config = config.replace(pretrain={"seed": args.seed}, train={"seed": args.seed})
     if getattr(args, "features_on", None):
         config = config.replace(train={"features_on": args.features_on})
     return config

@@ -6,7 +6,7 @@ KEPT = "checkpoints saved before are kept and a rerun resumes from the newest"
 
 
 def add_arguments(parser):
-    from s2f_tf.commands.argtypes import path
+    from s2f_tf.commands.argtypes import number, path
     from s2f_tf.commands.common import add_training_arguments
 
     add_training_arguments(parser, "GAN")
@@ -14,6 +14,13 @@ def add_arguments(parser):
         "--mixed-precision", action="store_true", help="compute in mixed_bfloat16 (float32 weights)"
     )
     parser.add_argument("--jit-compile", action="store_true", help="XLA-compile the GAN step")
+    parser.add_argument(
+        "--time-budget",
+        type=number(above=0),
+        metavar="SECONDS",
+        help="stop after this many wall-clock seconds of training in this run (checkpointed; a rerun"
+        " continues), even before --steps; one host only",
+    )
     parser.add_argument(
         "--encoder",
         type=path,
@@ -56,5 +63,6 @@ def run(args):
             encoder_weights=encoder,
             preview=preview_batch(args.data, config),
             progress=not args.no_progress,
+            time_budget=args.time_budget,
         )
     return {**summary, "features_on": pipeline.features_on(config)}

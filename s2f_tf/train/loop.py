@@ -11,6 +11,7 @@ import math
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
@@ -40,6 +41,7 @@ def train_gan(
     steps: int | None = None,
     preview: dict | None = None,
     progress: bool = True,
+    time_budget: float | None = None,
 ) -> dict:
     """Train (or resume) the GAN in `workdir` until `steps` (default config.train.steps).
 
@@ -54,14 +56,22 @@ def train_gan(
         encoder_weights: pretrained voice encoder weights (frozen); None keeps the initial weights.
         preview: optional {"voice": features [N, T, 64], "face": real uint8 [N, 64, 64, 3]} drawn as a
             real | generated grid to TensorBoard and `samples/step_XXXXXX.png` every `image_every` steps.
-    Returns the JSON-able summary.
+        time_budget: stop (and checkpoint) once this run has trained this many wall-clock seconds, the
+            first step's tracing included, even before `steps`; None: no limit.
+    Returns the JSON-able summary ("stopped_by": "steps" or "time_budget").
     """
     workdir = Path(workdir)
     train = config.train
+    if time_budget is not None and isinstance(
+        strategy, tf.distribute.MultiWorkerMirroredStrategy
+    ):
+        # Each worker's clock would stop it at its own step, and the others would wait forever.
+        raise S2FError("a time budget needs one host: workers could stop at different steps")
     total_steps = steps if steps is not None else train.steps
     global_batch = train.batch_size
     chief = is_chief(strategy)
 
+    keras.utils.set_random_seed(train.seed)  # the initial weights (a resumed run restores them)
     gan, step_var, checkpoints = build_training(
         config, num_classes, strategy, workdir, encoder_weights
     )
@@ -77,15 +87,22 @@ def train_gan(
     log = TrainingLog(workdir, gan, train, preview, chief, total_steps, start, progress)
     last_saved = restored
     step = start
+    deadline = None if time_budget is None else time.perf_counter() + time_budget
+    stopped_by = "steps"
     while step < total_steps:
         metrics = {k: float(v) for k, v in distributed_step(next(batches)).items()}
         step += 1
         step_var.assign(step)
         log.record(step, metrics, last_saved)
-        if step % train.checkpoint_every == 0 or step == total_steps:
+        last = step == total_steps
+        if deadline is not None and not last and time.perf_counter() >= deadline:
+            last, stopped_by = True, "time_budget"
+        if step % train.checkpoint_every == 0 or last:
             last_saved = checkpoints.save(step)
-        if step % train.image_every == 0 or step == total_steps:
+        if step % train.image_every == 0 or last:
             log.draw_preview(step)
+        if last:
+            break
     log.close()
     if step == start and start > 0:
         last_saved = restored  # nothing to do: already trained this far
@@ -101,6 +118,7 @@ def train_gan(
         "steps": step,
         "resumed_from": start if restored else None,
         "steps_this_run": trained,
+        "stopped_by": stopped_by,
         "seconds": round(elapsed, 2),
         "seconds_per_step": round(elapsed / trained, 4) if trained else None,
         "input_teardown_seconds": round(teardown, 2),
