@@ -158,6 +158,18 @@ def assign_state_dict(blocks, state: dict[str, np.ndarray], what: str, prefix="m
     return sum(int(value.size) for _, value in assignments)
 
 
+def check_reference_architecture(config: Config) -> None:
+    """An S2FError unless `config.model` has the official code's generator (transposed convolutions,
+    64 px): only such networks have a PyTorch counterpart to import."""
+    m = config.model
+    if m.generator_upsample != "transpose" or m.image_size != 64:
+        raise S2FError(
+            f"the {config.name} preset is not the reference architecture ({m.image_size} px faces,"
+            f" {m.generator_upsample} upsampling): the official PyTorch weights fit wen2019-style"
+            " presets only (--preset wen2019)"
+        )
+
+
 def from_state_dicts(
     voice_state: dict[str, np.ndarray],
     generator_state: dict[str, np.ndarray],
@@ -170,7 +182,12 @@ def from_state_dicts(
         voice_state, generator_state: from `load_state_dict`.
         config: the sizes to build.
         sources: names of the two files, for error messages.
+
+    Raises:
+        S2FError: `config` does not have the reference generator (e.g. hq128), so no official file
+            could fill it.
     """
+    check_reference_architecture(config)
     encoder, generator = build_voice_encoder(config), build_generator(config)
     assign_state_dict(encoder.blocks, voice_state, sources[0])
     assign_state_dict(generator.blocks, generator_state, sources[1])

@@ -29,9 +29,10 @@ def import_official_weights(
     then check what was written against PyTorch; the JSON-able summary.
 
     Raises:
-        S2FError: a missing or unreadable file, a work directory that already holds weights (without
+        S2FError: a preset that is not the reference architecture, a missing or unreadable file, a work directory that already holds weights (without
         `overwrite`), or imported models that differ from PyTorch beyond `PARITY_TOLERANCE`.
     """
+    convert.check_reference_architecture(config)  # before anything is read
     for source in (voice_path, generator_path):  # before torch is imported
         if not Path(source).is_file():
             raise S2FError(f"{source}: no such file")

@@ -12,6 +12,19 @@ def image_sizes() -> list[int]:
     return sorted({preset(name).model.image_size for name in PRESETS})
 
 
+def face_size(image_size: int | None, preset_name: str | None) -> int:
+    """--image-size, else the --preset's face size, else 64; an S2FError when the two disagree."""
+    from s2f_tf.config import preset
+    from s2f_tf.errors import S2FError
+
+    wanted = preset(preset_name).model.image_size if preset_name else None
+    if image_size and wanted and image_size != wanted:
+        raise S2FError(
+            f"--image-size {image_size} but the {preset_name} preset trains on {wanted} px faces"
+        )
+    return image_size or wanted or 64
+
+
 def add_arguments(parser):
     from s2f_tf.commands.argtypes import WORKERS, add_paths, integer, number, path
 
@@ -43,8 +56,11 @@ def add_arguments(parser):
         "--image-size",
         type=int,
         choices=sizes,
-        default=64,
-        help=f"face size in pixels: {' or '.join(map(str, sizes))} (default: 64)",
+        help=f"face size in pixels: {' or '.join(map(str, sizes))} (default: the --preset's, else 64)",
+    )
+    parser.add_argument(
+        "--preset",
+        help="write the face size this configuration preset trains on (e.g. hq128: 128 px)",
     )
     parser.add_argument(
         "--heldout-fraction",
@@ -66,6 +82,7 @@ def run(args):
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise S2FError(f"--out {out}: exists and is not a directory")
+    image_size = face_size(args.image_size, args.preset)
 
     return prepare(
         PrepareOptions(
@@ -77,7 +94,7 @@ def run(args):
             split=args.split,
             split_file=args.split_file,
             min_frames=args.min_frames,
-            image_size=args.image_size,
+            image_size=image_size,
             heldout_fraction=args.heldout_fraction,
             workers=args.workers,
         )

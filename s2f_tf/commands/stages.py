@@ -119,7 +119,8 @@ def corpus_stages(args, corpus, data, gender=None):
         yield "synth", flags(out=corpus, identities=args.identities, seed=args.seed,
                               utterances=args.utterances, faces=args.faces)  # fmt: skip
     yield "prepare", flags(meta=corpus / "vox1_meta.csv", voices=corpus / "wav",
-                            faces=corpus / "faces", out=data, gender=gender)  # fmt: skip
+                            faces=corpus / "faces", out=data, gender=gender,
+                            preset=args.preset)  # fmt: skip
 
 
 def model_stages(args, data, work, precision):
