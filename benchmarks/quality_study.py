@@ -99,19 +99,25 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--presets", nargs="+", default=["wen2019", "small", "hq128"])
     parser.add_argument("--identities", type=int, default=120)
-    parser.add_argument("--wen2019-pretrain-steps", type=int, default=300)
+    parser.add_argument("--wen2019-pretrain-steps", type=int, default=200)
     parser.add_argument("--skip-evaluate", action="store_true")
+    parser.add_argument("--pretrain-only", action="store_true", help="stop after the encoders")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     corpus(args.out, args.identities)
-    results = []
+    weights = {}  # every encoder first: the timed stage then runs back to back
     for seed in args.seeds:
         for preset in args.presets:
             voice = "wen2019" if preset == "wen2019" else "small"
             steps = args.wen2019_pretrain_steps if voice == "wen2019" else None
-            weights = encoder(args.out, voice, seed, steps)
-            summary = train(args.out, preset, seed, args.budget, weights)
+            weights[preset, seed] = encoder(args.out, voice, seed, steps)
+    if args.pretrain_only:
+        return
+    results = []
+    for seed in args.seeds:
+        for preset in args.presets:
+            summary = train(args.out, preset, seed, args.budget, weights[preset, seed])
             results.append({"preset": preset, "seed": seed, **summary})
     runs = [Path(r["workdir"]) for r in results]
     if not args.skip_evaluate:
