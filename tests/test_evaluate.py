@@ -1,6 +1,7 @@
 """s2f_tf.evaluate end to end: judges on constructed faces with known answers, figures, the report, and
 `s2f evaluate` on a tiny synthetic dataset trained for a few steps by `s2f pretrain-voice` / `s2f train`."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -91,6 +92,72 @@ def test_perfect_generator_scores_100_and_swapped_scores_0(judged):
     result = scores.split_metrics(perfect, held, judges, True, options, mean_colour)
     assert result["fid"]["value"] == pytest.approx(0.0, abs=1e-6)
     assert np.isfinite(result["kid"]["value"]) and result["kid"]["std_over_subsets"] >= 0
+
+
+# === Judging at the dataset's size ===
+
+
+def test_resize_faces_averages_blocks_down_and_interpolates_up():
+    rng = np.random.default_rng(0)
+    blocks = rng.uniform(-1, 1, size=(2, 64, 64, 3)).astype(np.float32)
+    doubled = blocks.repeat(2, axis=1).repeat(2, axis=2)  # 128 px of constant 2 x 2 blocks
+    np.testing.assert_allclose(generation.resize_faces(doubled, 64), blocks, atol=1e-6)
+    checker = np.where(np.add.outer(np.arange(128), np.arange(128)) % 2 == 0, 1.0, -1.0)
+    checker = np.broadcast_to(checker[None, :, :, None], (1, 128, 128, 3))
+    np.testing.assert_allclose(generation.resize_faces(checker, 64), 0.0, atol=1e-6)  # box-averaged
+    ramp = np.broadcast_to(np.arange(64, dtype=np.float32)[None, None, :, None], (1, 64, 64, 3))
+    up = generation.resize_faces(ramp, 128)
+    assert up.shape == (1, 128, 128, 3)  # bilinear, half-pixel centres: x = j / 2 - 1/4, clamped
+    np.testing.assert_allclose(up[0, 5, :, 1], np.clip(np.arange(128) / 2 - 0.25, 0, 63), atol=1e-5)
+    np.testing.assert_array_equal(generation.resize_faces(blocks, 64), blocks)
+
+
+def test_a_128_px_generator_is_judged_at_the_datasets_64_px(judged, monkeypatch, tmp_path):
+    """A stand-in generator drawing each held-out real face at 128 px (every pixel doubled) is judged on
+    64 px faces: area averaging gives the judges exactly the real faces back, so it scores 100 %; the
+    64 px baseline is judged as drawn."""
+    from s2f_tf import workdir as wd
+    from s2f_tf.images import to_unit_range
+
+    source, judges, options = judged
+    held = judges.heldout
+    real = to_unit_range(held.images)
+
+    def draw_128(embeddings, training=False):  # embedding = index of the held-out face
+        return real[np.asarray(embeddings)[:, 0].astype(int)].repeat(2, axis=1).repeat(2, axis=2)
+
+    def draw_grey_64(embeddings, training=False):
+        return np.zeros((len(embeddings), 64, 64, 3), np.float32)
+
+    voices = generation.Embedded(
+        np.arange(len(held.labels), dtype=np.float32)[:, None],
+        held.labels,
+        held.genders,
+        [f"u{i}" for i in range(len(held.labels))],
+    )
+    monkeypatch.setattr(wd, "load_inference_models", lambda w: (preset("tiny"), None, draw_128))
+    monkeypatch.setattr(evaluation, "embed_voices", lambda *args: voices)
+    monkeypatch.setattr(evaluation, "untrained_generator", lambda *args: draw_grey_64)
+    judged_images = []
+
+    def spy(generated, *args):
+        judged_images.append(generated.images)
+        return scores.split_metrics(generated, *args)
+
+    monkeypatch.setattr(evaluation, "split_metrics", spy)
+    seen_only = dataclasses.replace(options, splits=("train_heldout",))
+    model = evaluation.evaluate_model(
+        tmp_path, source, source.info(), judges, seen_only, None, out=tmp_path, name="hq"
+    )
+    assert (model["image_size"], model["judged_at"]) == (128, 64)
+    trained_faces, untrained_faces = judged_images
+    assert trained_faces.shape == untrained_faces.shape == (12, 64, 64, 3)
+    np.testing.assert_array_equal(trained_faces, held.images)
+    trained = model["splits"]["train_heldout"]["trained"]
+    assert trained["identity_top1"]["value"] == 1.0 and trained["matching"]["value"] == 1.0
+    assert np.all(untrained_faces == 128)
+    assert report.resized(model) == "128 px faces judged at 64 px"
+    assert report.resized({**model, "image_size": 64}) == "" == report.resized({"name": "old"})
 
 
 def test_holdout_split_keeps_one_face_per_identity_aside():

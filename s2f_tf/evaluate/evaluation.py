@@ -103,13 +103,22 @@ def reference_faces(source, info, split, judges, options) -> Faces:
     return load_split_faces(source, info, split, keep)
 
 
+def dataset_size(info, reference: Faces) -> int:
+    """The side in pixels of the dataset's faces (what the judges were trained at): the prepared
+    dataset's `image_size`, else that of its real faces `reference`."""
+    size = getattr(info, "image_size", None)
+    return int(size) if size else int(reference.images.shape[1])
+
+
 def evaluate_model(
     workdir, source, info, judges, options, extractor, out=None, name=None, references=None
 ):
     """All splits' metrics of one work directory's generator and its untrained baseline.
 
     Writes the face grids to `out` when given. `references`: {split: Faces} already loaded (filled in
-    here), so several work directories read the real faces once. Returns {"name", "workdir", ...,
+    here), so several work directories read the real faces once. Every face is judged at the size of the
+    dataset's real faces (`render(..., size=)`), whatever size the generator draws. Returns {"name",
+    "workdir", ..., "image_size": the generator's side, "judged_at": the side its faces were judged at,
     "splits": {split: {"trained": {...}, "untrained": {...}}}, "figures": [...]}.
     """
     from s2f_tf import workdir as wd
@@ -124,6 +133,8 @@ def evaluate_model(
         "config": config.name,
         "checkpoint": wd.latest_checkpoint(workdir),
         "labels_match_data": None if labels is None else list(labels) == data_names,
+        "image_size": None,  # the generator's faces' side, filled in by the first render
+        "judged_at": None,  # the side they are judged at: the dataset's
         "splits": {},
         "figures": [],
     }
@@ -135,9 +146,12 @@ def evaluate_model(
         if split not in references:
             references[split] = reference_faces(source, info, split, judges, options)
         reference = references[split]
+        size = dataset_size(info, reference)
         model["splits"][split] = {}
         for kind, generator_of_kind in generators.items():  # one generator's faces held at a time
-            faces = render(voices, generator_of_kind)
+            faces = render(voices, generator_of_kind, size=size)
+            if kind == "trained":
+                model["image_size"], model["judged_at"] = faces.native_size, size
             model["splits"][split][kind] = split_metrics(
                 faces, reference, judges, seen, options, extractor
             )

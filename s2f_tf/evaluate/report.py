@@ -107,6 +107,15 @@ def _bound(value, what):
     return f"all {what}" if not value else f"at most {value} {what}"
 
 
+def resized(model) -> str:
+    """'128 px faces judged at 64 px' when a model's faces were resized to the dataset's size for
+    judging; '' when they were not (or an earlier evaluation did not record the sizes)."""
+    native, judged = model.get("image_size"), model.get("judged_at")
+    if not native or not judged or native == judged:
+        return ""
+    return f"{native} px faces judged at {judged} px"
+
+
 def _split_title(split):
     return (
         "seen identities, held-out utterances (train_heldout)"
@@ -134,6 +143,14 @@ def _overview(result) -> list[str]:
     lines += [
         f"- work directory: `{model['workdir']}` (config `{model['config']}`, checkpoint `{model['checkpoint']}`)",
         f"- labels.json matches the dataset's training identities: {model['labels_match_data']}",
+    ]
+    if resized(model):
+        lines.append(
+            f"- faces: the generator draws {model['image_size']} x {model['image_size']} px; they are"
+            f" judged at the dataset's {model['judged_at']} x {model['judged_at']} px (area-averaged"
+            " down, bilinear up), the size of the real faces and of the judges"
+        )
+    lines += [
         "- data: "
         + ", ".join(f"{s}: {d['identities']} identities" for s, d in result["data"].items()),
     ]
@@ -259,6 +276,7 @@ def _comparison(result) -> list[str]:
                 for k, _, kind in columns
             ]
             origin = f", from `{entry['source']}`" if entry.get("source") else ""
+            origin += f", {resized(entry)}" if resized(entry) else ""
             lines.append(
                 f"| {entry['name']} ({entry['config']}{origin}) | " + " | ".join(cells) + " |"
             )
