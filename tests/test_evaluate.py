@@ -79,6 +79,9 @@ def test_perfect_generator_scores_100_and_swapped_scores_0(judged):
     assert result["cosine_same_identity"]["value"] > result["cosine_other_identities"]["value"]
     assert set(result["by_gender"]) == {"f", "m"}
     assert result["by_gender"]["f"]["identity_top1"]["n"] == 6
+    spectrum = result["spectral_top_octave_ratio"]  # the same faces: the same fine detail
+    assert spectrum["value"] == pytest.approx(1.0, abs=1e-12)
+    assert (spectrum["n_real"], spectrum["n_fake"]) == (12, 12)
 
     swapped_labels = (held.labels + 1) % 4  # every voice yields the next identity's face
     swapped = _generated(held.images, swapped_labels, judges.heldout.genders[::-1])
@@ -155,7 +158,10 @@ def test_a_128_px_generator_is_judged_at_the_datasets_64_px(judged, monkeypatch,
     np.testing.assert_array_equal(trained_faces, held.images)
     trained = model["splits"]["train_heldout"]["trained"]
     assert trained["identity_top1"]["value"] == 1.0 and trained["matching"]["value"] == 1.0
+    assert trained["spectral_top_octave_ratio"]["value"] == pytest.approx(1.0, abs=1e-12)
     assert np.all(untrained_faces == 128)
+    untrained = model["splits"]["train_heldout"]["untrained"]
+    assert untrained["spectral_top_octave_ratio"]["value"] == 0.0  # flat grey: no detail at all
     assert report.resized(model) == "128 px faces judged at 64 px"
     assert report.resized({**model, "image_size": 64}) == "" == report.resized({"name": "old"})
 
@@ -284,6 +290,9 @@ def test_s2f_evaluate_on_a_tiny_trained_run(trained_run, capsys):
     text = (out / "report.md").read_text()
     assert "## Proof of learning" in text and "untrained generator" in text
     assert "| identity top-1 |" in text and "(n=12)" in text
+    assert "| top-octave spectral power, generated / real |" in text
+    assert unseen["spectral_top_octave_ratio"]["n_fake"] == unseen["samples"]
+    assert unseen["spectral_top_octave_ratio"]["value"] > 0
     assert text.startswith("# wd: evaluation (tiny preset, ckpt-") and "issue 6" not in text
 
     # An earlier evaluation side by side (the seed's Table 2 layout), unseen and test splits.
@@ -298,6 +307,7 @@ def test_s2f_evaluate_on_a_tiny_trained_run(trained_run, capsys):
     assert (
         "## Comparison" in text and text.count("| wd (tiny") == 3 and "from `" in text
     )  # unseen: both; test: this one
+    assert "| model | FID | HF power | L1 |" in text
 
 
 def test_unseen_is_val_then_test_with_shifted_labels(trained_run):
