@@ -12,7 +12,7 @@ REPORT = "report.md"
 SEEN = "train_heldout"
 
 # (metric key, label, kind): kind "pct" = fraction shown in %, "num" = plain number, "ratio" = a ratio
-# shown to 3 decimals.
+# shown to 3 significant digits.
 ROWS = [
     ("identity_top1", "identity top-1", "pct"),
     ("identity_top5", "identity top-5", "pct"),
@@ -84,13 +84,15 @@ def fmt(entry, kind="pct"):
     if value is None:
         return "-"
     if kind == "pct":
-        scale, unit, digits = 100.0, " %", 1
+        scale, unit, spec = 100.0, " %", ".1f"
+    elif kind == "ratio":
+        scale, unit, spec = 1.0, "", ".3g"
     else:
-        scale, unit, digits = 1.0, "", 3 if kind == "ratio" else (4 if abs(value) < 1 else 1)
-    text = f"{value * scale:.{digits}f}{unit}"
+        scale, unit, spec = 1.0, "", ".4f" if abs(value) < 1 else ".1f"
+    text = f"{value * scale:{spec}}{unit}"
     if entry.get("ci95"):
         lo, hi = entry["ci95"]
-        text += f" [{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]"
+        text += f" [{lo * scale:{spec}}, {hi * scale:{spec}}]"
     if "n" in entry:
         text += f" (n={entry['n']})"
     elif "n_fake" in entry:
