@@ -195,6 +195,15 @@ def test_face_grid_and_bar_chart():
     face = np.zeros((64, 64, 3), np.uint8)
     grid = figures.face_grid([("a", face, [face] * 3), ("b", None, [face])], title="t", scale=2)
     assert grid.size == (150 + 4 * (128 + 4), 36 + 2 * (128 + 4))
+    white = np.full((64, 64, 3), 255, np.uint8)
+    named = figures.face_grid(
+        [("a", white, [white, None])], title="t", headers=["real", "model one", "model two"]
+    )
+    assert named.size == (150 + 3 * 132, 36 + 132)
+    pixels = np.asarray(named)
+    assert np.all(pixels[36:164, 150 + 132 : 150 + 260] == 255)  # a face, scaled x 2
+    assert np.any(pixels[20:36, 150 + 264 : 150 + 392] < 128)  # a header above the third column
+    assert pixels[36, 150 + 264].tolist() == [200, 200, 200]  # None: an empty frame
     chart = figures.bar_chart(
         {"x": {"f": {"value": 0.5, "ci95": [0.4, 0.6], "n": 3}, "m": {"value": 1.0, "n": 2}}},
         "t",
@@ -308,6 +317,93 @@ def test_s2f_evaluate_on_a_tiny_trained_run(trained_run, capsys):
         "## Comparison" in text and text.count("| wd (tiny") == 3 and "from `" in text
     )  # unseen: both; test: this one
     assert "| model | FID | HF power | L1 |" in text
+    # Only an earlier evaluation compared, no work directory: no comparison picture.
+    assert not list((root / "eval2").glob("compare_*.png"))
+
+
+def test_models_of_both_sizes_in_one_evaluation_and_the_comparison_picture(
+    trained_run, tmp_path, monkeypatch
+):
+    """One evaluation on the 64 px dataset judges the trained model, a random 64 px work directory and a
+    128 px stand-in (the random generator's faces, each pixel doubled) with the same judges: the 128 px
+    faces are area-averaged back to the random model's exact faces, so every number is the same. It
+    writes compare_unseen.png: one row per unseen identity, the real face, then each model's face."""
+    import shutil
+    from pathlib import Path
+
+    from random_workdir import write_random_workdir
+
+    from s2f_tf import workdir as wd
+
+    random_wd = write_random_workdir(
+        tmp_path / "random", preset("tiny"), seed=1, output_gain=1000.0
+    )
+    hq_wd = shutil.copytree(random_wd, tmp_path / "hq")
+    load = wd.load_inference_models
+
+    def load_with_128_px_stand_in(workdir):
+        config, encoder, generator = load(workdir)
+        if Path(workdir).name != "hq":
+            return config, encoder, generator
+
+        def draw_128(embeddings, training=False):
+            faces = np.asarray(generator(embeddings, training=training))
+            return faces.repeat(2, axis=1).repeat(2, axis=2)
+
+        return config, encoder, draw_128
+
+    monkeypatch.setattr(wd, "load_inference_models", load_with_128_px_stand_in)
+    options = evaluation.EvalOptions(  # judges not cached: the cache is other tests' to fill
+        splits=("unseen",),
+        classifier_steps=4,
+        max_utterances=2,
+        max_faces=2,
+        grid_identities=3,
+        judge_cache=False,
+    )
+    out = tmp_path / "out"
+    result = evaluation.evaluate(
+        sources.PipelineSource(trained_run / "data"),
+        trained_run / "wd",
+        out,
+        options,
+        compare=[random_wd, hq_wd],
+        extractor=None,
+    )
+    models = [result["model"], *result["compare"]]
+    assert [m["name"] for m in models] == ["wd", "random", "hq"]
+    assert [(m["image_size"], m["judged_at"]) for m in models] == [(64, 64), (64, 64), (128, 64)]
+    assert models[2]["splits"] == models[1]["splits"]  # the same faces once judged at 64 px
+    assert models[0]["splits"] != models[1]["splits"]
+    ratio = models[1]["splits"]["unseen"]["trained"]["spectral_top_octave_ratio"]
+    assert (
+        ratio["value"] > 0
+        and ratio["n_fake"] == models[1]["splits"]["unseen"]["trained"]["samples"]
+    )
+
+    assert (
+        result["compare_figure"] == "compare_unseen.png"
+        and "compare_unseen.png" in result["figures"]
+    )
+    picture = np.asarray(Image.open(out / "compare_unseen.png"))
+    assert picture.shape == (
+        36 + 3 * (128 + 4),
+        150 + 4 * (128 + 4),
+        3,
+    )  # 3 identities; real + 3 models
+
+    def tile(row, column):
+        y, x = 36 + row * 132, 150 + column * 132
+        return picture[y : y + 128, x : x + 128]
+
+    for row in range(3):
+        np.testing.assert_array_equal(tile(row, 3), tile(row, 2))  # hq = random, same utterance
+        assert not np.array_equal(tile(row, 1), tile(row, 2))  # the trained model's own face
+        assert tile(row, 0).std() > 0  # a real face
+    text = (out / "report.md").read_text()
+    assert "Side by side in `compare_unseen.png`" in text and "![compare_unseen.png]" in text
+    assert text.count("| hq (tiny, 128 px faces judged at 64 px) |") == 1
+    assert "| random (tiny) |" in text
 
 
 def test_unseen_is_val_then_test_with_shifted_labels(trained_run):

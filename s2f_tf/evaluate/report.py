@@ -291,6 +291,13 @@ def _comparison(result) -> list[str]:
                 f"| {entry['name']} ({entry['config']}{origin}) | " + " | ".join(cells) + " |"
             )
         lines.append("")
+    if result.get("compare_figure"):
+        lines += [
+            f"Side by side in `{result['compare_figure']}`: per identity, the real face, then the face"
+            " each model judged here generated from the same utterance (this model first), at the"
+            " dataset's size.",
+            "",
+        ]
     return lines
 
 
