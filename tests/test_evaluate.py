@@ -1,6 +1,7 @@
 """s2f_tf.evaluate end to end: judges on constructed faces with known answers, figures, the report, and
 `s2f evaluate` on a tiny synthetic dataset trained for a few steps by `s2f pretrain-voice` / `s2f train`."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -78,6 +79,9 @@ def test_perfect_generator_scores_100_and_swapped_scores_0(judged):
     assert result["cosine_same_identity"]["value"] > result["cosine_other_identities"]["value"]
     assert set(result["by_gender"]) == {"f", "m"}
     assert result["by_gender"]["f"]["identity_top1"]["n"] == 6
+    spectrum = result["spectral_top_octave_ratio"]  # the same faces: the same fine detail
+    assert spectrum["value"] == pytest.approx(1.0, abs=1e-12)
+    assert (spectrum["n_real"], spectrum["n_fake"]) == (12, 12)
 
     swapped_labels = (held.labels + 1) % 4  # every voice yields the next identity's face
     swapped = _generated(held.images, swapped_labels, judges.heldout.genders[::-1])
@@ -91,6 +95,75 @@ def test_perfect_generator_scores_100_and_swapped_scores_0(judged):
     result = scores.split_metrics(perfect, held, judges, True, options, mean_colour)
     assert result["fid"]["value"] == pytest.approx(0.0, abs=1e-6)
     assert np.isfinite(result["kid"]["value"]) and result["kid"]["std_over_subsets"] >= 0
+
+
+# === Judging at the dataset's size ===
+
+
+def test_resize_faces_averages_blocks_down_and_interpolates_up():
+    rng = np.random.default_rng(0)
+    blocks = rng.uniform(-1, 1, size=(2, 64, 64, 3)).astype(np.float32)
+    doubled = blocks.repeat(2, axis=1).repeat(2, axis=2)  # 128 px of constant 2 x 2 blocks
+    np.testing.assert_allclose(generation.resize_faces(doubled, 64), blocks, atol=1e-6)
+    checker = np.where(np.add.outer(np.arange(128), np.arange(128)) % 2 == 0, 1.0, -1.0)
+    checker = np.broadcast_to(checker[None, :, :, None], (1, 128, 128, 3))
+    np.testing.assert_allclose(generation.resize_faces(checker, 64), 0.0, atol=1e-6)  # box-averaged
+    ramp = np.broadcast_to(np.arange(64, dtype=np.float32)[None, None, :, None], (1, 64, 64, 3))
+    up = generation.resize_faces(ramp, 128)
+    assert up.shape == (1, 128, 128, 3)  # bilinear, half-pixel centres: x = j / 2 - 1/4, clamped
+    np.testing.assert_allclose(up[0, 5, :, 1], np.clip(np.arange(128) / 2 - 0.25, 0, 63), atol=1e-5)
+    np.testing.assert_array_equal(generation.resize_faces(blocks, 64), blocks)
+
+
+def test_a_128_px_generator_is_judged_at_the_datasets_64_px(judged, monkeypatch, tmp_path):
+    """A stand-in generator drawing each held-out real face at 128 px (every pixel doubled) is judged on
+    64 px faces: area averaging gives the judges exactly the real faces back, so it scores 100 %; the
+    64 px baseline is judged as drawn."""
+    from s2f_tf import workdir as wd
+    from s2f_tf.images import to_unit_range
+
+    source, judges, options = judged
+    held = judges.heldout
+    real = to_unit_range(held.images)
+
+    def draw_128(embeddings, training=False):  # embedding = index of the held-out face
+        return real[np.asarray(embeddings)[:, 0].astype(int)].repeat(2, axis=1).repeat(2, axis=2)
+
+    def draw_grey_64(embeddings, training=False):
+        return np.zeros((len(embeddings), 64, 64, 3), np.float32)
+
+    voices = generation.Embedded(
+        np.arange(len(held.labels), dtype=np.float32)[:, None],
+        held.labels,
+        held.genders,
+        [f"u{i}" for i in range(len(held.labels))],
+    )
+    monkeypatch.setattr(wd, "load_inference_models", lambda w: (preset("tiny"), None, draw_128))
+    monkeypatch.setattr(evaluation, "embed_voices", lambda *args: voices)
+    monkeypatch.setattr(evaluation, "untrained_generator", lambda *args: draw_grey_64)
+    judged_images = []
+
+    def spy(generated, *args):
+        judged_images.append(generated.images)
+        return scores.split_metrics(generated, *args)
+
+    monkeypatch.setattr(evaluation, "split_metrics", spy)
+    seen_only = dataclasses.replace(options, splits=("train_heldout",))
+    model = evaluation.evaluate_model(
+        tmp_path, source, source.info(), judges, seen_only, None, out=tmp_path, name="hq"
+    )
+    assert (model["image_size"], model["judged_at"]) == (128, 64)
+    trained_faces, untrained_faces = judged_images
+    assert trained_faces.shape == untrained_faces.shape == (12, 64, 64, 3)
+    np.testing.assert_array_equal(trained_faces, held.images)
+    trained = model["splits"]["train_heldout"]["trained"]
+    assert trained["identity_top1"]["value"] == 1.0 and trained["matching"]["value"] == 1.0
+    assert trained["spectral_top_octave_ratio"]["value"] == pytest.approx(1.0, abs=1e-12)
+    assert np.all(untrained_faces == 128)
+    untrained = model["splits"]["train_heldout"]["untrained"]
+    assert untrained["spectral_top_octave_ratio"]["value"] == 0.0  # flat grey: no detail at all
+    assert report.resized(model) == "128 px faces judged at 64 px"
+    assert report.resized({**model, "image_size": 64}) == "" == report.resized({"name": "old"})
 
 
 def test_holdout_split_keeps_one_face_per_identity_aside():
@@ -122,6 +195,15 @@ def test_face_grid_and_bar_chart():
     face = np.zeros((64, 64, 3), np.uint8)
     grid = figures.face_grid([("a", face, [face] * 3), ("b", None, [face])], title="t", scale=2)
     assert grid.size == (150 + 4 * (128 + 4), 36 + 2 * (128 + 4))
+    white = np.full((64, 64, 3), 255, np.uint8)
+    named = figures.face_grid(
+        [("a", white, [white, None])], title="t", headers=["real", "model one", "model two"]
+    )
+    assert named.size == (150 + 3 * 132, 36 + 132)
+    pixels = np.asarray(named)
+    assert np.all(pixels[36:164, 150 + 132 : 150 + 260] == 255)  # a face, scaled x 2
+    assert np.any(pixels[20:36, 150 + 264 : 150 + 392] < 128)  # a header above the third column
+    assert pixels[36, 150 + 264].tolist() == [200, 200, 200]  # None: an empty frame
     chart = figures.bar_chart(
         {"x": {"f": {"value": 0.5, "ci95": [0.4, 0.6], "n": 3}, "m": {"value": 1.0, "n": 2}}},
         "t",
@@ -217,6 +299,9 @@ def test_s2f_evaluate_on_a_tiny_trained_run(trained_run, capsys):
     text = (out / "report.md").read_text()
     assert "## Proof of learning" in text and "untrained generator" in text
     assert "| identity top-1 |" in text and "(n=12)" in text
+    assert "| top-octave spectral power, generated / real |" in text
+    assert unseen["spectral_top_octave_ratio"]["n_fake"] == unseen["samples"]
+    assert unseen["spectral_top_octave_ratio"]["value"] > 0
     assert text.startswith("# wd: evaluation (tiny preset, ckpt-") and "issue 6" not in text
 
     # An earlier evaluation side by side (the seed's Table 2 layout), unseen and test splits.
@@ -231,6 +316,94 @@ def test_s2f_evaluate_on_a_tiny_trained_run(trained_run, capsys):
     assert (
         "## Comparison" in text and text.count("| wd (tiny") == 3 and "from `" in text
     )  # unseen: both; test: this one
+    assert "| model | FID | HF power | L1 |" in text
+    # Only an earlier evaluation compared, no work directory: no comparison picture.
+    assert not list((root / "eval2").glob("compare_*.png"))
+
+
+def test_models_of_both_sizes_in_one_evaluation_and_the_comparison_picture(
+    trained_run, tmp_path, monkeypatch
+):
+    """One evaluation on the 64 px dataset judges the trained model, a random 64 px work directory and a
+    128 px stand-in (the random generator's faces, each pixel doubled) with the same judges: the 128 px
+    faces are area-averaged back to the random model's exact faces, so every number is the same. It
+    writes compare_unseen.png: one row per unseen identity, the real face, then each model's face."""
+    import shutil
+    from pathlib import Path
+
+    from random_workdir import write_random_workdir
+
+    from s2f_tf import workdir as wd
+
+    random_wd = write_random_workdir(
+        tmp_path / "random", preset("tiny"), seed=1, output_gain=1000.0
+    )
+    hq_wd = shutil.copytree(random_wd, tmp_path / "hq")
+    load = wd.load_inference_models
+
+    def load_with_128_px_stand_in(workdir):
+        config, encoder, generator = load(workdir)
+        if Path(workdir).name != "hq":
+            return config, encoder, generator
+
+        def draw_128(embeddings, training=False):
+            faces = np.asarray(generator(embeddings, training=training))
+            return faces.repeat(2, axis=1).repeat(2, axis=2)
+
+        return config, encoder, draw_128
+
+    monkeypatch.setattr(wd, "load_inference_models", load_with_128_px_stand_in)
+    options = evaluation.EvalOptions(  # judges not cached: the cache is other tests' to fill
+        splits=("unseen",),
+        classifier_steps=4,
+        max_utterances=2,
+        max_faces=2,
+        grid_identities=3,
+        judge_cache=False,
+    )
+    out = tmp_path / "out"
+    result = evaluation.evaluate(
+        sources.PipelineSource(trained_run / "data"),
+        trained_run / "wd",
+        out,
+        options,
+        compare=[random_wd, hq_wd],
+        extractor=None,
+    )
+    models = [result["model"], *result["compare"]]
+    assert [m["name"] for m in models] == ["wd", "random", "hq"]
+    assert [(m["image_size"], m["judged_at"]) for m in models] == [(64, 64), (64, 64), (128, 64)]
+    assert models[2]["splits"] == models[1]["splits"]  # the same faces once judged at 64 px
+    assert models[0]["splits"] != models[1]["splits"]
+    ratio = models[1]["splits"]["unseen"]["trained"]["spectral_top_octave_ratio"]
+    assert (
+        ratio["value"] > 0
+        and ratio["n_fake"] == models[1]["splits"]["unseen"]["trained"]["samples"]
+    )
+
+    assert (
+        result["compare_figure"] == "compare_unseen.png"
+        and "compare_unseen.png" in result["figures"]
+    )
+    picture = np.asarray(Image.open(out / "compare_unseen.png"))
+    assert picture.shape == (
+        36 + 3 * (128 + 4),
+        150 + 4 * (128 + 4),
+        3,
+    )  # 3 identities; real + 3 models
+
+    def tile(row, column):
+        y, x = 36 + row * 132, 150 + column * 132
+        return picture[y : y + 128, x : x + 128]
+
+    for row in range(3):
+        np.testing.assert_array_equal(tile(row, 3), tile(row, 2))  # hq = random, same utterance
+        assert not np.array_equal(tile(row, 1), tile(row, 2))  # the trained model's own face
+        assert tile(row, 0).std() > 0  # a real face
+    text = (out / "report.md").read_text()
+    assert "Side by side in `compare_unseen.png`" in text and "![compare_unseen.png]" in text
+    assert text.count("| hq (tiny, 128 px faces judged at 64 px) |") == 1
+    assert "| random (tiny) |" in text
 
 
 def test_unseen_is_val_then_test_with_shifted_labels(trained_run):

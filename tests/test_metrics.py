@@ -162,3 +162,66 @@ def test_matching_outcomes_scores_drawn_trials_and_marks_impossible_ones_nan():
         query[[1, 2, 0]], real_labels, real_genders, real, real_labels, real_genders
     )
     assert np.nanmax(swapped) <= 0.5  # the true face is never the closer one
+
+
+# === High-frequency power ===
+
+
+def _faces(count=16, size=64, noise=0, seed=0):
+    """uint8 faces: a few low-frequency waves per channel (smooth), plus uniform noise of +/- `noise`."""
+    rng = np.random.default_rng(seed)
+    y, x = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+    faces = np.full((count, size, size, 3), 128.0)
+    for n in range(count):
+        for c in range(3):
+            for _ in range(3):
+                a, b = rng.integers(-3, 4, size=2)
+                faces[n, :, :, c] += 20 * np.sin(
+                    2 * np.pi * (a * x + b * y) / size + rng.uniform(0, 7)
+                )
+    faces += rng.integers(-noise, noise + 1, size=faces.shape)
+    return np.clip(np.round(faces), 0, 255).astype(np.uint8)
+
+
+def _checkerboard(size, amplitude=1):
+    return amplitude * np.where(np.add.outer(np.arange(size), np.arange(size)) % 2, -1, 1)
+
+
+def _box_blur(images):
+    """3 x 3 box average, edges repeated, rounded back to uint8."""
+    size = images.shape[1]
+    padded = np.pad(images.astype(np.float64), ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
+    total = sum(padded[:, i : i + size, j : j + size] for i in range(3) for j in range(3))
+    return np.round(total / 9).astype(np.uint8)
+
+
+def test_top_octave_power_golden_values():
+    """A +/-1 checkerboard (u = v = 1/2, outside the radial top octave but inside the max-norm one) puts
+    all its windowed power in the band: Parseval gives 64^2 / (band bins) = 4096 / (4096 - 31^2); a wave
+    of period 16 px (1/16 cycle/pixel) and a constant image put none there."""
+    checker = _checkerboard(64)[None].astype(np.float64)
+    assert metrics.top_octave_power(checker)[0] == pytest.approx(4096 / 3135, rel=1e-9)
+    wave = np.sin(2 * np.pi * np.arange(64) / 16)[None, None, :].repeat(64, axis=1)
+    assert metrics.top_octave_power(wave)[0] < 1e-20
+    grey = np.full((1, 64, 64, 3), 77, np.uint8)
+    assert metrics.top_octave_power(grey)[0] == pytest.approx(0.0, abs=1e-20)
+    white = np.random.default_rng(0).normal(0, 3, size=(8, 64, 64))  # variance 9 in every bin
+    assert metrics.top_octave_power(white).mean() == pytest.approx(9, rel=0.05)
+
+
+def test_top_octave_ratio_sees_checkerboards_and_blur():
+    smooth = _faces()
+    same = metrics.top_octave_ratio(smooth, smooth.copy())
+    assert same["value"] == pytest.approx(1.0, abs=1e-6)
+    assert (same["n_real"], same["n_fake"]) == (16, 16)
+    lo, hi = same["ci95"]
+    assert lo < 1.0 < hi  # both sets resampled: the interval has a width even for identical sets
+    checkered = (smooth.astype(int) + _checkerboard(64)[None, :, :, None]).astype(np.uint8)
+    artefacts = metrics.top_octave_ratio(checkered, smooth)  # one grey level, invisible
+    assert artefacts["value"] > 2 and artefacts["ci95"][0] > 2
+    detailed = _faces(noise=20)
+    blurred = metrics.top_octave_ratio(_box_blur(detailed), detailed)
+    assert blurred["value"] < 0.8 and blurred["ci95"][1] < 0.8
+    assert metrics.power_ratio([1.0, 2.0], [0.0, 0.0])["value"] is None  # real faces without power
+    with pytest.raises(ValueError, match="image sizes differ"):
+        metrics.top_octave_ratio(smooth, _faces(size=32))

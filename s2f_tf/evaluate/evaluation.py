@@ -5,14 +5,16 @@ directory's voice encoder and generator turn each utterance into a face; classif
 faces of the training identities (`classifiers.py`; trained once per dataset and options, then reused from
 `judge_store.py`) judge them; `scores.py` (with `metrics.py` / `fid.py`) gives the numbers; `figures.py`
 and `report.py` write them. Every model (the trained generator, the untrained baseline and any compared work directory) is
-judged by the same classifiers, trials and galleries (one seed).
+judged by the same classifiers, trials and galleries (one seed), on faces of the dataset's size
+(`generation.render(size=)`): a 128 px generator's faces are area-averaged to a 64 px dataset's.
 
 Bounded by default, as papers evaluate: at most `max_utterances` (20) utterances per identity and split,
 `max_faces` (50) real reference faces per unseen identity, `classifier_faces` (50) faces per training
 identity for the judges (of which `heldout_fraction` are the seen identities' reference), retrieval
 galleries of `gallery_size` (100) identities; 0 (or None) lifts a bound (`s2f evaluate --full`). What is
 held in memory: the judges' faces (at most 50 per training identity), one split's reference faces, its
-utterance embeddings and one generator's faces at a time.
+utterance embeddings and one generator's faces at a time (and, for the comparison picture, at most
+`grid_identities` faces per compared model).
 """
 
 from __future__ import annotations
@@ -103,14 +105,34 @@ def reference_faces(source, info, split, judges, options) -> Faces:
     return load_split_faces(source, info, split, keep)
 
 
+def dataset_size(info, reference: Faces) -> int:
+    """The side in pixels of the dataset's faces (what the judges were trained at): the prepared
+    dataset's `image_size`, else that of its real faces `reference`."""
+    size = getattr(info, "image_size", None)
+    return int(size) if size else int(reference.images.shape[1])
+
+
 def evaluate_model(
-    workdir, source, info, judges, options, extractor, out=None, name=None, references=None
+    workdir,
+    source,
+    info,
+    judges,
+    options,
+    extractor,
+    out=None,
+    name=None,
+    references=None,
+    first_faces=None,
 ):
     """All splits' metrics of one work directory's generator and its untrained baseline.
 
     Writes the face grids to `out` when given. `references`: {split: Faces} already loaded (filled in
-    here), so several work directories read the real faces once. Returns {"name", "workdir", ...,
-    "splits": {split: {"trained": {...}, "untrained": {...}}}, "figures": [...]}.
+    here), so several work directories read the real faces once. `first_faces`: {split: None}, filled
+    with the few trained-generator faces of those splits the comparison picture shows (`first_faces_of`).
+    Every face is judged at the size of the dataset's real faces (`render(..., size=)`), whatever size
+    the generator draws. Returns {"name", "workdir", ..., "image_size": the generator's side,
+    "judged_at": the side its faces were judged at, "splits": {split: {"trained": {...}, "untrained":
+    {...}}}, "figures": [...]}.
     """
     from s2f_tf import workdir as wd
 
@@ -124,6 +146,8 @@ def evaluate_model(
         "config": config.name,
         "checkpoint": wd.latest_checkpoint(workdir),
         "labels_match_data": None if labels is None else list(labels) == data_names,
+        "image_size": None,  # the generator's faces' side, filled in by the first render
+        "judged_at": None,  # the side they are judged at: the dataset's
         "splits": {},
         "figures": [],
     }
@@ -135,9 +159,14 @@ def evaluate_model(
         if split not in references:
             references[split] = reference_faces(source, info, split, judges, options)
         reference = references[split]
+        size = dataset_size(info, reference)
         model["splits"][split] = {}
         for kind, generator_of_kind in generators.items():  # one generator's faces held at a time
-            faces = render(voices, generator_of_kind)
+            faces = render(voices, generator_of_kind, size=size)
+            if kind == "trained":
+                model["image_size"], model["judged_at"] = faces.native_size, size
+                if first_faces is not None and split in first_faces:
+                    first_faces[split] = first_faces_of(faces, options.grid_identities)
             model["splits"][split][kind] = split_metrics(
                 faces, reference, judges, seen, options, extractor
             )
@@ -154,6 +183,22 @@ def evaluate_model(
                 model["figures"].append(path.name)
             del faces
     return model
+
+
+def first_faces_of(generated: Generated, count) -> Generated:
+    """The faces from the first utterance of each of the first `count` identities (label order): the
+    utterance selection is seeded and shared, so every model evaluated in one run has the same ones."""
+    first = [
+        int(np.flatnonzero(generated.labels == label)[0]) for label in np.unique(generated.labels)
+    ]
+    first = np.array(first[:count], np.int64)
+    return Generated(
+        generated.images[first],
+        generated.labels[first],
+        generated.genders[first],
+        [generated.utterances[i] for i in first],
+        generated.native_size,
+    )
 
 
 def _grid_rows(generated: Generated, reference: Faces, names, count):
@@ -185,7 +230,9 @@ def evaluate(
 ):
     """Evaluates `workdir` (and `compare`: work directories or earlier evaluate outputs) into `out`.
 
-    Writes metrics.json, report.md and PNG figures under `out`; returns the metrics dict.
+    Writes metrics.json, report.md and PNG figures under `out`; returns the metrics dict. When `compare`
+    holds work directories, compare_<split>.png shows each model's face beside the real one, identity by
+    identity, for the first unseen split evaluated (`picture_split`); result["compare_figure"] names it.
 
     Args:
         data_source: a `PipelineSource` (or any object with info(), faces(split), voices(split, config)).
@@ -223,15 +270,29 @@ def evaluate(
         },
     }
     references = {}
+    shown = picture_split(options)  # the comparison picture's split: a few faces kept per model
+    kept = {shown: None}
     result["model"] = evaluate_model(
-        workdir, data_source, info, judges, options, extractor, out, name, references
+        workdir, data_source, info, judges, options, extractor, out, name, references, kept
     )
-    result["compare"] = [
-        _compare_entry(path, data_source, info, judges, options, extractor, references)
-        for path in compare
-    ]
-    del references
+    pictured = [(result["model"]["name"], kept[shown])]  # (name, first faces) of models judged here
+    result["compare"] = []
+    for path in compare:
+        kept = {shown: None}
+        result["compare"].append(
+            _compare_entry(path, data_source, info, judges, options, extractor, references, kept)
+        )
+        if kept[shown] is not None:  # a work directory judged here, not an earlier evaluation
+            pictured.append((result["compare"][-1]["name"], kept[shown]))
+    result["compare_figure"] = (
+        _compare_figure(shown, pictured, references[shown], info, out)
+        if len(pictured) > 1
+        else None
+    )
+    del references, kept, pictured
     result["figures"] = _figures(result["model"], workdir, out)
+    if result["compare_figure"]:
+        result["figures"].append(result["compare_figure"])
     result["proof_of_learning"] = report.proof_of_learning(result["model"])
     result["seconds"] = {  # wall time: the judges (trained or restored) and everything
         "judges": round(judges_seconds, 1),
@@ -271,7 +332,10 @@ def _figures(model, workdir, out) -> list[str]:
     return written
 
 
-def _compare_entry(path, source, info, judges, options, extractor, references=None):
+def _compare_entry(
+    path, source, info, judges, options, extractor, references=None, first_faces=None
+):
+    """A --compare entry: a work directory evaluated here (`evaluate_model`), or an earlier evaluation."""
     from s2f_tf import workdir as wd
 
     path = Path(path)
@@ -282,8 +346,54 @@ def _compare_entry(path, source, info, judges, options, extractor, references=No
         entry["source"] = str(candidate)  # judged by that evaluation's own classifiers
         return entry
     if (path / wd.CONFIG).is_file():
-        return evaluate_model(path, source, info, judges, options, extractor, references=references)
+        return evaluate_model(
+            path,
+            source,
+            info,
+            judges,
+            options,
+            extractor,
+            references=references,
+            first_faces=first_faces,
+        )
     raise S2FError(f"{path}: neither a work directory nor an evaluate output (no metrics.json)")
+
+
+def picture_split(options):
+    """The split of the comparison picture: the first unseen one evaluated ("unseen", "test" or "val")."""
+    return next((split for split in options.splits if split != SEEN), None)
+
+
+def _compare_figure(split, pictured, reference: Faces, info, out):
+    """compare_<split>.png: per identity, its real face, then each model's face from the same utterance
+    (the main model first, then the compared work directories in order); returns the file name.
+
+    `pictured`: [(model name, `first_faces_of` its trained generator's faces)]; a model without a face
+    from the main model's utterance of an identity gets an empty frame there.
+    """
+    names = split_info(info, split)["names"]
+    main = pictured[0][1]
+    rows = []
+    for label, gender, utterance in zip(main.labels, main.genders, main.utterances, strict=True):
+        real = np.flatnonzero(reference.labels == label)
+        generated = []
+        for _, faces in pictured:
+            same = np.flatnonzero(
+                (faces.labels == label) & (np.asarray(faces.utterances) == utterance)
+            )
+            generated.append(faces.images[same[0]] if len(same) else None)
+        rows.append(
+            (
+                f"{lookup(names, int(label))} ({gender})",
+                reference.images[real[0]] if len(real) else None,
+                generated,
+            )
+        )
+    path = Path(out) / f"compare_{split}.png"
+    title = f"{split}: the real face, then each model's face from the same utterance"
+    headers = ["real", *(name for name, _ in pictured)]
+    figures.face_grid(rows, title, headers=headers).save(path)
+    return path.name
 
 
 def _curve_figures(workdir, out):

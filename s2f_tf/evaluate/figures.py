@@ -27,15 +27,18 @@ _FONT = ImageFont.load_default()
 # === Face grids ===
 
 
-def face_grid(rows, title=None, scale=2, label_width=150, gap=4):
+def face_grid(rows, title=None, scale=2, label_width=150, gap=4, headers=None):
     """One row per identity: its name, a real face, then the faces generated from its utterances.
 
     Args:
-        rows: list of (label, real uint8 [H, W, 3] or None, [generated uint8 [H, W, 3], ...]).
+        rows: list of (label, real uint8 [H, W, 3] or None, [generated uint8 [H, W, 3] or None, ...]);
+            None draws an empty frame.
         title: a line of text above the grid.
         scale: nearest-neighbour upscaling of every face.
         label_width: pixels reserved for the row labels.
         gap: pixels between faces.
+        headers: a name above each column, the real faces' first (default: "real", then "generated"
+            above the first generated column); cut to the width of a face.
 
     Returns:
         a PIL RGB image.
@@ -54,8 +57,9 @@ def face_grid(rows, title=None, scale=2, label_width=150, gap=4):
     draw = ImageDraw.Draw(canvas)
     if title:
         draw.text((4, 2), title, fill="black", font=_FONT)
-    draw.text((label_width, header - 16), "real", fill="black", font=_FONT)
-    draw.text((label_width + tile + gap, header - 16), "generated", fill="black", font=_FONT)
+    for c, name in enumerate(["real", "generated"] if headers is None else headers):
+        x = label_width + c * (tile + gap)
+        draw.text((x, header - 16), str(name)[: max(1, tile // 6)], fill="black", font=_FONT)
     for r, (label, real, generated) in enumerate(rows):
         y = header + r * (tile + gap)
         draw.text((4, y + tile // 2 - 6), str(label)[:24], fill="black", font=_FONT)

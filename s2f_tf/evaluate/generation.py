@@ -2,6 +2,8 @@
 
 The utterances are embedded once (`embed_voices`) and every generator renders its faces from the same
 embeddings (`render`), one generator at a time, so only one set of generated images is held at once.
+Faces are judged at the size of the dataset's real faces: `render(..., size=)` resizes a generator's faces
+to it (`resize_faces`) before anything measures them, so models of 64 and 128 px meet the same judges.
 With `max_utterances`, at most that many utterances per identity are used: a seeded subset per identity
 (`sources.choose`, from the counts `s2f prepare` stores), selected before any utterance is featurised;
 for a source without counts, the first ones in its order.
@@ -23,12 +25,14 @@ VOICE_SALT = 3  # sources.choose salt of the utterance selection
 
 @dataclasses.dataclass
 class Generated:
-    """Faces generated from utterances: uint8 images, the speakers' labels, genders and utterance ids."""
+    """Faces generated from utterances: uint8 images, the speakers' labels, genders and utterance ids;
+    `native_size`: the side the generator drew them at (the images' own side unless they were resized)."""
 
     images: np.ndarray
     labels: np.ndarray
     genders: np.ndarray
     utterances: list
+    native_size: int | None = None
 
 
 @dataclasses.dataclass
@@ -90,13 +94,32 @@ def embed_voices(source, split, config, encoder, max_utterances=None, seed=0) ->
     return Embedded(np.stack(embeddings), np.array(labels), np.array(genders), utterances)
 
 
-def render(voices: Embedded, generator, batch_size=64) -> Generated:
-    """The generator's faces of embedded utterances: clipped to [-1, 1], uint8."""
-    faces = [
-        to_uint8(np.asarray(generator(voices.embeddings[i : i + batch_size], training=False)))
-        for i in range(0, len(voices.embeddings), batch_size)
-    ]
-    return Generated(np.concatenate(faces), voices.labels, voices.genders, list(voices.utterances))
+def resize_faces(faces, size):
+    """Float faces [N, H, W, 3] -> [N, size, size, 3] float32, the one resize of evaluation.
+
+    Smaller: area averaging (each output pixel the mean of the input pixels it covers, an antialiasing
+    box filter: 128 -> 64 averages 2 x 2 blocks exactly). Larger: bilinear. The same size: unchanged.
+    """
+    import tensorflow as tf
+
+    faces = np.asarray(faces, np.float32)
+    if faces.shape[1:3] == (size, size):
+        return faces
+    method = "area" if faces.shape[1] > size or faces.shape[2] > size else "bilinear"
+    return tf.image.resize(faces, [size, size], method=method).numpy()
+
+
+def render(voices: Embedded, generator, batch_size=64, size=None) -> Generated:
+    """The generator's faces of embedded utterances: resized to `size` px (`resize_faces`; None: as
+    drawn) before they are clipped to [-1, 1] and made uint8."""
+    faces, native = [], None
+    for i in range(0, len(voices.embeddings), batch_size):
+        batch = np.asarray(generator(voices.embeddings[i : i + batch_size], training=False))
+        native = int(batch.shape[1])
+        faces.append(to_uint8(batch if size is None else resize_faces(batch, size)))
+    return Generated(
+        np.concatenate(faces), voices.labels, voices.genders, list(voices.utterances), native
+    )
 
 
 def render_split(source, split, config, encoder, generators, max_utterances=None, seed=0):

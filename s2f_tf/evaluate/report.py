@@ -11,7 +11,8 @@ REPORT = "report.md"
 
 SEEN = "train_heldout"
 
-# (metric key, label, kind): kind "pct" = fraction shown in %, "num" = plain number.
+# (metric key, label, kind): kind "pct" = fraction shown in %, "num" = plain number, "ratio" = a ratio
+# shown to 3 significant digits.
 ROWS = [
     ("identity_top1", "identity top-1", "pct"),
     ("identity_top5", "identity top-5", "pct"),
@@ -28,6 +29,7 @@ ROWS = [
     ("fid", "FID (Inception)", "num"),
     ("kid", "KID (Inception)", "num"),
     ("fd_face_embedding", "Fréchet distance, face-embedding space", "num"),
+    ("spectral_top_octave_ratio", "top-octave spectral power, generated / real", "ratio"),
 ]
 
 # The demo's proof-of-learning targets: (label, split selector, metric key, target kind, target).
@@ -81,13 +83,16 @@ def fmt(entry, kind="pct"):
     value = _value(entry)
     if value is None:
         return "-"
-    scale, unit, digits = (
-        (100.0, " %", 1) if kind == "pct" else (1.0, "", 4 if abs(value) < 1 else 1)
-    )
-    text = f"{value * scale:.{digits}f}{unit}"
+    if kind == "pct":
+        scale, unit, spec = 100.0, " %", ".1f"
+    elif kind == "ratio":
+        scale, unit, spec = 1.0, "", ".3g"
+    else:
+        scale, unit, spec = 1.0, "", ".4f" if abs(value) < 1 else ".1f"
+    text = f"{value * scale:{spec}}{unit}"
     if entry.get("ci95"):
         lo, hi = entry["ci95"]
-        text += f" [{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]"
+        text += f" [{lo * scale:{spec}}, {hi * scale:{spec}}]"
     if "n" in entry:
         text += f" (n={entry['n']})"
     elif "n_fake" in entry:
@@ -105,6 +110,15 @@ def _chance(entry):
 
 def _bound(value, what):
     return f"all {what}" if not value else f"at most {value} {what}"
+
+
+def resized(model) -> str:
+    """'128 px faces judged at 64 px' when a model's faces were resized to the dataset's size for
+    judging; '' when they were not (or an earlier evaluation did not record the sizes)."""
+    native, judged = model.get("image_size"), model.get("judged_at")
+    if not native or not judged or native == judged:
+        return ""
+    return f"{native} px faces judged at {judged} px"
 
 
 def _split_title(split):
@@ -134,6 +148,14 @@ def _overview(result) -> list[str]:
     lines += [
         f"- work directory: `{model['workdir']}` (config `{model['config']}`, checkpoint `{model['checkpoint']}`)",
         f"- labels.json matches the dataset's training identities: {model['labels_match_data']}",
+    ]
+    if resized(model):
+        lines.append(
+            f"- faces: the generator draws {model['image_size']} x {model['image_size']} px; they are"
+            f" judged at the dataset's {model['judged_at']} x {model['judged_at']} px (area-averaged"
+            " down, bilinear up), the size of the real faces and of the judges"
+        )
+    lines += [
         "- data: "
         + ", ".join(f"{s}: {d['identities']} identities" for s, d in result["data"].items()),
     ]
@@ -154,6 +176,10 @@ def _overview(result) -> list[str]:
         f"{fmt(c['identity'].get('heldout_real_top5'))}",
         f"  - gender classifier on held-out real faces: {fmt(c['gender'].get('heldout_real_accuracy'))}",
         f"- FID/KID: {result['fid_message']}",
+        "- top-octave spectral power (HF power in the comparison): the generated faces' mean power at"
+        " 0.5-1.0 of Nyquist (max-norm frequency, Hann-windowed luminance) over the real faces'; 1 = as"
+        " much fine detail as the real faces, above 1 = high-frequency artefacts (checkerboards),"
+        " below 1 = blur.",
         "- 95 % intervals: percentile bootstrap over samples (1000 resamples); n = samples behind each number."
         " Matching and retrieval use the identity classifier's embedder (cosine); impostors and galleries"
         f" are drawn with seed {result['options']['seed']}.",
@@ -234,6 +260,7 @@ def _comparison(result) -> list[str]:
     ]
     columns = [
         ("fid", "FID", "num"),
+        ("spectral_top_octave_ratio", "HF power", "num"),
         ("l1_pixels", "L1", "num"),
         ("cosine_same_identity", "cosine", "num"),
         ("identity_top1", "top-1", "pct"),
@@ -259,10 +286,18 @@ def _comparison(result) -> list[str]:
                 for k, _, kind in columns
             ]
             origin = f", from `{entry['source']}`" if entry.get("source") else ""
+            origin += f", {resized(entry)}" if resized(entry) else ""
             lines.append(
                 f"| {entry['name']} ({entry['config']}{origin}) | " + " | ".join(cells) + " |"
             )
         lines.append("")
+    if result.get("compare_figure"):
+        lines += [
+            f"Side by side in `{result['compare_figure']}`: per identity, the real face, then the face"
+            " each model judged here generated from the same utterance (this model first), at the"
+            " dataset's size.",
+            "",
+        ]
     return lines
 
 

@@ -1,6 +1,6 @@
 """Every metric of one model's faces on one split, judged against the real faces of that split: identity
 top-k and gender agreement (the judging classifiers), 1:2 matching, retrieval recall@k, cosine, pixel L1,
-Frechet distances and KID (see metrics.py and fid.py for each)."""
+Frechet distances, KID and the top octave's spectral power (see metrics.py and fid.py for each)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def split_metrics(generated: Generated, reference: Faces, judges: Judges, seen, 
     _matching(result, per_sample, generated, reference, query, real, seed)
     _retrieval(result, generated, reference, query, real, options.gallery_size, seed)
     _distances(result, generated, reference, query, real, extractor, seed)
+    _spectrum(result, generated, reference, seed)
     result["by_gender"] = {
         g: {
             key: metrics.summarize(values[generated.genders == g], seed=seed)
@@ -110,6 +111,20 @@ def _distances(result, generated: Generated, reference: Faces, query, real, extr
         if min(len(real_features), len(fake_features)) >= 2:
             mean, std = kid_from_features(real_features, fake_features, seed=seed)
             result["kid"] = {"value": mean, "std_over_subsets": std}
+
+
+def _spectrum(result, generated: Generated, reference: Faces, seed):
+    """The generated faces' top-octave spectral power over the real faces' (`metrics.top_octave_power`):
+    1 for as much fine detail as the real faces, above for high-frequency artefacts, below for blur."""
+    if generated.images.shape[1:3] != reference.images.shape[1:3]:
+        raise ValueError(
+            f"generated faces of {generated.images.shape[1:3]} px, real ones of"
+            f" {reference.images.shape[1:3]}: resize them first (generation.render(size=))"
+        )
+    real = reference.once("top_octave_power", lambda: metrics.top_octave_power(reference.images))
+    result["spectral_top_octave_ratio"] = metrics.power_ratio(
+        metrics.top_octave_power(generated.images), real, seed=seed
+    )
 
 
 def _fd(real, fake):
