@@ -301,6 +301,13 @@ CASES = [
         "--voices",
     ),
     (
+        "prepare-size-not-the-presets",
+        ["prepare", "--meta", "{meta}", "--voices", "{voices}", "--faces", "{faces}", "--out", NEW,
+         "--preset", "hq128", "--image-size", "64"],  # fmt: skip
+        2,
+        "--image-size 64 but the hq128 preset trains on 128 px faces",
+    ),
+    (
         "prepare-nothing-joins",
         ["prepare", "--meta", "{meta}", "--voices", "{voices}", "--faces", "{faces}", "--out", NEW],
         2,
@@ -317,6 +324,10 @@ CASES = [
             ("cpu-replicas-huge", ["--cpu-replicas", "100000"], "--cpu-replicas: must be at most"),
             ("strategy-typo", ["--strategy", "mirror"], "invalid choice: 'mirror'"),
             ("preset-typo", ["--preset", "tiyn"], "unknown preset 'tiyn'"),
+            ("seed-negative", ["--seed", "-1"], "--seed: must be at least 0"),
+            # 64-px faces to a 128-px preset
+            ("data-64px-to-hq128", ["--preset", "tiny128"], "faces are 64 px but the tiny128 preset"
+             " generates 128 px; prepare with --image-size 128"),  # fmt: skip
         ]
     ],
     *[
@@ -516,6 +527,15 @@ CASES = [
         2,
         "unknown preset 'big'",
     ),
+    (
+        "import-torch-hq128",
+        ["import-torch", "--voice", "{pth}", "--generator", "{pth}", "--workdir", NEW,
+         "--preset", "hq128"],  # fmt: skip
+        2,
+        "the hq128 preset is not the reference architecture (128 px faces, resize upsampling)",
+    ),
+    ("train-time-budget-0", ["train", "--data", "{data}", "--workdir", NEW, "--time-budget", "0"], 2,
+     "--time-budget: must be greater than 0"),  # fmt: skip
     ("info-classes-0", ["info", "--classes", "0"], 2, "--classes: must be at least 1, got 0"),
     ("info-preset", ["info", "--preset", "nope"], 2, "unknown preset 'nope'"),
     ("demo-identities-0", ["demo", "--out", NEW, "--identities", "0"], 2, "at least 1"),

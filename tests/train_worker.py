@@ -25,19 +25,19 @@ from s2f_tf.train.distribute import make_strategy  # noqa: E402
 NUM_CLASSES = 5
 
 
-def toy_batches(count, batch_size, seed=0):
+def toy_batches(count, batch_size, seed=0, image_size=64):
     rng = np.random.default_rng(seed)
     return {
         "voice": rng.standard_normal((count, batch_size, 30, 64)).astype("float32"),
         "voice_label": rng.integers(0, NUM_CLASSES, (count, batch_size)).astype("int32"),
-        "face": rng.uniform(-1, 1, (count, batch_size, 64, 64, 3)).astype("float32"),
+        "face": rng.uniform(-1, 1, (count, batch_size, image_size, image_size, 3)).astype("float32"),
         "face_label": rng.integers(0, NUM_CLASSES, (count, batch_size)).astype("int32"),
         "noise": rng.standard_normal((count, batch_size, 64)).astype("float32"),
     }
 
 
-def toy_dataset_fn(global_batch, slow=False):
-    data = toy_batches(16, global_batch)
+def toy_dataset_fn(global_batch, slow=False, image_size=64):
+    data = toy_batches(16, global_batch, image_size=image_size)
 
     def dataset_fn(context, start_step=0):
         dataset = tf.data.Dataset.from_tensor_slices(data).repeat().skip(start_step)

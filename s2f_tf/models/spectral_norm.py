@@ -47,6 +47,23 @@ class SpectralConv2D(keras.layers.Conv2D):
             self.u.assign(u)
         return ops.cast(ops.cast(kernel, "float32") / sigma, kernel.dtype)
 
+    def _own_variables(self):
+        return [self.kernel] + ([self.bias] if self.use_bias else []) + [self.u]
+
+    def save_own_variables(self, store):
+        if self.built:
+            for i, variable in enumerate(self._own_variables()):
+                store[str(i)] = variable
+
+    def load_own_variables(self, store):
+        own = self._own_variables()
+        if len(store) != len(own):
+            raise ValueError(
+                f"layer {self.name!r} expects {len(own)} variables (kernel, bias, u), got {len(store)}"
+            )
+        for i, variable in enumerate(own):
+            variable.assign(store[str(i)])
+
     def call(self, inputs, training=False):
         outputs = self.convolution_op(inputs, self.normalized_kernel(training))
         if self.use_bias:

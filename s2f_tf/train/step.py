@@ -100,6 +100,7 @@ class GANStep:
 
     def _discriminator_update(self, real, fake, face_label, scale):
         m = self.models
+        real = tf.convert_to_tensor(real)  # a tensor the R1 tape can watch
         batch = tf.shape(real)[0]
         with tf.GradientTape() as tape:
             with tf.GradientTape(watch_accessed_variables=False) as r1_tape:
