@@ -13,9 +13,14 @@ Stages, each skipped when its output exists (rerun to continue):
    GAN gets the same wall-clock seconds of training (tracing included) on the same machine.
 4. One `s2f evaluate` of every run on the 64-px data (the judges trained once; hq128's faces judged at
    64 px, downsampled), DIR/eval64, and hq128's own evaluation on the 128-px data, DIR/eval128_hq128_sS.
+   The judges are the demo's (the small preset's face network, trained on the data's real faces).
+
+Ablations of hq128 (`--presets hq128-noR1 ...`, see VARIANTS) train the same way into their own work
+directories; `s2f evaluate --compare` then judges them with the same (cached) judges.
 
 Prints a table of the runs (steps reached, seconds, load average) and writes DIR/study.json. Run it on
-an otherwise idle machine: the budget is wall-clock time.
+an otherwise idle machine: the budget is wall-clock time. `--tables` prints the metrics of an evaluation
+per run and per preset (mean and range over the seeds).
 """
 
 from __future__ import annotations
@@ -29,6 +34,12 @@ import time
 from pathlib import Path
 
 S2F = [sys.executable, "-m", "s2f_tf"]
+# Ablations of hq128: (base preset, config overrides); trained like the presets (`--presets NAME`).
+VARIANTS = {
+    "hq128-noR1": ("hq128", {"train": {"r1_gamma": 0.0}}),
+    "hq128-transpose": ("hq128", {"model": {"generator_upsample": "transpose"}}),
+    "hq128-noSN": ("hq128", {"model": {"spectral_norm": False}}),
+}
 
 
 def run(*args, log=None):
@@ -71,9 +82,19 @@ def train(out: Path, preset: str, seed: int, budget: float, weights: Path) -> di
     summary_path = workdir / "study_train.json"
     if summary_path.is_file():
         return json.loads(summary_path.read_text())
-    data = out / ("data128" if preset == "hq128" else "data64")
+    base, overrides = VARIANTS.get(preset, (preset, None))
+    data = out / ("data128" if base == "hq128" else "data64")
+    chosen = ["--preset", base]
+    if overrides:  # the variant's config.json, which `s2f train` then resumes from
+        from s2f_tf.config import preset as named
+        from s2f_tf.workdir import save_or_check_config
+
+        config = named(base).replace(**overrides).replace(pretrain={"seed": seed}, train={"seed": seed})
+        workdir.mkdir(parents=True, exist_ok=True)
+        save_or_check_config(workdir, config.replace(train={"mixed_precision": True}))
+        chosen = []
     load_before = os.getloadavg()
-    summary = run("train", "--data", data, "--workdir", workdir, "--preset", preset, "--seed", seed,
+    summary = run("train", "--data", data, "--workdir", workdir, *chosen, "--seed", seed,
                   "--mixed-precision", "--time-budget", budget, "--encoder", weights,
                   "--no-progress")  # fmt: skip
     summary["loadavg_before"] = [round(x, 2) for x in load_before]
@@ -82,14 +103,64 @@ def train(out: Path, preset: str, seed: int, budget: float, weights: Path) -> di
     return summary
 
 
-def evaluate(out: Path, runs: list[Path], hq_runs: list[Path]):
-    if not (out / "eval64" / "metrics.json").is_file():
-        run("evaluate", "--data", out / "data64", "--workdir", runs[0], "--out", out / "eval64",
-            "--compare", *runs[1:])  # fmt: skip
+def evaluate(out: Path, runs: list[Path], hq_runs: list[Path], name: str = "eval64"):
+    target = out / name
+    if not (target / "metrics.json").is_file():
+        compare = ["--compare", *runs[1:]] if len(runs) > 1 else []
+        run("evaluate", "--data", out / "data64", "--workdir", runs[0], "--out", target, *compare)
     for workdir in hq_runs:
         target = out / f"eval128_{workdir.name}"
         if not (target / "metrics.json").is_file():
             run("evaluate", "--data", out / "data128", "--workdir", workdir, "--out", target)
+
+
+METRICS = [  # (key, split, label, percent?)
+    ("matching", "unseen", "1:2 matching, unseen", True),
+    ("gender_agreement", "unseen", "gender agreement, unseen", True),
+    ("identity_top1", "train_heldout", "identity top-1, seen", True),
+    ("fd_face_embedding", "unseen", "Fréchet distance, judge space", False),
+    ("kid_face_embedding", "unseen", "KID, judge space", False),
+    ("spectral_top_octave_ratio", "unseen", "top-octave power ratio", False),
+]
+
+
+def _value(split, key):
+    entry = split.get(key) or {}
+    return entry.get("value")
+
+
+def tables(out: Path, name: str = "eval64") -> str:
+    """Markdown: every evaluated run of DIR/NAME/metrics.json, then each preset's mean and range."""
+    import numpy as np
+
+    result = json.loads((out / name / "metrics.json").read_text())
+    models = [result["model"], *result["compare"]]
+    lines = ["| run | GAN steps | " + " | ".join(m[2] for m in METRICS) + " |",
+             "|---|---|" + "---|" * len(METRICS)]  # fmt: skip
+    per_preset = {}
+    for model in models:
+        run_name = Path(model["workdir"]).name
+        train_summary = Path(model["workdir"]) / "study_train.json"
+        steps = json.loads(train_summary.read_text())["steps"] if train_summary.is_file() else "?"
+        cells = []
+        for key, split, _, percent in METRICS:
+            value = _value(model["splits"][split]["trained"], key)
+            per_preset.setdefault(run_name.rsplit("_s", 1)[0], {}).setdefault(key, []).append(value)
+            cells.append("-" if value is None else f"{100 * value:.1f} %" if percent else f"{value:.3g}")
+        lines.append(f"| {run_name} | {steps} | " + " | ".join(cells) + " |")
+    lines += ["", "| preset (mean [min, max] over seeds) | " + " | ".join(m[2] for m in METRICS) + " |",
+              "|---|" + "---|" * len(METRICS)]  # fmt: skip
+    for preset, values in per_preset.items():
+        cells = []
+        for key, _, _, percent in METRICS:
+            v = np.array([x for x in values[key] if x is not None], float) * (100 if percent else 1)
+            unit = " %" if percent else ""
+            spec = ".1f" if percent else ".3g"
+            cells.append(
+                "-" if not len(v) else f"{v.mean():{spec}}{unit} [{v.min():{spec}}, {v.max():{spec}}]"
+            )
+        lines.append(f"| {preset} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def main(argv=None):
@@ -97,19 +168,29 @@ def main(argv=None):
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--budget", type=float, default=240.0, help="GAN training seconds per run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--presets", nargs="+", default=["wen2019", "small", "hq128"])
+    parser.add_argument(
+        "--presets",
+        nargs="+",
+        default=["wen2019", "small", "hq128"],
+        help=f"presets or hq128 ablations ({', '.join(VARIANTS)})",
+    )
     parser.add_argument("--identities", type=int, default=120)
     parser.add_argument("--wen2019-pretrain-steps", type=int, default=200)
     parser.add_argument("--skip-evaluate", action="store_true")
+    parser.add_argument("--eval-name", default="eval64", help="DIR/NAME: the 64-px evaluation")
     parser.add_argument("--pretrain-only", action="store_true", help="stop after the encoders")
+    parser.add_argument("--tables", action="store_true", help="only print DIR/EVAL-NAME's tables")
     args = parser.parse_args(argv)
+    if args.tables:
+        print(tables(args.out, args.eval_name))
+        return
 
     started = time.perf_counter()
     corpus(args.out, args.identities)
     weights = {}  # every encoder first: the timed stage then runs back to back
     for seed in args.seeds:
         for preset in args.presets:
-            voice = "wen2019" if preset == "wen2019" else "small"
+            voice = "wen2019" if preset == "wen2019" else "small"  # hq128 shares small's encoder
             steps = args.wen2019_pretrain_steps if voice == "wen2019" else None
             weights[preset, seed] = encoder(args.out, voice, seed, steps)
     if args.pretrain_only:
@@ -119,9 +200,10 @@ def main(argv=None):
         for preset in args.presets:
             summary = train(args.out, preset, seed, args.budget, weights[preset, seed])
             results.append({"preset": preset, "seed": seed, **summary})
-    runs = [Path(r["workdir"]) for r in results]
+    # The first run evaluated sets the judges' architecture: the demo's (small), as in every report.
+    runs = sorted((Path(r["workdir"]) for r in results), key=lambda w: not w.name.startswith("small"))
     if not args.skip_evaluate:
-        evaluate(args.out, runs, [w for w in runs if w.name.startswith("hq128")])
+        evaluate(args.out, runs, [w for w in runs if w.name.startswith("hq128_")], args.eval_name)
     print("\n| run | GAN steps | seconds | s/step | stopped by | load before/after |")
     print("|---|---|---|---|---|---|")
     for r in results:

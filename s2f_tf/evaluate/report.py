@@ -29,6 +29,7 @@ ROWS = [
     ("fid", "FID (Inception)", "num"),
     ("kid", "KID (Inception)", "num"),
     ("fd_face_embedding", "Fréchet distance, face-embedding space", "num"),
+    ("kid_face_embedding", "KID, face-embedding space", "num"),
     ("spectral_top_octave_ratio", "top-octave spectral power, generated / real", "ratio"),
 ]
 
