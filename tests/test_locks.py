@@ -163,6 +163,8 @@ def test_a_second_s2f_train_is_refused_and_kill_9_frees_the_workdir(dataset, tmp
     assert cli.main([*argv, "--steps", str(steps)]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["resumed_from"] == steps and summary["steps_this_run"] == 0
+    # --encoder's weights are kept in the work directory, where evaluate and export read them.
+    assert (workdir / "voice_encoder.weights.h5").read_bytes() == encoder.read_bytes()
 
 
 def test_a_filesystem_without_locks_warns_and_still_works(tmp_path, monkeypatch, capsys):

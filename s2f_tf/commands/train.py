@@ -38,6 +38,17 @@ def check_encoder(path, config):
     load_encoder_weights(encoder, path, config)
 
 
+def keep_encoder(encoder, workdir):
+    """Make the work directory's voice encoder file the weights this GAN trains with (--encoder's,
+    copied atomically): evaluate, export and a resumed run read them there."""
+    from s2f_tf import workdir as wd
+    from s2f_tf.files import atomic_write_bytes
+
+    target = workdir / wd.ENCODER_WEIGHTS
+    if not target.exists() or not target.samefile(encoder):
+        atomic_write_bytes(target, encoder.read_bytes())
+
+
 def run(args):
     from pathlib import Path
 
@@ -54,6 +65,7 @@ def run(args):
         raise S2FError(f"no voice encoder weights at {encoder}: run s2f pretrain-voice first")
     check_encoder(encoder, config)
     with training_workdir(args, config, info, "train", config.train.batch_size) as strategy:
+        keep_encoder(encoder, Path(args.workdir))
         summary = train_gan(
             config,
             args.workdir,
