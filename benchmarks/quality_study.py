@@ -15,6 +15,9 @@ Stages, each skipped when its output exists (rerun to continue):
    64 px, downsampled), DIR/eval64, and hq128's own evaluation on the 128-px data, DIR/eval128_hq128_sS.
    The judges are the demo's (the small preset's face network, trained on the data's real faces).
 
+`--last-weights` also judges the last weights of the runs that keep a generator average (copies with
+`train.generator_ema` 0), in DIR/eval64_last.
+
 Ablations of hq128 (`--presets hq128-noR1 ...`, see VARIANTS) train the same way into their own work
 directories; `s2f evaluate --compare` then judges them with the same (cached) judges.
 
@@ -114,6 +117,28 @@ def evaluate(out: Path, runs: list[Path], hq_runs: list[Path], name: str = "eval
             run("evaluate", "--data", out / "data128", "--workdir", workdir, "--out", target)
 
 
+def last_weights(out: Path, runs: list[Path], name: str = "eval64_last"):
+    """The same checkpoints judged with the generator average off: a copy of each work directory whose
+    config has `train.generator_ema` > 0, with 0 in its config.json (DIR/runs_last/RUN_last), evaluated
+    together in DIR/NAME with the same (cached) judges."""
+    import shutil
+
+    copies = []
+    for workdir in runs:
+        config = json.loads((workdir / "config.json").read_text())
+        if not config["train"].get("generator_ema"):
+            continue
+        copy = out / "runs_last" / f"{workdir.name}_last"
+        if not copy.is_dir():
+            shutil.copytree(workdir, copy)
+            config["train"]["generator_ema"] = 0.0
+            (copy / "config.json").write_text(json.dumps(config, indent=2))
+        copies.append(copy)
+    if copies and not (out / name / "metrics.json").is_file():
+        compare = ["--compare", *copies[1:]] if len(copies) > 1 else []
+        run("evaluate", "--data", out / "data64", "--workdir", copies[0], "--out", out / name, *compare)
+
+
 METRICS = [  # (key, split, label, percent?)
     ("matching", "unseen", "1:2 matching, unseen", True),
     ("gender_agreement", "unseen", "gender agreement, unseen", True),
@@ -180,6 +205,11 @@ def main(argv=None):
     parser.add_argument("--eval-name", default="eval64", help="DIR/NAME: the 64-px evaluation")
     parser.add_argument("--pretrain-only", action="store_true", help="stop after the encoders")
     parser.add_argument("--tables", action="store_true", help="only print DIR/EVAL-NAME's tables")
+    parser.add_argument(
+        "--last-weights",
+        action="store_true",
+        help="also judge the averaged runs' last weights (DIR/EVAL-NAME_last)",
+    )
     args = parser.parse_args(argv)
     if args.tables:
         print(tables(args.out, args.eval_name))
@@ -204,6 +234,8 @@ def main(argv=None):
     runs = sorted((Path(r["workdir"]) for r in results), key=lambda w: not w.name.startswith("small"))
     if not args.skip_evaluate:
         evaluate(args.out, runs, [w for w in runs if w.name.startswith("hq128_")], args.eval_name)
+        if args.last_weights:
+            last_weights(args.out, runs, f"{args.eval_name}_last")
     print("\n| run | GAN steps | seconds | s/step | stopped by | load before/after |")
     print("|---|---|---|---|---|---|")
     for r in results:
