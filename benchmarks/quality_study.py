@@ -92,7 +92,9 @@ def train(out: Path, preset: str, seed: int, budget: float, weights: Path) -> di
         from s2f_tf.config import preset as named
         from s2f_tf.workdir import save_or_check_config
 
-        config = named(base).replace(**overrides).replace(pretrain={"seed": seed}, train={"seed": seed})
+        config = (
+            named(base).replace(**overrides).replace(pretrain={"seed": seed}, train={"seed": seed})
+        )
         workdir.mkdir(parents=True, exist_ok=True)
         save_or_check_config(workdir, config.replace(train={"mixed_precision": True}))
         chosen = []
@@ -136,7 +138,16 @@ def last_weights(out: Path, runs: list[Path], name: str = "eval64_last"):
         copies.append(copy)
     if copies and not (out / name / "metrics.json").is_file():
         compare = ["--compare", *copies[1:]] if len(copies) > 1 else []
-        run("evaluate", "--data", out / "data64", "--workdir", copies[0], "--out", out / name, *compare)
+        run(
+            "evaluate",
+            "--data",
+            out / "data64",
+            "--workdir",
+            copies[0],
+            "--out",
+            out / name,
+            *compare,
+        )
 
 
 METRICS = [  # (key, split, label, percent?)
@@ -171,7 +182,9 @@ def tables(out: Path, name: str = "eval64") -> str:
         for key, split, _, percent in METRICS:
             value = _value(model["splits"][split]["trained"], key)
             per_preset.setdefault(run_name.rsplit("_s", 1)[0], {}).setdefault(key, []).append(value)
-            cells.append("-" if value is None else f"{100 * value:.1f} %" if percent else f"{value:.3g}")
+            cells.append(
+                "-" if value is None else f"{100 * value:.1f} %" if percent else f"{value:.3g}"
+            )
         lines.append(f"| {run_name} | {steps} | " + " | ".join(cells) + " |")
     lines += ["", "| preset (mean [min, max] over seeds) | " + " | ".join(m[2] for m in METRICS) + " |",
               "|---|" + "---|" * len(METRICS)]  # fmt: skip
@@ -182,7 +195,9 @@ def tables(out: Path, name: str = "eval64") -> str:
             unit = " %" if percent else ""
             spec = ".1f" if percent else ".3g"
             cells.append(
-                "-" if not len(v) else f"{v.mean():{spec}}{unit} [{v.min():{spec}}, {v.max():{spec}}]"
+                "-"
+                if not len(v)
+                else f"{v.mean():{spec}}{unit} [{v.min():{spec}}, {v.max():{spec}}]"
             )
         lines.append(f"| {preset} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -231,7 +246,9 @@ def main(argv=None):
             summary = train(args.out, preset, seed, args.budget, weights[preset, seed])
             results.append({"preset": preset, "seed": seed, **summary})
     # The first run evaluated sets the judges' architecture: the demo's (small), as in every report.
-    runs = sorted((Path(r["workdir"]) for r in results), key=lambda w: not w.name.startswith("small"))
+    runs = sorted(
+        (Path(r["workdir"]) for r in results), key=lambda w: not w.name.startswith("small")
+    )
     if not args.skip_evaluate:
         evaluate(args.out, runs, [w for w in runs if w.name.startswith("hq128_")], args.eval_name)
         if args.last_weights:

@@ -62,7 +62,9 @@ class ModelConfig:
     voice_channels: tuple[int, ...] = (256, 384, 576, 864)  # Conv1d k3 s2 + BN + ReLU blocks.
     generator_channels: tuple[int, ...] = (1024, 512, 256, 128, 64)  # 4x4 seed, then x2 each.
     face_channels: tuple[int, ...] = (32, 64, 128, 256, 512)  # 1x1 stem, then /2 each.
-    image_size: int = 64  # = 4 * 2 ** (len(generator_channels) - 1) = 4 * 2 ** (len(face_channels) - 1)
+    image_size: int = (
+        64  # = 4 * 2 ** (len(generator_channels) - 1) = 4 * 2 ** (len(face_channels) - 1)
+    )
     # How the generator doubles its size: "transpose" (ConvTranspose k4 s2, the reference) or "resize"
     # (nearest-neighbour x2, then Conv k3 s1: no checkerboard; Odena et al. 2016, "Deconvolution and
     # Checkerboard Artifacts").

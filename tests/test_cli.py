@@ -51,7 +51,7 @@ def test_info_prints_parameter_counts_as_last_json_line():
     [
         (
             ["info", "--preset", "nope"],
-            "s2f info: error: unknown preset 'nope'; choose from wen2019, small, tiny",
+            "s2f info: error: unknown preset 'nope'; choose from wen2019, small, hq128, tiny, tiny128",
         ),
         (
             ["info", "--preset", "tiny", "--classes", "0"],

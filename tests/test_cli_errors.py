@@ -302,8 +302,21 @@ CASES = [
     ),
     (
         "prepare-size-not-the-presets",
-        ["prepare", "--meta", "{meta}", "--voices", "{voices}", "--faces", "{faces}", "--out", NEW,
-         "--preset", "hq128", "--image-size", "64"],  # fmt: skip
+        [
+            "prepare",
+            "--meta",
+            "{meta}",
+            "--voices",
+            "{voices}",
+            "--faces",
+            "{faces}",
+            "--out",
+            NEW,
+            "--preset",
+            "hq128",
+            "--image-size",
+            "64",
+        ],
         2,
         "--image-size 64 but the hq128 preset trains on 128 px faces",
     ),
@@ -326,8 +339,12 @@ CASES = [
             ("preset-typo", ["--preset", "tiyn"], "unknown preset 'tiyn'"),
             ("seed-negative", ["--seed", "-1"], "--seed: must be at least 0"),
             # 64-px faces to a 128-px preset
-            ("data-64px-to-hq128", ["--preset", "tiny128"], "faces are 64 px but the tiny128 preset"
-             " generates 128 px; prepare with --image-size 128"),  # fmt: skip
+            (
+                "data-64px-to-hq128",
+                ["--preset", "tiny128"],
+                "faces are 64 px but the tiny128 preset"
+                " generates 128 px; prepare with --image-size 128",
+            ),
         ]
     ],
     *[
@@ -529,13 +546,26 @@ CASES = [
     ),
     (
         "import-torch-hq128",
-        ["import-torch", "--voice", "{pth}", "--generator", "{pth}", "--workdir", NEW,
-         "--preset", "hq128"],  # fmt: skip
+        [
+            "import-torch",
+            "--voice",
+            "{pth}",
+            "--generator",
+            "{pth}",
+            "--workdir",
+            NEW,
+            "--preset",
+            "hq128",
+        ],
         2,
         "the hq128 preset is not the reference architecture (128 px faces, resize upsampling)",
     ),
-    ("train-time-budget-0", ["train", "--data", "{data}", "--workdir", NEW, "--time-budget", "0"], 2,
-     "--time-budget: must be greater than 0"),  # fmt: skip
+    (
+        "train-time-budget-0",
+        ["train", "--data", "{data}", "--workdir", NEW, "--time-budget", "0"],
+        2,
+        "--time-budget: must be greater than 0",
+    ),
     ("info-classes-0", ["info", "--classes", "0"], 2, "--classes: must be at least 1, got 0"),
     ("info-preset", ["info", "--preset", "nope"], 2, "unknown preset 'nope'"),
     ("demo-identities-0", ["demo", "--out", NEW, "--identities", "0"], 2, "at least 1"),

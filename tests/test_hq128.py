@@ -178,15 +178,27 @@ def test_time_budget_stops_training_with_a_checkpoint_and_a_rerun_continues(tmp_
     strategy = tf.distribute.get_strategy()
     dataset_fn = toy_dataset_fn(4, image_size=128)
     first = loop.train_gan(
-        config, tmp_path, dataset_fn, NUM_CLASSES, strategy, steps=50, progress=False,
+        config,
+        tmp_path,
+        dataset_fn,
+        NUM_CLASSES,
+        strategy,
+        steps=50,
+        progress=False,
         time_budget=1e-3,
-    )  # fmt: skip
+    )
     assert first["stopped_by"] == "time_budget" and first["steps"] == 1
     assert first["checkpoint"].endswith("ckpt-1")
     second = loop.train_gan(
-        config, tmp_path, dataset_fn, NUM_CLASSES, strategy, steps=3, progress=False,
+        config,
+        tmp_path,
+        dataset_fn,
+        NUM_CLASSES,
+        strategy,
+        steps=3,
+        progress=False,
         time_budget=600,
-    )  # fmt: skip
+    )
     assert second["stopped_by"] == "steps" and second["resumed_from"] == 1
     assert second["steps"] == 3
 
@@ -201,10 +213,26 @@ def test_tiny128_demo_trains_exports_generates_and_evaluates_at_128_px(tmp_path,
 
     out, models = tmp_path / "demo", tmp_path / "models" / "s2f_tiny128"
     argv = [
-        "demo", "--out", str(out), "--models", str(models), "--preset", "tiny128",
-        "--identities", "8", "--utterances", "3", "--faces", "3", "--pretrain-steps", "4",
-        "--train-steps", "4", "--classifier-steps", "5",
-    ]  # fmt: skip
+        "demo",
+        "--out",
+        str(out),
+        "--models",
+        str(models),
+        "--preset",
+        "tiny128",
+        "--identities",
+        "8",
+        "--utterances",
+        "3",
+        "--faces",
+        "3",
+        "--pretrain-steps",
+        "4",
+        "--train-steps",
+        "4",
+        "--classifier-steps",
+        "5",
+    ]
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert load_info(out / "data").image_size == 128  # prepare wrote the preset's size

@@ -30,7 +30,9 @@ def toy_batches(count, batch_size, seed=0, image_size=64):
     return {
         "voice": rng.standard_normal((count, batch_size, 30, 64)).astype("float32"),
         "voice_label": rng.integers(0, NUM_CLASSES, (count, batch_size)).astype("int32"),
-        "face": rng.uniform(-1, 1, (count, batch_size, image_size, image_size, 3)).astype("float32"),
+        "face": rng.uniform(-1, 1, (count, batch_size, image_size, image_size, 3)).astype(
+            "float32"
+        ),
         "face_label": rng.integers(0, NUM_CLASSES, (count, batch_size)).astype("int32"),
         "noise": rng.standard_normal((count, batch_size, 64)).astype("float32"),
     }

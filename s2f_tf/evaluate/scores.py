@@ -104,7 +104,9 @@ def _distances(result, generated: Generated, reference: Faces, query, real, extr
         seed=seed,
     )
     result["fd_face_embedding"] = _fd(real, query)
-    if min(len(real), len(query)) >= 2:  # KID in the judge's face-embedding space (no Inception needed)
+    if (
+        min(len(real), len(query)) >= 2
+    ):  # KID in the judge's face-embedding space (no Inception needed)
         mean, std = kid_from_features(real, query, seed=seed)
         result["kid_face_embedding"] = {"value": mean, "std_over_subsets": std}
     if extractor is not None:

@@ -62,9 +62,7 @@ def train_gan(
     """
     workdir = Path(workdir)
     train = config.train
-    if time_budget is not None and isinstance(
-        strategy, tf.distribute.MultiWorkerMirroredStrategy
-    ):
+    if time_budget is not None and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         # Each worker's clock would stop it at its own step, and the others would wait forever.
         raise S2FError("a time budget needs one host: workers could stop at different steps")
     total_steps = steps if steps is not None else train.steps
