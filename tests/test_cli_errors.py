@@ -217,6 +217,12 @@ CASES = [
         for label, extra, text in [
             ("image-size-0", ["--image-size", "0"], "--image-size: invalid choice: 0"),
             ("image-size-65", ["--image-size", "65"], "invalid choice: 65"),
+            (
+                "size-not-the-presets",
+                ["--preset", "hq128", "--image-size", "64"],
+                "--image-size 64 but the hq128 preset trains on 128 px faces",
+            ),
+            ("preset-typo", ["--preset", "hq12"], "unknown preset 'hq12'"),
             ("fraction-1", ["--heldout-fraction", "1"], "must be less than 1"),
             ("fraction-nan", ["--heldout-fraction", "nan"], "finite"),
             ("fraction-negative", ["--heldout-fraction", "-0.1"], "at least 0"),
@@ -299,26 +305,6 @@ CASES = [
         ["prepare", "--meta", "{meta}", "--voices", "{file}", "--faces", "{faces}", "--out", NEW],
         2,
         "--voices",
-    ),
-    (
-        "prepare-size-not-the-presets",
-        [
-            "prepare",
-            "--meta",
-            "{meta}",
-            "--voices",
-            "{voices}",
-            "--faces",
-            "{faces}",
-            "--out",
-            NEW,
-            "--preset",
-            "hq128",
-            "--image-size",
-            "64",
-        ],
-        2,
-        "--image-size 64 but the hq128 preset trains on 128 px faces",
     ),
     (
         "prepare-nothing-joins",
@@ -528,38 +514,23 @@ CASES = [
         2,
         "none.pth: no such file",
     ),
-    (
-        "import-torch-preset",
-        [
-            "import-torch",
-            "--voice",
-            "{pth}",
-            "--generator",
-            "{pth}",
-            "--workdir",
-            NEW,
-            "--preset",
-            "big",
-        ],
-        2,
-        "unknown preset 'big'",
-    ),
-    (
-        "import-torch-hq128",
-        [
-            "import-torch",
-            "--voice",
-            "{pth}",
-            "--generator",
-            "{pth}",
-            "--workdir",
-            NEW,
-            "--preset",
-            "hq128",
-        ],
-        2,
-        "the hq128 preset is not the reference architecture (128 px faces, resize upsampling)",
-    ),
+    *[
+        (
+            f"import-torch-{label}",
+            ["import-torch", "--voice", "{pth}", "--generator", "{pth}", "--workdir", NEW, *extra],
+            2,
+            text,
+        )
+        for label, extra, text in [
+            ("preset", ["--preset", "big"], "unknown preset 'big'"),
+            (
+                "hq128",
+                ["--preset", "hq128"],
+                "the hq128 preset is not the reference architecture (128 px faces, resize"
+                " upsampling)",
+            ),
+        ]
+    ],
     (
         "train-time-budget-0",
         ["train", "--data", "{data}", "--workdir", NEW, "--time-budget", "0"],
