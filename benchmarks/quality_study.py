@@ -38,10 +38,12 @@ from pathlib import Path
 
 S2F = [sys.executable, "-m", "s2f_tf"]
 # Ablations of hq128: (base preset, config overrides); trained like the presets (`--presets NAME`).
+R1 = {"train": {"r1_gamma": 1.0}}
 VARIANTS = {
-    "hq128-noR1": ("hq128", {"train": {"r1_gamma": 0.0}}),
-    "hq128-transpose": ("hq128", {"model": {"generator_upsample": "transpose"}}),
+    "hq128-R1": ("hq128", R1),
+    "hq128-R1-transpose": ("hq128", {**R1, "model": {"generator_upsample": "transpose"}}),
     "hq128-noSN": ("hq128", {"model": {"spectral_norm": False}}),
+    "hq128-bce": ("hq128", {"train": {"adversarial_loss": "bce"}}),
 }
 
 

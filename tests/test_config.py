@@ -61,13 +61,14 @@ def test_hq128_goes_beyond_the_recipe_at_128_px():
     m, t = hq.model, hq.train
     assert m.image_size == 128 and len(m.generator_channels) == len(m.face_channels) == 6
     assert (m.generator_upsample, m.spectral_norm) == ("resize", True)
-    assert (t.adversarial_loss, t.r1_gamma, t.generator_ema) == ("hinge", 1.0, 0.999)
+    assert (t.adversarial_loss, t.r1_gamma, t.generator_ema) == ("hinge", 0.0, 0.999)
     # The same voice side as the demo: its pretrained encoder serves both.
     assert hq.audio == small.audio and m.voice_channels == small.model.voice_channels
     assert hq.pretrain == small.pretrain
     tiny128 = preset("tiny128")  # the tests' 128-px path: tiny sizes, hq128's choices
     assert tiny128.model.image_size == 128 and tiny128.audio == preset("tiny").audio
     assert (tiny128.model.generator_upsample, tiny128.train.adversarial_loss) == ("resize", "hinge")
+    assert tiny128.train.r1_gamma == 1.0  # the R1 code path, tested on the tiny sizes
 
 
 def test_model_config_checks_sizes_and_choices():
