@@ -71,7 +71,6 @@ def resolve_config(args, section: str):
         overrides["steps"] = args.steps
     if args.batch_size is not None:
         overrides["batch_size"] = args.batch_size
-
     for key in ("mixed_precision", "jit_compile"):
         if getattr(args, key, None):
             overrides[key] = True
