@@ -4,7 +4,7 @@ Data flows one way: the data source gives real faces and whole test utterances (
 directory's voice encoder and generator turn each utterance into a face; classifiers trained on real
 faces of the training identities (`classifiers.py`; trained once per dataset and options, then reused from
 `judge_store.py`) judge them; `scores.py` (with `metrics.py` / `fid.py`) gives the numbers; `figures.py`
-and `report.py` write them. Every model (the trained generator, the untrained baseline and any compared work directory) is
+and `report.py` write them (`evaluation_figures.py` assembles the pictures). Every model (the trained generator, the untrained baseline and any compared work directory) is
 judged by the same classifiers, trials and galleries (one seed), on faces of the dataset's size
 (`generation.render(size=)`): a 128 px generator's faces are area-averaged to a 64 px dataset's.
 
@@ -24,12 +24,10 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-
 from s2f_tf.errors import S2FError
-from s2f_tf.evaluate import figures, report
+from s2f_tf.evaluate import evaluation_figures, report
 from s2f_tf.evaluate.fid import inception_extractor
-from s2f_tf.evaluate.generation import Generated, embed_voices, render, untrained_generator
+from s2f_tf.evaluate.generation import embed_voices, render, untrained_generator
 from s2f_tf.evaluate.judge_store import load_or_train
 from s2f_tf.evaluate.judges import (
     Faces,
@@ -38,9 +36,8 @@ from s2f_tf.evaluate.judges import (
     split_info,
 )
 from s2f_tf.evaluate.scores import split_metrics
-from s2f_tf.evaluate.sources import UNSEEN, choose, lookup
+from s2f_tf.evaluate.sources import SEEN, UNSEEN, choose, lookup
 
-SEEN = "train_heldout"
 SPLITS = ("train_heldout", "val", "test", UNSEEN)
 
 
@@ -166,54 +163,21 @@ def evaluate_model(
             if kind == "trained":
                 model["image_size"], model["judged_at"] = faces.native_size, size
                 if first_faces is not None and split in first_faces:
-                    first_faces[split] = first_faces_of(faces, options.grid_identities)
+                    first_faces[split] = evaluation_figures.first_faces_of(
+                        faces, options.grid_identities
+                    )
             model["splits"][split][kind] = split_metrics(
                 faces, reference, judges, seen, options, extractor
             )
             if out is not None:
-                names_of_split = split_info(info, "train" if seen else split)["names"]
-                path = Path(out) / f"grid_{split}_{kind}.png"
-                grid_rows = _grid_rows(faces, reference, names_of_split, options.grid_identities)
-                shown = max(len(generated) for _, _, generated in grid_rows)
-                title = (
-                    f"{model['name']} ({kind} generator), {split}: real face | faces from"
-                    f" {shown} utterance{'s' if shown > 1 else ''}"
+                names = split_info(info, "train" if seen else split)["names"]
+                model["figures"].append(
+                    evaluation_figures.split_grid(
+                        out, model["name"], kind, split, faces, reference, names, options
+                    )
                 )
-                figures.face_grid(grid_rows, title).save(path)
-                model["figures"].append(path.name)
             del faces
     return model
-
-
-def first_faces_of(generated: Generated, count) -> Generated:
-    """The faces from the first utterance of each of the first `count` identities (label order): the
-    utterance selection is seeded and shared, so every model evaluated in one run has the same ones."""
-    first = [
-        int(np.flatnonzero(generated.labels == label)[0]) for label in np.unique(generated.labels)
-    ]
-    first = np.array(first[:count], np.int64)
-    return Generated(
-        generated.images[first],
-        generated.labels[first],
-        generated.genders[first],
-        [generated.utterances[i] for i in first],
-        generated.native_size,
-    )
-
-
-def _grid_rows(generated: Generated, reference: Faces, names, count):
-    rows = []
-    for label in np.unique(generated.labels)[:count]:
-        own = np.flatnonzero(generated.labels == label)[:3]
-        real = np.flatnonzero(reference.labels == label)
-        rows.append(
-            (
-                f"{lookup(names, int(label))} ({generated.genders[own[0]]})",
-                reference.images[real[0]] if len(real) else None,
-                [generated.images[i] for i in own],
-            )
-        )
-    return rows
 
 
 # === The whole evaluation ===
@@ -285,12 +249,12 @@ def evaluate(
         if kept[shown] is not None:  # a work directory judged here, not an earlier evaluation
             pictured.append((result["compare"][-1]["name"], kept[shown]))
     result["compare_figure"] = (
-        _compare_figure(shown, pictured, references[shown], info, out)
+        evaluation_figures.compare_figure(shown, pictured, references[shown], info, out)
         if len(pictured) > 1
         else None
     )
     del references, kept, pictured
-    result["figures"] = _figures(result["model"], workdir, out)
+    result["figures"] = evaluation_figures.model_figures(result["model"], workdir, out)
     if result["compare_figure"]:
         result["figures"].append(result["compare_figure"])
     result["proof_of_learning"] = report.proof_of_learning(result["model"])
@@ -323,15 +287,6 @@ def _feature_extractor(extractor, options):
     return extractor, "custom feature extractor" if extractor is not None else "FID/KID disabled"
 
 
-def _figures(model, workdir, out) -> list[str]:
-    """The model's face grids, the training curves and the per-gender bars (file names under `out`)."""
-    written = list(model["figures"]) + _curve_figures(workdir, out)
-    gender_figure = _gender_figure(model, out)
-    if gender_figure:
-        written.append(gender_figure)
-    return written
-
-
 def _compare_entry(
     path, source, info, judges, options, extractor, references=None, first_faces=None
 ):
@@ -362,72 +317,3 @@ def _compare_entry(
 def picture_split(options):
     """The split of the comparison picture: the first unseen one evaluated ("unseen", "test" or "val")."""
     return next((split for split in options.splits if split != SEEN), None)
-
-
-def _compare_figure(split, pictured, reference: Faces, info, out):
-    """compare_<split>.png: per identity, its real face, then each model's face from the same utterance
-    (the main model first, then the compared work directories in order); returns the file name.
-
-    `pictured`: [(model name, `first_faces_of` its trained generator's faces)]; a model without a face
-    from the main model's utterance of an identity gets an empty frame there.
-    """
-    names = split_info(info, split)["names"]
-    main = pictured[0][1]
-    rows = []
-    for label, gender, utterance in zip(main.labels, main.genders, main.utterances, strict=True):
-        real = np.flatnonzero(reference.labels == label)
-        generated = []
-        for _, faces in pictured:
-            same = np.flatnonzero(
-                (faces.labels == label) & (np.asarray(faces.utterances) == utterance)
-            )
-            generated.append(faces.images[same[0]] if len(same) else None)
-        rows.append(
-            (
-                f"{lookup(names, int(label))} ({gender})",
-                reference.images[real[0]] if len(real) else None,
-                generated,
-            )
-        )
-    path = Path(out) / f"compare_{split}.png"
-    title = f"{split}: the real face, then each model's face from the same utterance"
-    headers = ["real", *(name for name, _ in pictured)]
-    figures.face_grid(rows, title, headers=headers).save(path)
-    return path.name
-
-
-def _curve_figures(workdir, out):
-    from s2f_tf import workdir as wd
-
-    logs = Path(workdir) / wd.LOGS
-    written = []
-    if not logs.is_dir():
-        return written
-    for run, scalars in figures.read_scalars(logs).items():
-        slug = "root" if run == "." else run.replace("/", "_")
-        path = Path(out) / f"curves_{slug}.png"
-        figures.training_curves(scalars, f"{Path(workdir).name}/{run}").save(path)
-        written.append(path.name)
-    return written
-
-
-def _gender_figure(model, out):
-    groups, reference = {}, {}
-    for split, kinds in model["splits"].items():
-        by_gender = kinds["trained"]["by_gender"]
-        keys = ["gender_agreement", "matching"] + (["identity_top1"] if split == SEEN else [])
-        for key in keys:
-            label = f"{key.replace('_', ' ')} ({'seen' if split == SEEN else split})"
-            groups[label] = {g: by_gender[g][key] for g in by_gender if key in by_gender[g]}
-            if key == "matching":
-                reference[label] = 0.5
-            if key == "identity_top1":
-                reference[label] = kinds["trained"]["identity_top1"].get("chance", 0)
-    if not groups:
-        return None
-    path = Path(out) / "by_gender.png"
-    size = (max(560, 150 * len(groups)), 300)
-    figures.bar_chart(
-        groups, f"{model['name']}: per speaker gender (trained)", reference=reference, size=size
-    ).save(path)
-    return path.name

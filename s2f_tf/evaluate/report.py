@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from s2f_tf.evaluate.sources import SEEN
 from s2f_tf.files import atomic_write_json, atomic_write_text
 
 METRICS = "metrics.json"  # what an evaluation writes into its output directory
 REPORT = "report.md"
 
-SEEN = "train_heldout"
 
 # (metric key, label, kind): kind "pct" = fraction shown in %, "num" = plain number, "ratio" = a ratio
 # shown to 3 significant digits.

@@ -17,6 +17,7 @@ import numpy as np
 from s2f_tf.data.info import load_info
 from s2f_tf.errors import S2FError
 
+SEEN = "train_heldout"  # held-out utterances of the training identities
 UNSEEN = "unseen"  # val and test together: every identity that training never saw
 UNSEEN_PARTS = ("val", "test")
 KINDS = {"voices": "voices_per_label", "faces": "faces_per_label"}
