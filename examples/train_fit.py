@@ -26,7 +26,7 @@ import tensorflow as tf
 from s2f_tf import workdir as wd
 from s2f_tf.data.info import load_info
 from s2f_tf.models import build_models
-from s2f_tf.models.optimizers import adam
+from s2f_tf.models.optimizers import adam, generator_adam
 from s2f_tf.serving import QUANTIZATIONS
 from s2f_tf.serving.export import export
 from s2f_tf.train.builder import load_encoder_weights
@@ -48,8 +48,7 @@ def train_and_export(
     models = build_models(config, num_classes)
     load_encoder_weights(models.voice_encoder, Path(workdir) / wd.ENCODER_WEIGHTS, config)
     gan = VoiceToFaceGAN(models, audio=config.audio)
-    g_optimizer = adam(config.train, ema_momentum=config.train.generator_ema)
-    gan.compile(g_optimizer=g_optimizer, d_optimizer=adam(config.train))
+    gan.compile(g_optimizer=generator_adam(config.train), d_optimizer=adam(config.train))
     # 3. fit(): TensorBoard scalars; BackupAndRestore resumes a killed run at its last finished epoch.
     per_epoch = min(steps_per_epoch, steps)
     history = gan.fit(

@@ -111,6 +111,10 @@ class TrainConfig:
     # Momentum of an exponential moving average of the generator's weights, which evaluation and export
     # then use (Keras Adam use_ema). 0 = off, as in the reference; not part of the recipe.
     generator_ema: float = 0.0
+    # Ramp the average's momentum up: min(generator_ema, (1 + t) / (10 + t)) at update t, as
+    # tf.train.ExponentialMovingAverage(num_updates=t) does, so that a short run's average does not keep
+    # generator_ema ** t of the random initial weights (models/optimizers.py `Adam`).
+    generator_ema_warmup: bool = False
     # The adversarial terms: "bce" (the reference's non-saturating BCE) or "hinge" (Lim & Ye 2017;
     # Miyato et al. 2018). The identity terms are the same for both.
     adversarial_loss: str = "bce"
@@ -216,6 +220,7 @@ def _small() -> Config:
             batch_size=32,
             steps=6000,
             generator_ema=0.999,  # evaluate/export the averaged generator (see RESULTS-matching.md)
+            generator_ema_warmup=True,
             checkpoint_every=250,
             log_every=25,
             image_every=500,
@@ -255,7 +260,8 @@ def _hq128() -> Config:
             "generator_upsample": "resize",
             "spectral_norm": True,
         },
-        train={"adversarial_loss": "hinge"},
+        # Its figures (RESULTS-quality.md) were measured with the constant-momentum average.
+        train={"adversarial_loss": "hinge", "generator_ema_warmup": False},
     )
 
 

@@ -159,9 +159,9 @@ def load_inference_models(workdir):
         raise S2FError(f"{workdir}: no GAN checkpoint under {CHECKPOINTS}/ (run s2f train)")
     objects = {"generator": generator}
     if config.train.generator_ema > 0:  # the moving average lives in the generator's optimizer
-        from s2f_tf.models.optimizers import adam
+        from s2f_tf.models.optimizers import generator_adam
 
-        objects["g_optimizer"] = adam(config.train, ema_momentum=config.train.generator_ema)
+        objects["g_optimizer"] = generator_adam(config.train)
         objects["g_optimizer"].build(generator.trainable_variables)
     try:
         status = tf.train.Checkpoint(**objects).restore(checkpoint).expect_partial()

@@ -10,7 +10,7 @@ import keras
 from s2f_tf.config import Config
 from s2f_tf.errors import S2FError, first_line
 from s2f_tf.models import build_models
-from s2f_tf.models.optimizers import adam
+from s2f_tf.models.optimizers import adam, generator_adam
 from s2f_tf.train.step import GANStep
 
 
@@ -70,7 +70,7 @@ def build_gan(config: Config, num_classes: int, encoder_weights=None) -> GANStep
     models.voice_encoder.trainable = False
     step = GANStep(
         models,
-        adam(config.train, ema_momentum=config.train.generator_ema),
+        generator_adam(config.train),
         adam(config.train),
         embedding_noise=config.train.embedding_noise,
         audio=config.audio,
