@@ -24,6 +24,9 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     # for each held-out test identity.
     faces_line = printed.index(f"(real | generated): {summary['faces_png']}")
     assert faces_line < printed.index("=== s2f evaluate")
+    # The demo's evaluation leaves FID/KID out (minutes of InceptionV3 on 2 cores) unless --fid.
+    evaluate_line = printed[printed.index("=== s2f evaluate") :].splitlines()[0]
+    assert evaluate_line.endswith(" --no-fid")
     test_ids = len(load_info(tmp_path / "demo" / "data").names("test"))
     with Image.open(summary["faces_png"]) as image:  # figures.face_grid: 150 px labels, 2x faces
         assert image.size == (150 + 2 * (128 + 4), 36 + min(8, test_ids) * (128 + 4))

@@ -98,7 +98,8 @@ def _module(name):
 
 
 def precision_choice(precision: str) -> dict:
-    """The GAN training precision and why: `auto` is mixed_bfloat16 where bf16 runs natively."""
+    """The GAN training precision and why: `auto` is mixed_bfloat16 where bf16 is faster (AMX or an
+    Ampere-or-later GPU: `fast_bfloat16`)."""
     if precision != "auto":
         return {"precision": precision, "chosen_by": "--precision"}
     from s2f_tf.train.builder import fast_bfloat16
@@ -108,7 +109,9 @@ def precision_choice(precision: str) -> dict:
         "precision": "mixed_bfloat16" if native else "float32",
         "chosen_by": "auto: "
         + (
-            "native bf16 here" if native else "no native bf16 here (bf16 would be emulated, slower)"
+            "bf16 is faster here (AMX or a recent GPU)"
+            if native
+            else "no AMX or recent GPU here (bf16 would be slower than float32)"
         ),
     }
 
@@ -133,10 +136,15 @@ def model_stages(args, data, work, precision):
     yield "train", train
 
 
-def evaluate_flags(args, data, work, out, name, compare=()):
+def evaluate_flags(args, data, work, out, name, compare=(), fid=True):
+    """`s2f evaluate`'s arguments; `fid=False` adds --no-fid."""
     argv = flags(data=data, workdir=work, out=out, name=name,
                   classifier_steps=args.classifier_steps)  # fmt: skip
-    return argv + (["--compare", *map(str, compare)] if compare else [])
+    return (
+        argv
+        + (["--compare", *map(str, compare)] if compare else [])
+        + ([] if fid else ["--no-fid"])
+    )
 
 
 def flags(**values) -> list[str]:

@@ -16,8 +16,9 @@ from s2f_tf.train.step import GANStep
 
 def fast_bfloat16(cpuinfo: str | None = None) -> bool:
     """Whether mixed_bfloat16 speeds training up here: an NVIDIA GPU of compute capability >= 8.0, or a
-    CPU with AMX-BF16 / AVX512-BF16 instructions (oneDNN runs bf16 convolutions on them; elsewhere bf16
-    is emulated and slower than float32, see benchmarks/RESULTS-performance.md).
+    CPU with AMX-BF16 tiles. With AVX512-BF16 alone (AMD Zen 4) oneDNN's bf16 convolutions are slower than
+    float32 ones, and elsewhere bf16 is emulated, slower still (benchmarks/cpu_isa.py,
+    benchmarks/RESULTS-performance.md).
 
     `cpuinfo`: the text of /proc/cpuinfo (read when None; a machine without it counts as no bf16).
     """
@@ -33,7 +34,7 @@ def fast_bfloat16(cpuinfo: str | None = None) -> bool:
         except OSError:
             return False
     flags = set(cpuinfo.split())
-    return bool(flags & {"amx_bf16", "avx512_bf16"})
+    return "amx_bf16" in flags
 
 
 @contextlib.contextmanager
