@@ -174,6 +174,25 @@ def test_a_128_px_generator_is_judged_at_the_datasets_64_px(judged, monkeypatch,
     assert report.resized({**model, "image_size": 64}) == "" == report.resized({"name": "old"})
 
 
+def test_judge_batches_are_shuffled_flipped_and_untuned():
+    """The judges' input: every face once per epoch, flipped or not, in [-1, 1]; tf.data's autotuning is
+    off (its thread could hold the iterator's teardown for ~40 s)."""
+    from s2f_tf.evaluate.classifiers import _shuffled_faces
+
+    images = np.stack([np.full((4, 4, 3), 10 * i, np.uint8) for i in range(6)])
+    images[:, :, 0] = 255  # the left column marks the orientation
+    dataset = _shuffled_faces(images, np.arange(6), batch_size=3, seed=0)
+    assert dataset.options().autotune.enabled is False
+    faces, labels = zip(*[(x.numpy(), y.numpy()) for x, y in dataset.take(2)], strict=True)
+    faces, labels = np.concatenate(faces), np.concatenate(labels)
+    assert sorted(labels) == list(range(6))  # one epoch: each face once
+    assert faces.min() >= -1.0 and faces.max() <= 1.0
+    for face, label in zip(faces, labels, strict=True):
+        body = np.isclose(face[:, 1:3], 10 * label / 127.5 - 1.0, atol=1e-6).all()
+        left, right = np.isclose(face[:, 0], 1.0).all(), np.isclose(face[:, -1], 1.0).all()
+        assert body and left != right  # the face itself, its marked column on one side
+
+
 def test_holdout_split_keeps_one_face_per_identity_aside():
     labels = np.array([0, 0, 0, 0, 0, 1, 2, 2])
     train, held = judges_module.holdout_split(labels, 0.2, seed=0)

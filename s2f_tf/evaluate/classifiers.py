@@ -188,6 +188,10 @@ def _shuffled_faces(images, labels, batch_size, seed):
         image = tf.image.random_flip_left_right(tf.gather(all_images, index), seed=seed)
         return to_unit_range(image), tf.gather(all_labels, index)
 
+    # Nothing here is tuned (a sequential map, a fixed prefetch), and tf.data's autotuning thread can hold
+    # the iterator's teardown for up to ~40 s (benchmarks/RESULTS-matching.md): off.
+    options = tf.data.Options()
+    options.autotune.enabled = False
     return (
         tf.data.Dataset.range(len(images))
         .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
@@ -195,6 +199,7 @@ def _shuffled_faces(images, labels, batch_size, seed):
         .map(prepare)
         .batch(batch_size)
         .prefetch(2)
+        .with_options(options)
     )
 
 
