@@ -48,7 +48,8 @@ def train_and_export(
     models = build_models(config, num_classes)
     load_encoder_weights(models.voice_encoder, Path(workdir) / wd.ENCODER_WEIGHTS, config)
     gan = VoiceToFaceGAN(models, audio=config.audio)
-    gan.compile(g_optimizer=generator_adam(config.train), d_optimizer=adam(config.train))
+    g_optimizer = generator_adam(config.train)  # with the config's generator average
+    gan.compile(g_optimizer=g_optimizer, d_optimizer=adam(config.train))
     # 3. fit(): TensorBoard scalars; BackupAndRestore resumes a killed run at its last finished epoch.
     per_epoch = min(steps_per_epoch, steps)
     history = gan.fit(

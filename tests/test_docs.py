@@ -73,3 +73,25 @@ def test_api_from_torch_signature():
         "generator_path",
         "config",
     ]
+
+
+def test_readme_seed_table_is_the_committed_run():
+    """README's Table 2 excerpt shows the numbers of docs/seed_tables.md (the committed output of `s2f demo
+    --seed-tables`): each (model, voices) row's FD, L1 and cosine, to the digits shown."""
+    docs = (README.parent / "docs" / "seed_tables.md").read_text()
+    unseen = docs[docs.index("### Unseen identities") : docs.index("### Training identities")]
+    committed = {}
+    for row in re.findall(r"^\| (general|female|male) \| (\w+) voices \|(.*)$", unseen, re.M):
+        cells = [c.strip() for c in row[2].split("|")]
+        committed[(row[0], row[1])] = [float(c) for c in cells[3:6]]  # FD, L1, cosine
+    shown = {}
+    for row in re.findall(
+        r"^\| (general|female|male) \| (\w+) voices \(\d+\) \|(.*)$", README.read_text(), re.M
+    ):
+        cells = [c.strip() for c in row[2].split("|")]
+        shown[(row[0], row[1])] = [float(c.replace(",", "")) for c in cells[:3]]
+    assert len(committed) == 5 and shown.keys() == committed.keys()
+    for key, (fd, l1, cosine) in shown.items():
+        want_fd, want_l1, want_cosine = committed[key]
+        assert abs(fd - want_fd) <= 0.005 * want_fd, key  # docs print FD with 3 significant digits
+        assert (l1, cosine) == (want_l1, want_cosine), key

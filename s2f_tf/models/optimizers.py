@@ -30,7 +30,9 @@ class Adam(keras.optimizers.Adam):
         momentum = ops.where(
             ops.equal(step, 0.0), 0.0, ops.minimum(self.ema_momentum, (1.0 + step) / (10.0 + step))
         )
-        for var, average in zip(trainable_variables, self._model_variables_moving_average):
+        for var, average in zip(
+            trainable_variables, self._model_variables_moving_average, strict=True
+        ):
             if average is not None:
                 m = ops.cast(momentum, var.dtype)
                 average.assign(ops.add(ops.multiply(m, average), ops.multiply(1.0 - m, var)))
