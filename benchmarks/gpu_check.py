@@ -82,6 +82,7 @@ from pathlib import Path
 
 STARTED = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import s2f_tf  # noqa: E402,F401 - before TensorFlow starts: its oneDNN kernels on (s2f_tf.onednn)
 
 SCHEMA = "s2f_tf.gpu_check/1"
 LATENCY_SECONDS = (1, 3, 10)

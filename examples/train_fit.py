@@ -20,6 +20,9 @@ import shutil
 import sys
 from pathlib import Path
 
+import s2f_tf  # noqa: F401 - first: TensorFlow's oneDNN kernels on before TensorFlow starts
+
+# isort: split
 import keras
 import tensorflow as tf
 

@@ -16,6 +16,10 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ["S2F_NO_DOWNLOAD"] = "1"
 
 import pytest  # noqa: E402
+
+import s2f_tf  # noqa: E402,F401 - before TensorFlow, as users run it: oneDNN on (s2f_tf.onednn)
+
+# isort: split
 import tensorflow as tf  # noqa: E402
 
 _cpus = tf.config.list_physical_devices("CPU")

@@ -173,6 +173,7 @@ def run(args):
         stage(name, argv, timings)
     for name, argv in model_stages(args, data, work, precision["precision"]):
         stage(name, argv, timings)
+    from s2f_tf import onednn
     from s2f_tf import workdir as wd
     from s2f_tf.evaluate.report import REPORT
 
@@ -203,6 +204,7 @@ def run(args):
         "tflite": {k: v["path"] for k, v in exported["tflite"].items()},
         "tensorboard": f"tensorboard --logdir {work / wd.LOGS}",
         **precision,
+        "cpu_kernels": onednn.state(),
         "stages": timings,
         "skipped": stages.skipped,
     }

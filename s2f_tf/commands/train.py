@@ -49,9 +49,21 @@ def keep_encoder(encoder, workdir):
         atomic_write_bytes(target, encoder.read_bytes())
 
 
+def warn_if_slow_bfloat16(config) -> None:
+    """One line on standard error where --mixed-precision makes training slower here."""
+    import sys
+
+    from s2f_tf.train.builder import bfloat16_warning
+
+    warning = bfloat16_warning() if config.train.mixed_precision else None
+    if warning:
+        print(f"s2f train: warning: {warning}", file=sys.stderr, flush=True)
+
+
 def run(args):
     from pathlib import Path
 
+    from s2f_tf import onednn
     from s2f_tf import workdir as wd
     from s2f_tf.commands.common import training_inputs, training_workdir
     from s2f_tf.data import pipeline
@@ -64,6 +76,7 @@ def run(args):
     if not encoder.is_file():
         raise S2FError(f"no voice encoder weights at {encoder}: run s2f pretrain-voice first")
     check_encoder(encoder, config)
+    warn_if_slow_bfloat16(config)
     with training_workdir(args, config, info, "train", config.train.batch_size) as strategy:
         keep_encoder(encoder, Path(args.workdir))
         summary = train_gan(
@@ -77,4 +90,4 @@ def run(args):
             progress=not args.no_progress,
             time_budget=args.time_budget,
         )
-    return {**summary, "features_on": pipeline.features_on(config)}
+    return {**summary, "features_on": pipeline.features_on(config), "cpu_kernels": onednn.state()}

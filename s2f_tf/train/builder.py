@@ -13,28 +13,70 @@ from s2f_tf.models import build_models
 from s2f_tf.models.optimizers import adam, generator_adam
 from s2f_tf.train.step import GANStep
 
+# mixed_bfloat16's GAN step time over float32's on a CPU without AMX, by its best bf16 instruction set
+# (benchmarks/RESULTS-performance.md): oneDNN's AVX512-BF16 kernels (as on AMD Zen 4) and its AVX-512
+# emulation, measured with benchmarks/cpu_isa.py. Without AVX-512, TensorFlow does not give bf16 ops to
+# oneDNN at all (it asks the CPU for AVX512F) but to its generic kernels: the wen2019 step on a 2-core
+# AMD Zen 2 took 92.5 s in bf16 against 6.2 s in float32 with oneDNN.
+BF16_SLOWDOWN = (
+    (
+        "avx512_bf16",
+        1.2,
+        "AVX512-BF16 without AMX: oneDNN's bf16 convolutions are slower than float32",
+    ),
+    ("avx512f", 2.5, "AVX-512 without BF16: oneDNN emulates bfloat16"),
+    ("", 15.0, "no AVX-512: TensorFlow computes bfloat16 in its slow generic kernels"),
+)
 
-def fast_bfloat16(cpuinfo: str | None = None) -> bool:
-    """Whether mixed_bfloat16 speeds training up here: an NVIDIA GPU of compute capability >= 8.0, or a
-    CPU with AMX-BF16 tiles. With AVX512-BF16 alone (AMD Zen 4) oneDNN's bf16 convolutions are slower than
-    float32 ones, and elsewhere bf16 is emulated, slower still (benchmarks/cpu_isa.py,
-    benchmarks/RESULTS-performance.md).
 
-    `cpuinfo`: the text of /proc/cpuinfo (read when None; a machine without it counts as no bf16).
+def _cpu_flags(cpuinfo: str | None) -> set[str]:
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return set()
+    return set(cpuinfo.split())
+
+
+def bfloat16_slowdown(cpuinfo: str | None = None) -> tuple[float | None, str] | None:
+    """None where mixed_bfloat16 speeds training up here (an NVIDIA GPU of compute capability >= 8.0, or
+    a CPU with AMX-BF16 tiles); elsewhere (how many times slower than float32 a GAN step gets, or None
+    where unmeasured; why).
+
+    `cpuinfo`: the text of /proc/cpuinfo (read when None; a machine without it counts as having no
+    bf16 instructions).
     """
     import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
-        return tuple(details.get("compute_capability") or (0, 0)) >= (8, 0)
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return False
-    flags = set(cpuinfo.split())
-    return "amx_bf16" in flags
+        if tuple(details.get("compute_capability") or (0, 0)) >= (8, 0):
+            return None
+        return None, "a GPU older than Ampere has no bfloat16 tensor cores"
+    flags = _cpu_flags(cpuinfo)
+    if "amx_bf16" in flags:
+        return None
+    return next((slower, why) for flag, slower, why in BF16_SLOWDOWN if not flag or flag in flags)
+
+
+def fast_bfloat16(cpuinfo: str | None = None) -> bool:
+    """Whether mixed_bfloat16 speeds training up here (`bfloat16_slowdown` is None): what `--precision
+    auto` picks it by."""
+    return bfloat16_slowdown(cpuinfo) is None
+
+
+def bfloat16_warning(cpuinfo: str | None = None) -> str | None:
+    """The one line `--mixed-precision` prints where bfloat16 is slow here (None where it is fast)."""
+    slow = bfloat16_slowdown(cpuinfo)
+    if slow is None:
+        return None
+    slower, why = slow
+    how_much = f"about {slower:g}x slower" if slower else "slower"
+    return (
+        f"mixed_bfloat16 is {how_much} than float32 here ({why}); drop --mixed-precision to train in"
+        " float32"
+    )
 
 
 @contextlib.contextmanager
