@@ -50,7 +50,7 @@ def train_and_export(
     keras.utils.set_random_seed(config.train.seed)
     models = build_models(config, num_classes)
     load_encoder_weights(models.voice_encoder, Path(workdir) / wd.ENCODER_WEIGHTS, config)
-    gan = VoiceToFaceGAN(models, audio=config.audio)
+    gan = VoiceToFaceGAN.from_config(models, config)  # the preset's losses and front end
     g_optimizer = generator_adam(config.train)  # with the config's generator average
     gan.compile(g_optimizer=g_optimizer, d_optimizer=adam(config.train))
     # 3. fit(): TensorBoard scalars; BackupAndRestore resumes a killed run at its last finished epoch.

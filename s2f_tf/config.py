@@ -94,6 +94,7 @@ class ModelConfig:
 UPSAMPLE = ("transpose", "resize")  # ModelConfig.generator_upsample
 ADVERSARIAL_LOSSES = ("bce", "hinge")  # TrainConfig.adversarial_loss
 FEATURES_ON = ("auto", "pipeline", "device")  # TrainConfig.features_on
+AUGMENTATIONS = ("color", "translation", "cutout")  # TrainConfig.diff_augment
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +122,14 @@ class TrainConfig:
     # R1 penalty (Mescheder et al. 2018): r1_gamma / 2 * E ||d/dx d(f(x))||^2 on real faces, added to
     # the discriminator's loss. 0 = off, as in the reference.
     r1_gamma: float = 0.0
+    # Weight of an L1 term pairing each generated face with a real face of its voice's identity (another
+    # photo each step), added to the generator's loss: pix2pix's L1 beside its GAN loss (Isola et al.
+    # 2017); SF2F (Bai et al. 2022) weighs it 10 against BCE 1. 0 = off, as in the reference, which never
+    # pairs a voice with a face.
+    reconstruction_weight: float = 0.0
+    # Differentiable augmentation of every face the face embedder sees, real and generated, in both
+    # updates (DiffAugment, Zhao et al. 2020): a comma-separated subset of AUGMENTATIONS. "" = off.
+    diff_augment: str = ""
     checkpoint_every: int = 1000
     log_every: int = 50
     image_every: int = 1000
@@ -142,6 +151,21 @@ class TrainConfig:
             raise ValueError(
                 f"train.features_on must be one of {', '.join(FEATURES_ON)}, got {self.features_on!r}"
             )
+        unknown = [a for a in self.augmentations if a not in AUGMENTATIONS]
+        if unknown:
+            raise ValueError(
+                f"train.diff_augment takes a comma-separated subset of {', '.join(AUGMENTATIONS)},"
+                f" got {self.diff_augment!r}"
+            )
+        if self.reconstruction_weight < 0:
+            raise ValueError(
+                f"train.reconstruction_weight must be >= 0, got {self.reconstruction_weight}"
+            )
+
+    @property
+    def augmentations(self) -> tuple[str, ...]:
+        """The DiffAugment policies of `diff_augment`, in the order given."""
+        return tuple(a.strip() for a in self.diff_augment.split(",") if a.strip())
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,8 +4,9 @@ The adversarial terms are the non-saturating GAN losses of Goodfellow et al. (20
 binary cross-entropy on logits, as Wen et al. (2019) train them (BCE(d(f(real)), 1) + BCE(d(f(fake)), 0)
 for the discriminator, BCE(d(f(fake)), 1) for the generator); the identity terms are the softmax
 cross-entropy of the auxiliary classifier c (Odena et al. 2017, AC-GAN) used by Wen et al.
-Beyond the recipe (presets other than wen2019): the hinge terms (Lim & Ye 2017, Miyato et al. 2018) and
-the R1 penalty on real faces (Mescheder et al. 2018).
+Beyond the recipe (presets other than wen2019): the hinge terms (Lim & Ye 2017, Miyato et al. 2018), the
+R1 penalty on real faces (Mescheder et al. 2018) and the L1 distance of a generated face to a real face
+of its voice's identity (pix2pix, Isola et al. 2017).
 """
 
 import tensorflow as tf
@@ -58,3 +59,9 @@ def r1_penalty(gradients, gamma):
     """Per example: gamma / 2 * ||gradients||^2, `gradients` = d logit / d real face `[batch, ...]`."""
     gradients = tf.cast(gradients, tf.float32)
     return 0.5 * gamma * tf.reduce_sum(tf.square(gradients), axis=tf.range(1, tf.rank(gradients)))
+
+
+def l1_distance(generated, real):
+    """Per example: the mean absolute difference of two faces `[batch, ...]` (pixels in [-1, 1])."""
+    difference = tf.abs(tf.cast(generated, tf.float32) - tf.cast(real, tf.float32))
+    return tf.reduce_mean(difference, axis=tf.range(1, tf.rank(difference)))

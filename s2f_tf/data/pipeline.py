@@ -33,6 +33,7 @@ import tensorflow as tf
 from s2f_tf.config import Config
 from s2f_tf.data import crops, records
 from s2f_tf.data.crop_reader import CropReader
+from s2f_tf.data.face_table import FaceTable
 from s2f_tf.data.info import load_info
 from s2f_tf.errors import S2FError
 from s2f_tf.frontend import LogMelSpectrogram
@@ -261,7 +262,33 @@ def train_dataset(
     voices = _training_voices(info, config, split, batch_size, input_context, seed, repeat)
     faces = _training_faces(info, config, split, batch_size, input_context, seed + 7919, repeat)
     ds = tf.data.Dataset.zip(voices, faces).map(lambda v, f: {**v, **f})
+    if config.train.reconstruction_weight:
+        ds = _with_voice_faces(ds, info, config, split, batch_size, seed + 104729)
     return ds.prefetch(AUTOTUNE)
+
+
+def _with_voice_faces(ds, info, config: Config, split, batch_size, seed):
+    """Each batch gains "voice_face" [B, S, S, 3] in [-1, 1], a real face of each voice's identity
+    (flipped like the others), and "voice_face_found" [B] (0 where the identity has no face)."""
+    table = FaceTable(info, split)
+    p = float(config.train.flip_probability)
+    size = info.image_size
+
+    def pair(batch_number, batch):
+        key = tf.stack([tf.constant(seed, tf.int64), batch_number])
+        faces, found = tf.numpy_function(
+            table.faces_of, [batch["voice_label"], key], [tf.uint8, tf.float32], stateful=False
+        )
+        flip = tf.random.stateless_uniform([batch_size], key) < p
+        faces = tf.where(flip[:, None, None, None], tf.reverse(faces, axis=[2]), faces)
+        faces = tf.ensure_shape(faces, [batch_size, size, size, 3])
+        return {
+            **batch,
+            "voice_face": to_unit_range(faces),
+            "voice_face_found": tf.ensure_shape(found, [batch_size]),
+        }
+
+    return ds.enumerate().map(pair, num_parallel_calls=AUTOTUNE, deterministic=True)
 
 
 def eval_voices(data_dir, config: Config, split: str, *, input_context=None) -> tf.data.Dataset:

@@ -111,14 +111,6 @@ def build_gan(config: Config, num_classes: int, encoder_weights=None) -> GANStep
     if encoder_weights is not None:
         load_encoder_weights(models.voice_encoder, encoder_weights, config)
     models.voice_encoder.trainable = False
-    step = GANStep(
-        models,
-        generator_adam(config.train),
-        adam(config.train),
-        embedding_noise=config.train.embedding_noise,
-        audio=config.audio,
-        adversarial_loss=config.train.adversarial_loss,
-        r1_gamma=config.train.r1_gamma,
-    )
+    step = GANStep.from_config(models, generator_adam(config.train), adam(config.train), config)
     step.build_optimizers()
     return step

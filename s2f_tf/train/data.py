@@ -11,11 +11,13 @@ from s2f_tf.config import Config
 def gan_dataset_fn(data_dir, config: Config):
     """`(input_context, start_step) -> dataset` for `train_gan`.
 
-    The N(0, 1) embedding noise is drawn here, in the input pipeline, so that the same batch trains
-    identically on any number of replicas; the seed moves with the start step so a resumed run does not
-    replay the samples it has already seen.
+    The N(0, 1) embedding noise (and, with `train.diff_augment`, the augmentations' U[0, 1) draws) is
+    drawn here, in the input pipeline, so that the same batch trains identically on any number of
+    replicas; the seed moves with the start step so a resumed run does not replay the samples it has
+    already seen.
     """
     from s2f_tf.data import pipeline
+    from s2f_tf.train import augment
 
     def dataset_fn(context, start_step=0):
         seed = config.train.seed + 1009 * int(start_step)
@@ -23,12 +25,18 @@ def gan_dataset_fn(data_dir, config: Config):
         dataset = pipeline.train_dataset(
             data_dir, config, batch_size, input_context=context, seed=seed
         )
-        return dataset.map(
-            lambda batch: {
+
+        def draws(batch):
+            batch = {
                 **batch,
                 "noise": tf.random.normal([batch_size, config.model.embedding_dim], seed=seed),
             }
-        )
+            if config.train.augmentations:
+                shape = [batch_size, len(augment.STREAMS), augment.PARAMS]
+                batch["augment"] = tf.random.uniform(shape, seed=seed + 1)
+            return batch
+
+        return dataset.map(draws)
 
     return dataset_fn
 

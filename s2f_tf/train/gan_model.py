@@ -22,7 +22,8 @@ class VoiceToFaceGAN(keras.Model):
         models: the `Models` of `build_models`; the voice encoder is frozen.
         embedding_noise: noise added to the normalised voice embedding.
         audio: the front end's settings, for batches of waveform crops (`train.features_on="device"`).
-        adversarial_loss, r1_gamma: as `TrainConfig` (the reference: "bce", 0).
+        adversarial_loss, r1_gamma, reconstruction_weight: as `TrainConfig` (the reference: "bce", 0, 0).
+        augmentations: DiffAugment policies (`TrainConfig.augmentations`; the reference: none).
 
     Example:
     >>> gan = VoiceToFaceGAN(build_models(preset("tiny"), num_classes=10))
@@ -37,6 +38,8 @@ class VoiceToFaceGAN(keras.Model):
         audio: AudioConfig | None = None,
         adversarial_loss: str = "bce",
         r1_gamma: float = 0.0,
+        reconstruction_weight: float = 0.0,
+        augmentations: tuple[str, ...] = (),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -49,6 +52,7 @@ class VoiceToFaceGAN(keras.Model):
         self.embedding_noise = embedding_noise
         self.audio = audio
         self.adversarial_loss, self.r1_gamma = adversarial_loss, r1_gamma
+        self.reconstruction_weight, self.augmentations = reconstruction_weight, tuple(augmentations)
         self._models = models
         self.gan_step = None
         self.trackers = {}
@@ -63,13 +67,29 @@ class VoiceToFaceGAN(keras.Model):
             audio=self.audio,
             adversarial_loss=self.adversarial_loss,
             r1_gamma=self.r1_gamma,
+            reconstruction_weight=self.reconstruction_weight,
+            augmentations=self.augmentations,
         )
         self.gan_step.build_optimizers()
         # Metric variables too must exist before the first traced step (TF-NOTES 2).
-        names = GANStep.METRICS + ((GANStep.R1_METRIC,) if self.r1_gamma else ())
-        self.trackers = {k: keras.metrics.Mean(name=k) for k in names}
+        self.trackers = {k: keras.metrics.Mean(name=k) for k in self.gan_step.metrics}
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.built = True
+
+    @classmethod
+    def from_config(cls, models: Models, config, **kwargs):
+        """The GAN of `config`: its train section's loss options and its audio front end."""
+        train = config.train
+        return cls(
+            models,
+            embedding_noise=train.embedding_noise,
+            audio=config.audio,
+            adversarial_loss=train.adversarial_loss,
+            r1_gamma=train.r1_gamma,
+            reconstruction_weight=train.reconstruction_weight,
+            augmentations=train.augmentations,
+            **kwargs,
+        )
 
     @property
     def metrics(self):

@@ -11,8 +11,10 @@ Real and fake faces go through f as one batch (f has no batch statistics, so thi
 Per-example losses are scaled by the global batch size, so gradients summed over replicas (what Keras 3
 optimizers do under tf.distribute) are the global-batch mean.
 
-Beyond the recipe (other presets): hinge adversarial terms instead of BCE, and an R1 penalty on the real
-faces' logits added to the D/C loss (a second-order gradient of the same forward pass).
+Beyond the recipe (other presets): hinge adversarial terms instead of BCE; an R1 penalty on the real
+faces' logits added to the D/C loss (a second-order gradient of the same forward pass); an L1 term pairing
+each generated face with a real face of its voice's identity, added to G's loss; differentiable
+augmentation (DiffAugment) of every face f sees, in both updates.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from s2f_tf.data.crops import featurize_batch
 from s2f_tf.frontend import LogMelSpectrogram
 from s2f_tf.models import Models
 from s2f_tf.models.voice_to_face import voice_embedding
+from s2f_tf.train.augment import PARAMS, STREAMS, augment
 
 
 def _accuracy(correct):
@@ -42,11 +45,16 @@ class GANStep:
         audio: the front end's settings, for batches of waveform crops (features on the device).
         adversarial_loss: "bce" (the reference) or "hinge" (`losses.ADVERSARIAL`).
         r1_gamma: weight of the R1 penalty on real faces (0: none, the reference).
+        reconstruction_weight: weight of the L1 term between each generated face and "voice_face", a
+            real face of its voice's identity (0: none, the reference).
+        augmentations: DiffAugment policies applied to every face f sees (`train.augment`; (): none).
 
     The batch is a dict: "voice" [B, T, 64] features (or the waveform crops of `train.features_on =
     "device"`, "voice_wave" & co., featurised here by the same front end), "voice_label" [B], "face" [B, 64, 64, 3] in [-1, 1],
-    "face_label" [B] and optionally "noise" [B, embedding_dim] ~ N(0, 1) (drawn here when absent; the
-    input pipeline supplies it so that runs are reproducible across replica counts).
+    "face_label" [B]; with a reconstruction weight, "voice_face" [B, 64, 64, 3] and "voice_face_found"
+    [B] (1 where the identity had a face); optionally "noise" [B, embedding_dim] ~ N(0, 1) and, with
+    augmentations, "augment" [B, 3, augment.PARAMS] ~ U[0, 1) (drawn here when absent; the input pipeline
+    supplies them so that runs are reproducible across replica counts).
     Returns global means of the loss terms and accuracies (identical on every replica).
     """
 
@@ -61,6 +69,9 @@ class GANStep:
         "acc/c_fake",
     )
     R1_METRIC = "loss/d_r1"  # reported as well when r1_gamma > 0
+    RECONSTRUCTION_METRIC = (
+        "loss/g_reconstruction"  # reported as well when reconstruction_weight > 0
+    )
 
     def __init__(
         self,
@@ -71,6 +82,8 @@ class GANStep:
         audio: AudioConfig | None = None,
         adversarial_loss: str = "bce",
         r1_gamma: float = 0.0,
+        reconstruction_weight: float = 0.0,
+        augmentations: tuple[str, ...] = (),
     ):
         self.models = models
         self.frontend = LogMelSpectrogram(audio, normalize=False)
@@ -79,6 +92,37 @@ class GANStep:
         self.embedding_noise = embedding_noise
         self.d_loss, self.g_loss = losses.ADVERSARIAL[adversarial_loss]
         self.r1_gamma = float(r1_gamma)
+        self.reconstruction_weight = float(reconstruction_weight)
+        self.augmentations = tuple(augmentations)
+
+    @classmethod
+    def from_config(cls, models: Models, g_optimizer, d_optimizer, config) -> GANStep:
+        """The step of `config` (its train section's loss options and its audio front end)."""
+        train = config.train
+        return cls(
+            models,
+            g_optimizer,
+            d_optimizer,
+            embedding_noise=train.embedding_noise,
+            audio=config.audio,
+            adversarial_loss=train.adversarial_loss,
+            r1_gamma=train.r1_gamma,
+            reconstruction_weight=train.reconstruction_weight,
+            augmentations=train.augmentations,
+        )
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The names of the values a step returns."""
+        extra = (self.R1_METRIC,) if self.r1_gamma else ()
+        extra += (self.RECONSTRUCTION_METRIC,) if self.reconstruction_weight else ()
+        return self.METRICS + extra
+
+    def _augment(self, images, params, stream):
+        """`images` through the augmentations with the draws of `stream` (one of augment.STREAMS)."""
+        if not self.augmentations:
+            return images
+        return augment(images, params[:, STREAMS.index(stream)], self.augmentations)
 
     @property
     def g_variables(self):
@@ -98,16 +142,18 @@ class GANStep:
         self.g_optimizer.build(self.g_variables)
         self.d_optimizer.build(self.d_variables)
 
-    def _discriminator_update(self, real, fake, face_label, scale):
+    def _discriminator_update(self, real, fake, face_label, params, scale):
         m = self.models
         real = tf.convert_to_tensor(real)  # a tensor the R1 tape can watch
         batch = tf.shape(real)[0]
         with tf.GradientTape() as tape:
             with tf.GradientTape(watch_accessed_variables=False) as r1_tape:
                 r1_tape.watch(real)
-                embedding = m.face_embedder(
-                    tf.concat([real, tf.cast(fake, real.dtype)], 0), training=True
-                )
+                seen = [
+                    self._augment(real, params, "real"),
+                    self._augment(tf.cast(fake, real.dtype), params, "fake"),
+                ]
+                embedding = m.face_embedder(tf.concat(seen, 0), training=True)
                 logits = tf.cast(m.discriminator(embedding), tf.float32)
                 real_logits, fake_logits = logits[:batch], logits[batch:]
             class_logits = m.classifier(embedding[:batch])
@@ -142,20 +188,30 @@ class GANStep:
         if noise is None:
             noise = tf.random.normal(tf.shape(embedding))
         embedding = tf.math.l2_normalize(embedding + self.embedding_noise * noise, axis=-1)
+        params = batch.get("augment")
+        if params is None and self.augmentations:
+            params = tf.random.uniform([tf.shape(embedding)[0], len(STREAMS), PARAMS])
 
         with tf.GradientTape() as tape:
             fake = m.generator(embedding)
             with tape.stop_recording():
                 # The D/C update sees the fake faces as constants; G is not touched here.
                 metrics = self._discriminator_update(
-                    batch["face"], tf.stop_gradient(fake), batch["face_label"], scale
+                    batch["face"], tf.stop_gradient(fake), batch["face_label"], params, scale
                 )
-            fake_embedding = m.face_embedder(fake)
+            fake_embedding = m.face_embedder(self._augment(fake, params, "generator"))
             fake_logits = m.discriminator(fake_embedding)
             class_logits = m.classifier(fake_embedding)
             adversarial = self.g_loss(fake_logits)
             identity = losses.identity_loss(batch["voice_label"], class_logits)
-            loss = scale(adversarial + identity)
+            per_example = adversarial + identity
+            if self.reconstruction_weight:
+                reconstruction = batch["voice_face_found"] * losses.l1_distance(
+                    fake, batch["voice_face"]
+                )
+                per_example += self.reconstruction_weight * reconstruction
+                metrics[self.RECONSTRUCTION_METRIC] = scale(reconstruction)
+            loss = scale(per_example)
         gradients = tape.gradient(loss, self.g_variables)
         self.g_optimizer.apply_gradients(zip(gradients, self.g_variables, strict=True))
 
