@@ -2,19 +2,13 @@
 
 HELP = "serve a local web page: record or upload your voice, see the face (needs the extra 'app')"
 
-DEFAULT_MODEL = "savedmodels/s2f_demo"  # where `s2f demo` exports; its highest version is used
-
 
 def add_arguments(parser):
+    from s2f_tf.commands.model_choice import add_model_argument
     from s2f_tf.serving import APP_MAX_BYTES as MAX_BYTES
     from s2f_tf.serving import APP_MAX_SECONDS as MAX_SECONDS
 
-    parser.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        help="SavedModel version directory, model base path (highest version) or .tflite file"
-        f" (default: {DEFAULT_MODEL})",
-    )
+    add_model_argument(parser)
     parser.add_argument(
         "--gallery",
         metavar="DATA",
@@ -62,10 +56,11 @@ def run(args):
             file=sys.stderr,
             flush=True,
         )
+    from s2f_tf.commands.model_choice import chosen_model
     from s2f_tf.serving.inference import load_model
 
     start = time.perf_counter()
-    model = load_model(args.model)
+    model = load_model(chosen_model(args.model, "app"))
     print(f"s2f app: model {model.path} loaded", flush=True)
     gallery = None
     if args.gallery:

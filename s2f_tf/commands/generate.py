@@ -5,7 +5,10 @@ import argparse
 GRID_SCALE = 2  # grid cells show each face at 2x (nearest neighbour); --separate writes them 1:1.
 GRID_COLUMNS = 8
 
-HELP = "generate faces for audio files with an exported model (SavedModel directory or .tflite)"
+HELP = (
+    "generate faces for audio files with an exported model (SavedModel directory or .tflite) or"
+    " the bundled one"
+)
 
 KEPT = "images written before are complete (each is written to a temporary name and renamed)"
 
@@ -13,13 +16,9 @@ KEPT = "images written before are complete (each is written to a temporary name 
 def add_arguments(parser):
     from s2f_tf.audio import FORMATS
     from s2f_tf.commands.argtypes import path
+    from s2f_tf.commands.model_choice import add_model_argument
 
-    parser.add_argument(
-        "--model",
-        required=True,
-        type=path,
-        help="SavedModel version directory (savedmodels/NAME/N), model base path, or .tflite file",
-    )
+    add_model_argument(parser)
     parser.add_argument(
         "--wav",
         nargs="*",
@@ -91,6 +90,7 @@ def run(args):
     import numpy as np
     from tqdm.auto import tqdm
 
+    from s2f_tf.commands.model_choice import chosen_model
     from s2f_tf.errors import S2FError
     from s2f_tf.images import grid, save_png
     from s2f_tf.serving.generate import generate_faces
@@ -100,7 +100,7 @@ def run(args):
         raise S2FError("no input files: give one or more --wav FILE")
     out = Path(args.out)
     _check_out(out, args.separate)
-    model = load_model(args.model)
+    model = load_model(chosen_model(args.model, "generate"))
     results = generate_faces(model, args.wav, vad=args.vad, progress=tqdm)
     labels = _labels([r["file"] for r in results])
     if args.separate:

@@ -133,7 +133,12 @@ class TFLiteFaces:
 
 
 def resolve_model_path(path) -> Path:
-    """A `.tflite` file, a SavedModel version directory, or a base path (its highest version)."""
+    """A `.tflite` file, a SavedModel version directory, a base path (its highest version), or "bundled"
+    (the model shipped in the package, `s2f_tf.bundled`; `./bundled` names a folder of that name)."""
+    from s2f_tf import bundled
+
+    if str(path) == bundled.NAME:
+        return bundled.model_path()
     path = Path(path)
     if path.is_file():
         if path.suffix != ".tflite":
