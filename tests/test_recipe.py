@@ -80,6 +80,19 @@ def test_translation_shifts_whole_pixels_and_fills_with_zero():
     assert (shifted[:, :2] == 0).all() and (shifted[:, :, 14:] == 0).all()
 
 
+def test_draws_next_to_one_stay_in_range_for_bfloat16_faces():
+    """In bfloat16, 0.999 rounds to 1.0: the shift and the cutout must still be drawn from the
+    float32 value (a shift past its reach read outside the padded face and failed the step)."""
+    x = tf.cast(_faces(size=16), tf.bfloat16)
+    edge = _params([[0.999] * PARAMS] * 2)
+    y = augment(x, edge, ("color", "translation", "cutout"))
+    assert y.dtype == tf.bfloat16 and np.isfinite(tf.cast(y, tf.float32).numpy()).all()
+    shifted = tf.cast(augment(x, edge, ("translation",)), tf.float32).numpy()
+    # The largest shift, 2 down and 2 right, as for float32 faces.
+    assert (shifted[:, :2] == 0).all() and (shifted[:, :, :2] == 0).all()
+    np.testing.assert_array_equal(shifted[:, 2:, 2:], tf.cast(x, tf.float32).numpy()[:, :14, :14])
+
+
 def test_augment_passes_gradients_to_the_faces():
     x = _faces()
     with tf.GradientTape() as tape:

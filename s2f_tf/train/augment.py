@@ -32,6 +32,7 @@ CUTOUT_RATIO = 0.5
 
 
 def _color(x, p):
+    p = tf.cast(p, x.dtype)
     x = x + (p[:, 0] - 0.5)[:, None, None, None]
     mean = tf.reduce_mean(x, axis=3, keepdims=True)
     x = (x - mean) * (2.0 * p[:, 1])[:, None, None, None] + mean
@@ -43,7 +44,7 @@ def _translation(x, p):
     size = x.shape[1]
     reach = int(size * TRANSLATION_RATIO + 0.5)
     # Shifts in [-reach, reach] rows and columns; index i of the output reads i - shift of the input.
-    shifts = tf.cast(tf.floor(p[:, 3:5] * (2 * reach + 1)), tf.int32) - reach
+    shifts = tf.minimum(tf.cast(tf.floor(p[:, 3:5] * (2 * reach + 1)), tf.int32), 2 * reach) - reach
     padded = tf.pad(x, [[0, 0], [reach, reach], [reach, reach], [0, 0]])
     rows = tf.range(size)[None, :] + reach - shifts[:, 0:1]
     cols = tf.range(size)[None, :] + reach - shifts[:, 1:2]
@@ -56,7 +57,7 @@ def _cutout(x, p):
     side = int(size * CUTOUT_RATIO + 0.5)
     # The square's centre anywhere in [0, size + (1 - side % 2)), as the paper's reference code draws it.
     centre = tf.floor(p[:, 5:7] * (size + 1 - side % 2)) - side // 2
-    grid = tf.cast(tf.range(size), x.dtype)
+    grid = tf.cast(tf.range(size), p.dtype)
     inside_rows = (grid[None, :] >= centre[:, 0:1]) & (grid[None, :] < centre[:, 0:1] + side)
     inside_cols = (grid[None, :] >= centre[:, 1:2]) & (grid[None, :] < centre[:, 1:2] + side)
     inside = inside_rows[:, :, None] & inside_cols[:, None, :]
@@ -67,8 +68,11 @@ OPERATIONS = {"color": _color, "translation": _translation, "cutout": _cutout}
 
 
 def augment(images, params, policies):
-    """`images` [B, S, S, C] transformed by each policy in turn with `params` [B, PARAMS] in [0, 1)."""
-    params = tf.cast(params, images.dtype)
+    """`images` [B, S, S, C] transformed by each policy in turn with `params` [B, PARAMS] in [0, 1).
+
+    The draws stay float32 whatever the images' type: in bfloat16 a draw just below 1 rounds up to 1,
+    and a shift or cutout position would then fall outside its range."""
+    params = tf.cast(params, tf.float32)
     for policy in policies:
         images = OPERATIONS[policy](images, params)
     return images
