@@ -1,15 +1,25 @@
-"""The GAN step in float32 and mixed_bfloat16 on the CPU kinds one machine can stand in for.
+"""The training step on the CPU kinds one machine can stand in for: ISA x oneDNN on/off x s2f_tf float32,
+s2f_tf mixed_bfloat16 and the PyTorch reference.
 
-    python benchmarks/cpu_isa.py [--preset small] [--batch 32] [--frames 200] [--rounds 3] [--steps 8]
-        [--isas native,AVX512_CORE_BF16,AVX512_CORE,AVX2]
+    python benchmarks/cpu_isa.py [--preset wen2019] [--batch 128] [--frames 550] [--classes 924]
+        [--rounds 2] [--steps 2] [--isas native,AVX512_CORE_BF16,AVX512_CORE,AVX2] [--threads 2]
 
 oneDNN runs on no instruction set above `ONEDNN_MAX_CPU_ISA`, so a Xeon with AMX also times what a CPU with
-AVX512-BF16 but no AMX (AMD Zen 4), one with AVX-512 only, or one with AVX2 only would do with the same
-cores (the memory system stays this machine's). Each ISA runs in its own process (the variable is read once,
-when oneDNN starts); `--rounds` rounds each start every ISA's process in turn, which times `--steps` steps of
-each precision after two warm-up steps, so load from elsewhere falls on all of them alike. Prints the median
-seconds per step (or "fails", with oneDNN's message), the bf16 / fp32 ratio per ISA, and a JSON summary
-last. What `--precision auto` should pick follows: bf16 only where the ratio is below 1.
+AVX512-BF16 but no AMX (AMD Zen 4), one with AVX-512 only, or one with AVX2 only (AMD Zen 2/3, Intel
+desktop and laptop chips) would do with the same cores and memory. The same variable caps PyTorch's own
+oneDNN, and `MKL_ENABLE_INSTRUCTIONS` caps its MKL BLAS. Each (ISA, oneDNN) pair runs in its own process
+(both variables are read once, at start-up); each round starts every pair's process in turn, and a process
+times `--steps` steps of each arm after one warm-up step, so load from elsewhere falls on all of them.
+
+With oneDNN off, TensorFlow runs its Eigen kernels, which this wheel compiles for AVX whatever the CPU:
+one process times them (fp32 and bf16; the bf16 step takes ~100 s, so it runs one step) and stands for
+every ISA. Two things the stand-in cannot show: TensorFlow decides by the real CPU's flags (AVX512F) whether
+oneDNN gets bf16 ops, so on this Xeon capped at AVX2 it hands them to oneDNN, which refuses ("fails"); a
+real AVX2 CPU gives them to Eigen instead (the oneDNN-off bf16 figure). And XNNPack, PyTorch's other
+kernels and the memory system stay this machine's.
+
+Prints one table (median seconds per step and the speed-up over PyTorch per cell, the load average) and a
+JSON summary last.
 """
 
 from __future__ import annotations
@@ -28,94 +38,147 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import s2f_tf  # noqa: E402,F401 - before TensorFlow starts: its oneDNN kernels on (s2f_tf.onednn)
 
-PRECISIONS = ("fp32", "bf16")
+ARMS = ("fp32", "bf16", "pytorch")
+# MKL's instruction-set cap for PyTorch's BLAS, by oneDNN's cap.
+MKL = {"AVX2": "AVX2", "AVX512_CORE": "AVX512", "AVX512_CORE_BF16": "AVX512"}
+EIGEN = "eigen"  # the oneDNN-off process (TensorFlow's Eigen kernels, the same on every ISA)
 
 
 def child(args) -> dict:
-    """Time `args.steps` steps of each precision in this process; {precision: [seconds, ...]}."""
+    """Time each arm of this process: {arm: [seconds, ...] or "fails: ..."}."""
     import tensorflow as tf
+    import torch
 
-    from benchmarks.train_step import configure_threads, tf_batch, tf_step_fn
+    from benchmarks.rounds import tensorflow_threads
+    from benchmarks.train_step import tf_batch, tf_step_fn
 
-    configure_threads(args.threads)
+    tensorflow_threads(args.threads)
+    torch.set_num_threads(args.threads)
+    runners = {}
+    if "pytorch" in args.arms:
+        from benchmarks.torch_reference import ReferenceGAN, random_batch
+
+        torch.manual_seed(0)
+        reference = ReferenceGAN(args.classes)
+        torch_batch = random_batch(args.batch, args.frames, args.classes)
+        runners["pytorch"] = lambda: reference.step(torch_batch)
     batch = tf_batch(args.batch, args.frames, args.classes)
+    for arm in ("fp32", "bf16"):
+        if arm in args.arms:
+            step, _ = tf_step_fn(arm, args.classes, args.batch, preset=args.preset)
+            runners[arm] = lambda s=step: s(batch)["loss/d_adversarial"].numpy()
     times = {}
-    for precision in PRECISIONS:
-        step, _ = tf_step_fn(precision, args.classes, args.batch, preset=args.preset)
+    for arm, run in runners.items():
+        steps = 1 if (arm == "bf16" and args.onednn == "off") else args.steps
         try:
-            for _ in range(2):
-                step(batch)["loss/d_adversarial"].numpy()
-        except tf.errors.OpError as error:  # AVX2 only: oneDNN has no bf16 convolution there
+            run()  # warm-up: traces the step
+        except tf.errors.OpError as error:  # oneDNN refuses bf16 below AVX512 (see the docstring)
             found = re.search(r"could not [^.,]*", error.message)
-            times[precision] = found.group(0) if found else error.message.strip().splitlines()[-1]
+            times[arm] = "fails: " + (found.group(0) if found else first_line(error.message))
             continue
-        times[precision] = []
-        for _ in range(args.steps):
+        times[arm] = []
+        for _ in range(steps):
             start = time.perf_counter()
-            step(batch)["loss/d_adversarial"].numpy()
-            times[precision].append(time.perf_counter() - start)
+            run()
+            times[arm].append(time.perf_counter() - start)
     return times
+
+
+def first_line(text: str) -> str:
+    return text.strip().splitlines()[-1][:120]
+
+
+def environment(isa: str, onednn: str) -> dict:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "1"}
+    for key in ("ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS", "S2F_TF_SET_ONEDNN_OPTS"):
+        env.pop(key, None)
+    if onednn == "off":
+        env["TF_ENABLE_ONEDNN_OPTS"] = "0"
+    if isa not in ("native", EIGEN):
+        env["ONEDNN_MAX_CPU_ISA"] = isa
+        env["MKL_ENABLE_INSTRUCTIONS"] = MKL.get(isa, "AVX2")
+    return env
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="small")
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--frames", type=int, default=200)
-    parser.add_argument("--classes", type=int, default=91)
+    parser.add_argument("--preset", default="wen2019")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--frames", type=int, default=550)
+    parser.add_argument("--classes", type=int, default=924)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--isas", default="native,AVX512_CORE_BF16,AVX512_CORE,AVX2")
+    parser.add_argument("--no-eigen", action="store_true", help="skip the oneDNN-off process")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--onednn", default="on", help=argparse.SUPPRESS)
+    parser.add_argument("--arms", default=",".join(ARMS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
+        args.arms = args.arms.split(",")
         print(json.dumps(child(args)))
         return {}
 
-    isas = args.isas.split(",")
-    times = {isa: {p: [] for p in PRECISIONS} for isa in isas}
+    processes = [(isa, "on", ARMS) for isa in args.isas.split(",")]
+    if not args.no_eigen:
+        processes.append((EIGEN, "off", ("fp32", "bf16")))
+    times = {(isa, onednn): {arm: [] for arm in arms} for isa, onednn, arms in processes}
     forwarded = [f"--{k}={getattr(args, k)}" for k in ("preset", "batch", "frames", "classes",
                                                         "threads", "steps")]  # fmt: skip
+    loads = []
     for round_ in range(args.rounds):
-        for isa in isas:
-            env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-            env.pop("ONEDNN_MAX_CPU_ISA", None)
-            if isa != "native":
-                env["ONEDNN_MAX_CPU_ISA"] = isa
+        for isa, onednn, arms in processes:
             done = subprocess.run(
-                [sys.executable, __file__, "--child", *forwarded],
-                env=env, capture_output=True, text=True, check=True,
+                [sys.executable, __file__, "--child", *forwarded, f"--onednn={onednn}",
+                 f"--arms={','.join(arms)}"],
+                env=environment(isa, onednn), capture_output=True, text=True,
             )  # fmt: skip
-            for precision, values in json.loads(done.stdout.strip().splitlines()[-1]).items():
-                if isinstance(values, str):  # the error of a precision this ISA cannot run
-                    times[isa][precision] = values
-                else:
-                    times[isa][precision] += values
-            print(f"round {round_ + 1}/{args.rounds}: {isa} done", file=sys.stderr, flush=True)
+            if done.returncode != 0:
+                sys.exit(f"{isa} oneDNN {onednn}: the child failed:\n{done.stderr[-2000:]}")
+            for arm, values in json.loads(done.stdout.strip().splitlines()[-1]).items():
+                cell = times[isa, onednn]
+                cell[arm] = values if isinstance(values, str) else cell[arm] + values
+            loads.append(os.getloadavg()[0])
+            print(f"round {round_ + 1}/{args.rounds}: {isa} oneDNN {onednn} done", file=sys.stderr)
 
+    def median(cell, arm):
+        values = cell.get(arm)
+        return statistics.median(values) if isinstance(values, list) and values else None
+
+    eigen = times.get((EIGEN, "off"), {})
     print(
-        f"\n{args.preset} preset GAN step, batch {args.batch}+{args.batch}, {args.frames} frames, "
-        f"{args.threads} threads; {args.rounds} rounds x {args.steps} steps per ISA and precision"
+        f"\n{args.preset} GAN step, batch {args.batch}+{args.batch}, {args.frames} frames,"
+        f" {args.classes} classes, {args.threads} threads; {args.rounds} rounds x {args.steps} steps"
+        f" (bf16 with oneDNN off: 1); load average {min(loads):.2f}-{max(loads):.2f}"
     )
-    print("| ONEDNN_MAX_CPU_ISA | fp32 s/step | bf16 s/step | bf16 / fp32 |")
-    print("|---|---|---|---|")
+    print("| ONEDNN_MAX_CPU_ISA | oneDNN | s2f_tf fp32 s | bf16 s | PyTorch s | fp32 vs PyTorch |"
+          " bf16 vs PyTorch |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
     summary = {}
-    for isa in isas:
-        medians = {
-            p: statistics.median(v) if isinstance(v, list) else None for p, v in times[isa].items()
-        }
-        ratio = medians["bf16"] / medians["fp32"] if None not in medians.values() else None
-        summary[isa] = {
-            **{p: round(v, 4) if v is not None else times[isa][p] for p, v in medians.items()},
-            "bf16_over_fp32": round(ratio, 3) if ratio is not None else None,
-        }
-        cells = [f"{v:.3f}" if v is not None else "fails" for v in medians.values()]
-        print(f"| {isa} | {' | '.join(cells)} | {f'{ratio:.2f}' if ratio else '-'} |")
-    failed = {isa: v for isa in isas for p, v in times[isa].items() if isinstance(v, str)}
-    for isa, message in failed.items():
-        print(f"{isa}: {message}")
-    print(json.dumps({"cpu_isa": summary}))
+    for isa, onednn, _ in processes:
+        if isa == EIGEN:
+            continue
+        cell = times[isa, onednn]
+        torch_s = median(cell, "pytorch")
+        for label, source in (("on", cell), ("off (Eigen)", eigen)):
+            if label != "on" and not eigen:
+                continue
+            row = {arm: median(source, arm) for arm in ("fp32", "bf16")}
+            cells = [
+                f"{row[a]:.3f}" if row[a] else str(source.get(a, "-"))[:60]
+                for a in ("fp32", "bf16")
+            ]
+            ratios = [f"{torch_s / row[a]:.2f}x" if row[a] and torch_s else "-" for a in row]
+            print(
+                f"| {isa} | {label} | {' | '.join(cells)} | {torch_s:.3f} | {' | '.join(ratios)} |"
+            )
+            summary[f"{isa} oneDNN {label}"] = {
+                **{a: (round(v, 3) if v else source.get(a)) for a, v in row.items()},
+                "pytorch": round(torch_s, 3),
+                "fp32_speedup": round(torch_s / row["fp32"], 3) if row["fp32"] else None,
+            }
+    print(json.dumps({"cpu_isa": summary, "loadavg": [min(loads), max(loads)]}))
     return summary
 
 
