@@ -36,6 +36,7 @@ S2F = [sys.executable, "-m", "s2f_tf"]
 # name -> (base preset, overrides of its config sections)
 RESIZE = {"model": {"generator_upsample": "resize"}}
 AUGMENT = "color,translation,cutout"
+BEST = {"reconstruction_weight": 10.0, "diff_augment": AUGMENT}
 VARIANTS = {
     "small": ("small", {}),
     "small+resize": ("small", RESIZE),
@@ -46,6 +47,14 @@ VARIANTS = {
     "small+resize+l1+aug": (
         "small",
         {**RESIZE, "train": {"reconstruction_weight": 10.0, "diff_augment": AUGMENT}},
+    ),
+    "rla+lr5e-4": ("small", {**RESIZE, "train": {**BEST, "learning_rate": 5e-4}}),
+    "rla+l1x30": ("small", {**RESIZE, "train": {**BEST, "reconstruction_weight": 30.0}}),
+    "rla+hinge": ("small", {**RESIZE, "train": {**BEST, "adversarial_loss": "hinge"}}),
+    "rla+sn": ("small", {"model": {**RESIZE["model"], "spectral_norm": True}, "train": BEST}),
+    "rla+narrowD": (
+        "small",
+        {"model": {**RESIZE["model"], "face_channels": (8, 16, 32, 64, 128)}, "train": BEST},
     ),
 }
 
@@ -162,8 +171,8 @@ def tables(out: Path, seeds: list[int], names: list[str]) -> dict:
             summary = root / "runs" / name / "study_train.json"
             if summary.is_file():
                 s = json.loads(summary.read_text())
-                if s.get("seconds_this_run") and s.get("steps"):
-                    per_variant[name]["s/step"].append(s["seconds_this_run"] / s["steps"])
+                if s.get("seconds_per_step"):
+                    per_variant[name]["s/step"].append(s["seconds_per_step"])
     labels = [label for _, _, label in HEADLINES] + ["s/step"]
     print(f"\n{len(seeds)} corpus seeds {seeds}: mean [min, max]")
     print("| variant | " + " | ".join(labels) + " |")
