@@ -127,6 +127,10 @@ class TrainConfig:
     # 2017); SF2F (Bai et al. 2022) weighs it 10 against BCE 1. 0 = off, as in the reference, which never
     # pairs a voice with a face.
     reconstruction_weight: float = 0.0
+    # Weight of a feature-matching term between each generated face and that same real face: the mean
+    # L1 distance of the face embedder's activations after each block, summed over the blocks (the
+    # discriminator as a perceptual metric; SF2F weighs its perceptual term 100). 0 = off (the reference).
+    feature_matching_weight: float = 0.0
     # Differentiable augmentation of every face the face embedder sees, real and generated, in both
     # updates (DiffAugment, Zhao et al. 2020): a comma-separated subset of AUGMENTATIONS. "" = off.
     diff_augment: str = ""
@@ -157,10 +161,15 @@ class TrainConfig:
                 f"train.diff_augment takes a comma-separated subset of {', '.join(AUGMENTATIONS)},"
                 f" got {self.diff_augment!r}"
             )
-        if self.reconstruction_weight < 0:
-            raise ValueError(
-                f"train.reconstruction_weight must be >= 0, got {self.reconstruction_weight}"
-            )
+        for field in ("reconstruction_weight", "feature_matching_weight"):
+            if getattr(self, field) < 0:
+                raise ValueError(f"train.{field} must be >= 0, got {getattr(self, field)}")
+
+    @property
+    def pairs_faces(self) -> bool:
+        """Whether training pairs each voice with a real face of its identity (the pipeline's
+        "voice_face")."""
+        return bool(self.reconstruction_weight or self.feature_matching_weight)
 
     @property
     def augmentations(self) -> tuple[str, ...]:

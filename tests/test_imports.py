@@ -13,7 +13,7 @@ PACKAGE = Path(s2f_tf.__file__).parent
 
 # Low to high: a module may import from its own layer or a lower one, never from a higher one.
 LAYERS = [
-    ("s2f_tf.errors", "s2f_tf.files", "s2f_tf.locks", "s2f_tf.config"),
+    ("s2f_tf.errors", "s2f_tf.onednn", "s2f_tf.files", "s2f_tf.locks", "s2f_tf.config"),
     ("s2f_tf.audio", "s2f_tf.frontend", "s2f_tf.images", "s2f_tf.losses"),
     (
         "s2f_tf.data",
@@ -25,7 +25,7 @@ LAYERS = [
     ),
     ("s2f_tf.train",),
     ("s2f_tf.evaluate",),
-    ("s2f_tf.serving",),
+    ("s2f_tf.serving", "s2f_tf.bundled"),
     ("s2f_tf.commands", "s2f_tf.cli", "s2f_tf.__main__", "s2f_tf"),
 ]
 

@@ -14,7 +14,7 @@ from s2f_tf import losses
 from s2f_tf.config import preset
 from s2f_tf.data.face_table import FaceTable
 from s2f_tf.data.info import load_info
-from s2f_tf.data.pipeline import train_dataset
+from s2f_tf.data.pipeline import load_faces, train_dataset
 from s2f_tf.errors import S2FError
 from s2f_tf.models import build_models
 from s2f_tf.models.optimizers import adam
@@ -31,8 +31,13 @@ BATCH = 8
 # The identity draws: no colour change, no shift (floor(0.5 * (2r + 1)) - r = 0), cutout in a corner.
 IDENTITY = [0.5, 0.5, 0.5, 0.5, 0.5, 0.0, 0.0]
 CONFIG = preset("tiny").replace(
-    train={"reconstruction_weight": 10.0, "diff_augment": "color,translation,cutout"}
+    train={
+        "reconstruction_weight": 10.0,
+        "feature_matching_weight": 1.0,
+        "diff_augment": "color,translation,cutout",
+    }
 )
+PAIRED = {"loss/g_reconstruction", "loss/g_feature_matching"}
 
 
 def _faces(seed=0, batch=2, size=16):
@@ -136,8 +141,41 @@ def test_step_reports_the_masked_reconstruction_term():
     per_face = np.abs(fake - batch["voice_face"]).mean(axis=(1, 2, 3))
     expected = (per_face * batch["voice_face_found"]).sum() / BATCH
     metrics = gan(batch, BATCH)
-    assert set(metrics) == set(gan.METRICS) | {"loss/g_reconstruction"}
+    assert set(metrics) == set(gan.METRICS) | PAIRED
     assert abs(float(metrics["loss/g_reconstruction"]) - expected) <= 1e-5
+
+
+def test_step_reports_the_masked_feature_matching_term():
+    """Against f's activations computed here (f is not updated: its optimizer's rate is 0)."""
+    from s2f_tf.models.voice_to_face import voice_embedding
+    from s2f_tf.train.step import GANStep
+
+    keras.utils.set_random_seed(2)
+    models = build_models(CONFIG, NUM_CLASSES)
+    frozen_d = adam(CONFIG.train.__class__(learning_rate=0.0))
+    gan = GANStep.from_config(models, adam(CONFIG.train), frozen_d, CONFIG)
+    gan.build_optimizers()
+    batch = {k: v[0] for k, v in _recipe_batch().items()}
+    e = voice_embedding(models.voice_encoder, batch["voice"])
+    fake = models.generator(tf.math.l2_normalize(e + 0.05 * batch["noise"], axis=-1))
+    draws = batch["augment"][:, STREAMS.index("generator")]
+    policies = CONFIG.train.augmentations
+    _, a = models.face_embedder.embed_with_features(augment(fake, draws, policies))
+    _, b = models.face_embedder.embed_with_features(augment(batch["voice_face"], draws, policies))
+    assert len(a) == len(CONFIG.model.face_channels)  # the stem and every stride-2 block
+    per_face = sum(
+        np.abs(x.numpy() - y.numpy()).mean(axis=(1, 2, 3)) for x, y in zip(a, b, strict=True)
+    )
+    expected = (per_face * batch["voice_face_found"]).sum() / BATCH
+    metrics = gan(batch, BATCH)
+    assert abs(float(metrics["loss/g_feature_matching"]) - expected) <= 1e-4 * max(1, expected)
+
+
+def test_embed_with_features_is_the_same_computation_as_call():
+    embedder = build_models(CONFIG, NUM_CLASSES).face_embedder
+    x = _faces(size=64)
+    embedding, _ = embedder.embed_with_features(x)
+    np.testing.assert_allclose(embedding, embedder(x), atol=1e-6)
 
 
 def _weights(models):
@@ -159,7 +197,7 @@ def test_recipe_step_is_exact_across_replica_counts():
     strategy = make_strategy("mirrored")
     assert strategy.num_replicas_in_sync == 2
     two, losses_two = _custom_loop(strategy)
-    assert "loss/g_reconstruction" in losses_two[0]
+    assert PAIRED <= set(losses_two[0])
     for a, b in zip(losses_one, losses_two, strict=True):
         for key in a:
             assert abs(a[key] - b[key]) <= 1e-5 * max(1.0, abs(a[key])), key
@@ -174,7 +212,7 @@ def test_fit_driver_trains_the_recipe_like_the_custom_loop():
     gan = VoiceToFaceGAN.from_config(models, CONFIG)
     gan.compile(adam(CONFIG.train), adam(CONFIG.train))
     history = gan.fit(tf.data.Dataset.from_tensor_slices(_recipe_batch(3)), epochs=1, verbose=0)
-    assert set(history.history) == set(reference.METRICS) | {"loss/g_reconstruction"}
+    assert set(history.history) == set(reference.METRICS) | PAIRED
     for a, b in zip(_weights(reference.models), _weights(models), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
@@ -187,6 +225,9 @@ def test_config_checks_the_options():
         CONFIG.replace(train={"diff_augment": "color,blur"})
     with pytest.raises(ValueError, match="reconstruction_weight must be >= 0"):
         CONFIG.replace(train={"reconstruction_weight": -1.0})
+    with pytest.raises(ValueError, match="feature_matching_weight must be >= 0"):
+        CONFIG.replace(train={"feature_matching_weight": -1.0})
+    assert CONFIG.train.pairs_faces and not preset("small").train.pairs_faces
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +237,8 @@ def data_dir(tmp_path_factory):
 
 def test_face_table_gives_a_face_of_each_asked_identity(data_dir):
     info = load_info(data_dir)
-    table = FaceTable(info, "train")
+    images, labels, _ = load_faces(data_dir, "train")
+    table = FaceTable(images, labels, len(info.names("train")))
     assert (
         table.counts.sum() == info.split("train")["faces"]
         and len(table.images) == table.counts.sum()
@@ -210,14 +252,16 @@ def test_face_table_gives_a_face_of_each_asked_identity(data_dir):
         assert any((face == x).all() for x in own)
     again, _ = table.faces_of(labels, seed=(0, 5))
     np.testing.assert_array_equal(faces, again)  # the seed fixes the choice
-    with pytest.raises(S2FError, match="over the 0 MB that train.reconstruction_weight may hold"):
-        FaceTable(info, "train", budget=100)
+    with pytest.raises(S2FError, match="over the 0 MB that pairing voices with faces may hold"):
+        FaceTable.check_size(info, "train", budget=100)
+    FaceTable.check_size(info, "train")
 
 
 def test_training_batches_pair_each_voice_with_a_face_of_its_identity(data_dir):
     config = CONFIG.replace(train={"flip_probability": 0.0})
     batch = next(iter(train_dataset(data_dir, config, 4, seed=0)))
-    table = FaceTable(load_info(data_dir), "train")
+    images, labels, _ = load_faces(data_dir, "train")
+    table = FaceTable(images, labels, len(load_info(data_dir).names("train")))
     pixels = np.round(batch["voice_face"].numpy() * 127.5 + 127.5).astype(np.uint8)
     np.testing.assert_array_equal(batch["voice_face_found"], np.ones(4))
     for face, label in zip(pixels, batch["voice_label"].numpy(), strict=True):

@@ -1,4 +1,4 @@
-"""A real face of a given identity, for each voice of a training batch (`train.reconstruction_weight`).
+"""A real face of a given identity, for each voice of a training batch (`train.pairs_faces`).
 
 The recipe samples voices and faces independently. A term that pairs each generated face with a real face
 of the same identity needs, for every voice of a batch, one of its speaker's photos: the split's faces are
@@ -7,7 +7,8 @@ the demo's 1,820 take 22 MB), and each batch picks one photo per voice at random
 batch's number, so a run is reproducible.
 
 Example:
->>> table = FaceTable(load_info("data/prepared"), "train")
+>>> images, labels, _ = load_faces("data/prepared", "train")
+>>> table = FaceTable(images, labels, classes=len(load_info("data/prepared").names("train")))
 >>> faces, found = table.faces_of(np.array([0, 3, 3]), seed=(0, 17))
 >>> faces.shape, found  # ((3, 64, 64, 3), array([1., 1., 1.], dtype=float32))
 """
@@ -23,31 +24,32 @@ FACE_TABLE_BYTES = 4 << 30
 
 
 class FaceTable:
-    """The faces of one split, grouped by identity label.
+    """Faces grouped by identity label.
 
     Args:
-        info: the `DatasetInfo` of a prepared dataset.
-        split: whose faces ("train").
-        budget: the most bytes to hold (FACE_TABLE_BYTES).
+        images: uint8 [N, S, S, 3].
+        labels: int [N], the identity of each face.
+        classes: the number of labels (labels without a face give none).
     """
 
-    def __init__(self, info, split: str, budget: int | None = None):
-        from s2f_tf.data.pipeline import load_faces
+    def __init__(self, images, labels, classes: int):
+        labels = np.asarray(labels, np.int64)
+        order = np.argsort(labels, kind="stable")
+        self.images = np.asarray(images)[order]
+        classes = max(int(labels.max()) + 1 if len(labels) else 0, int(classes))
+        self.counts = np.bincount(labels, minlength=classes).astype(np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.int64)
 
+    @staticmethod
+    def check_size(info, split: str, budget: int | None = None) -> None:
+        """S2FError when the split's faces take more than `budget` (FACE_TABLE_BYTES) in memory."""
         budget = FACE_TABLE_BYTES if budget is None else budget
-        size = info.image_size
-        count = int(info.split(split)["faces"])
+        count, size = int(info.split(split)["faces"]), info.image_size
         if count * size * size * 3 > budget:
             raise S2FError(
                 f"{info.data_dir}: the {count} {split} faces take {count * size * size * 3 >> 20} MB,"
-                f" over the {budget >> 20} MB that train.reconstruction_weight may hold in memory"
+                f" over the {budget >> 20} MB that pairing voices with faces may hold in memory"
             )
-        images, labels, _ = load_faces(info.data_dir, split)
-        order = np.argsort(labels, kind="stable")
-        self.images = images[order]
-        classes = max(int(labels.max()) + 1 if len(labels) else 0, len(info.names(split)))
-        self.counts = np.bincount(labels, minlength=classes).astype(np.int64)
-        self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]]).astype(np.int64)
 
     def faces_of(self, labels, seed) -> tuple[np.ndarray, np.ndarray]:
         """(uint8 [B, S, S, 3] one random face of each label, float32 [B] 1 where the label has a face,

@@ -262,7 +262,7 @@ def train_dataset(
     voices = _training_voices(info, config, split, batch_size, input_context, seed, repeat)
     faces = _training_faces(info, config, split, batch_size, input_context, seed + 7919, repeat)
     ds = tf.data.Dataset.zip(voices, faces).map(lambda v, f: {**v, **f})
-    if config.train.reconstruction_weight:
+    if config.train.pairs_faces:
         ds = _with_voice_faces(ds, info, config, split, batch_size, seed + 104729)
     return ds.prefetch(AUTOTUNE)
 
@@ -270,7 +270,9 @@ def train_dataset(
 def _with_voice_faces(ds, info, config: Config, split, batch_size, seed):
     """Each batch gains "voice_face" [B, S, S, 3] in [-1, 1], a real face of each voice's identity
     (flipped like the others), and "voice_face_found" [B] (0 where the identity has no face)."""
-    table = FaceTable(info, split)
+    FaceTable.check_size(info, split)
+    images, labels, _ = load_faces(info.data_dir, split)
+    table = FaceTable(images, labels, len(info.names(split)))
     p = float(config.train.flip_probability)
     size = info.image_size
 

@@ -78,6 +78,16 @@ class FaceEmbedder(keras.Model):
     def call(self, images, training=None):
         return run_stack(self.blocks, images, training=training)
 
+    def embed_with_features(self, images, training=None):
+        """(embedding, [the activation after each LeakyReLU]): the network's intermediate features as
+        well, for a feature-matching term; the same computation as `call`."""
+        features, x = [], images
+        for layer in self.blocks:
+            x = layer(x, training=training)
+            if isinstance(layer, keras.layers.LeakyReLU):
+                features.append(x)
+        return x, features
+
     def get_config(self):
         config = super().get_config()
         config.update(

@@ -22,7 +22,8 @@ class VoiceToFaceGAN(keras.Model):
         models: the `Models` of `build_models`; the voice encoder is frozen.
         embedding_noise: noise added to the normalised voice embedding.
         audio: the front end's settings, for batches of waveform crops (`train.features_on="device"`).
-        adversarial_loss, r1_gamma, reconstruction_weight: as `TrainConfig` (the reference: "bce", 0, 0).
+        adversarial_loss, r1_gamma, reconstruction_weight, feature_matching_weight: as `TrainConfig`
+            (the reference: "bce", 0, 0, 0).
         augmentations: DiffAugment policies (`TrainConfig.augmentations`; the reference: none).
 
     Example:
@@ -39,6 +40,7 @@ class VoiceToFaceGAN(keras.Model):
         adversarial_loss: str = "bce",
         r1_gamma: float = 0.0,
         reconstruction_weight: float = 0.0,
+        feature_matching_weight: float = 0.0,
         augmentations: tuple[str, ...] = (),
         **kwargs,
     ):
@@ -52,7 +54,9 @@ class VoiceToFaceGAN(keras.Model):
         self.embedding_noise = embedding_noise
         self.audio = audio
         self.adversarial_loss, self.r1_gamma = adversarial_loss, r1_gamma
-        self.reconstruction_weight, self.augmentations = reconstruction_weight, tuple(augmentations)
+        self.reconstruction_weight = reconstruction_weight
+        self.feature_matching_weight = feature_matching_weight
+        self.augmentations = tuple(augmentations)
         self._models = models
         self.gan_step = None
         self.trackers = {}
@@ -68,6 +72,7 @@ class VoiceToFaceGAN(keras.Model):
             adversarial_loss=self.adversarial_loss,
             r1_gamma=self.r1_gamma,
             reconstruction_weight=self.reconstruction_weight,
+            feature_matching_weight=self.feature_matching_weight,
             augmentations=self.augmentations,
         )
         self.gan_step.build_optimizers()
@@ -87,6 +92,7 @@ class VoiceToFaceGAN(keras.Model):
             adversarial_loss=train.adversarial_loss,
             r1_gamma=train.r1_gamma,
             reconstruction_weight=train.reconstruction_weight,
+            feature_matching_weight=train.feature_matching_weight,
             augmentations=train.augmentations,
             **kwargs,
         )

@@ -47,11 +47,13 @@ class GANStep:
         r1_gamma: weight of the R1 penalty on real faces (0: none, the reference).
         reconstruction_weight: weight of the L1 term between each generated face and "voice_face", a
             real face of its voice's identity (0: none, the reference).
+        feature_matching_weight: weight of the L1 distance between f's activations for each generated
+            face and for its "voice_face", summed over f's blocks (0: none, the reference).
         augmentations: DiffAugment policies applied to every face f sees (`train.augment`; (): none).
 
     The batch is a dict: "voice" [B, T, 64] features (or the waveform crops of `train.features_on =
     "device"`, "voice_wave" & co., featurised here by the same front end), "voice_label" [B], "face" [B, 64, 64, 3] in [-1, 1],
-    "face_label" [B]; with a reconstruction weight, "voice_face" [B, 64, 64, 3] and "voice_face_found"
+    "face_label" [B]; with a reconstruction or feature-matching weight, "voice_face" [B, 64, 64, 3] and "voice_face_found"
     [B] (1 where the identity had a face); optionally "noise" [B, embedding_dim] ~ N(0, 1) and, with
     augmentations, "augment" [B, 3, augment.PARAMS] ~ U[0, 1) (drawn here when absent; the input pipeline
     supplies them so that runs are reproducible across replica counts).
@@ -69,9 +71,8 @@ class GANStep:
         "acc/c_fake",
     )
     R1_METRIC = "loss/d_r1"  # reported as well when r1_gamma > 0
-    RECONSTRUCTION_METRIC = (
-        "loss/g_reconstruction"  # reported as well when reconstruction_weight > 0
-    )
+    RECONSTRUCTION_METRIC = "loss/g_reconstruction"  # reported when reconstruction_weight > 0
+    FEATURE_MATCHING_METRIC = "loss/g_feature_matching"  # reported when feature_matching_weight > 0
 
     def __init__(
         self,
@@ -83,6 +84,7 @@ class GANStep:
         adversarial_loss: str = "bce",
         r1_gamma: float = 0.0,
         reconstruction_weight: float = 0.0,
+        feature_matching_weight: float = 0.0,
         augmentations: tuple[str, ...] = (),
     ):
         self.models = models
@@ -93,6 +95,7 @@ class GANStep:
         self.d_loss, self.g_loss = losses.ADVERSARIAL[adversarial_loss]
         self.r1_gamma = float(r1_gamma)
         self.reconstruction_weight = float(reconstruction_weight)
+        self.feature_matching_weight = float(feature_matching_weight)
         self.augmentations = tuple(augmentations)
 
     @classmethod
@@ -108,6 +111,7 @@ class GANStep:
             adversarial_loss=train.adversarial_loss,
             r1_gamma=train.r1_gamma,
             reconstruction_weight=train.reconstruction_weight,
+            feature_matching_weight=train.feature_matching_weight,
             augmentations=train.augmentations,
         )
 
@@ -116,6 +120,7 @@ class GANStep:
         """The names of the values a step returns."""
         extra = (self.R1_METRIC,) if self.r1_gamma else ()
         extra += (self.RECONSTRUCTION_METRIC,) if self.reconstruction_weight else ()
+        extra += (self.FEATURE_MATCHING_METRIC,) if self.feature_matching_weight else ()
         return self.METRICS + extra
 
     def _augment(self, images, params, stream):
@@ -199,7 +204,11 @@ class GANStep:
                 metrics = self._discriminator_update(
                     batch["face"], tf.stop_gradient(fake), batch["face_label"], params, scale
                 )
-            fake_embedding = m.face_embedder(self._augment(fake, params, "generator"))
+            seen = self._augment(fake, params, "generator")
+            if self.feature_matching_weight:
+                fake_embedding, fake_features = m.face_embedder.embed_with_features(seen)
+            else:
+                fake_embedding = m.face_embedder(seen)
             fake_logits = m.discriminator(fake_embedding)
             class_logits = m.classifier(fake_embedding)
             adversarial = self.g_loss(fake_logits)
@@ -211,6 +220,12 @@ class GANStep:
                 )
                 per_example += self.reconstruction_weight * reconstruction
                 metrics[self.RECONSTRUCTION_METRIC] = scale(reconstruction)
+            if self.feature_matching_weight:
+                matching = batch["voice_face_found"] * self._feature_distance(
+                    fake_features, batch["voice_face"], params
+                )
+                per_example += self.feature_matching_weight * matching
+                metrics[self.FEATURE_MATCHING_METRIC] = scale(matching)
             loss = scale(per_example)
         gradients = tape.gradient(loss, self.g_variables)
         self.g_optimizer.apply_gradients(zip(gradients, self.g_variables, strict=True))
@@ -223,6 +238,18 @@ class GANStep:
             }
         )
         return _sum_over_replicas(metrics)
+
+    def _feature_distance(self, fake_features, real, params):
+        """Per example: the L1 distances of f's activations for the generated faces (`fake_features`)
+        to those for `real`, seen through the same augmentation, summed over f's blocks."""
+        real = self._augment(tf.cast(real, fake_features[0].dtype), params, "generator")
+        _, real_features = self.models.face_embedder.embed_with_features(real)
+        return tf.add_n(
+            [
+                losses.l1_distance(a, tf.stop_gradient(b))
+                for a, b in zip(fake_features, real_features, strict=True)
+            ]
+        )
 
 
 def _top1(logits, labels):
