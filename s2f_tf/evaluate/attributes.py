@@ -27,8 +27,7 @@ import dataclasses
 import numpy as np
 
 from s2f_tf.evaluate import metrics
-from s2f_tf.evaluate.judges import split_info
-from s2f_tf.evaluate.sources import lookup
+from s2f_tf.evaluate.sources import lookup, split_info
 from s2f_tf.synth.attributes import ATTRIBUTE, ATTRIBUTES, most_probable
 
 NO_LABELS = (

@@ -15,11 +15,10 @@ import time
 
 import numpy as np
 
-from s2f_tf.errors import S2FError
-from s2f_tf.evaluate import metrics
+from s2f_tf.evaluate import attributes, metrics
 from s2f_tf.evaluate.attribute_judge import AttributeHeads, fit_heads
 from s2f_tf.evaluate.classifiers import TrainedClassifier, train_face_classifier
-from s2f_tf.evaluate.sources import accepts, choose, lookup, selected, text_of
+from s2f_tf.evaluate.sources import accepts, choose, lookup, selected, split_info, text_of
 from s2f_tf.synth.attributes import ATTRIBUTES
 
 GENDERS = ("f", "m")
@@ -59,14 +58,6 @@ class Judges:
     num_classes: int
     summary: dict
     attributes: AttributeHeads | None = None  # only on a dataset with attribute labels
-
-
-def split_info(info, split):
-    """The info entry of one split of a prepared dataset; a one-line error when the dataset lacks it."""
-    splits = info.splits if hasattr(info, "splits") else info["splits"]
-    if split not in splits:
-        raise S2FError(f"the dataset has no {split!r} split (it has {', '.join(sorted(splits))})")
-    return splits[split]
 
 
 def load_split_faces(source, info, split, keep=None) -> Faces:
@@ -192,9 +183,6 @@ def train_attribute_judge(judges: Judges, train: Faces, info) -> None:
     the faces `train` it trained on; gender is the gender classifier's), with the judge's accuracy on
     the held-out real faces in `judges.summary["attributes"]`; nothing when the training identities
     have no attribute labels."""
-    from s2f_tf.evaluate import (
-        attributes,
-    )  # here: attributes.py reads split tables through this module
 
     table = attributes.split_table(info, "train")
     if table is None:
