@@ -2,11 +2,12 @@
 
 The identity classifier (`classifiers.py`) is trained on real faces of the training identities; its
 embedder, frozen, already separates them by what their faces show (skin, hair, beard, glasses, ...). Each
-attribute of `s2f_tf.synth.attributes` gets a multinomial logistic regression on that embedding
-(standardised with the training faces' mean and deviation, L2-penalised, fitted by L-BFGS to convergence:
-deterministic, a second or so on a few thousand faces), trained on the same real faces as the classifier.
-Generated faces are judged from the embeddings evaluation computes for them anyway, so judging them costs
-one matrix product per attribute.
+attribute of `s2f_tf.synth.attributes` but gender (the gender classifier answers for it:
+`judges.predict_attributes`) gets a multinomial logistic regression on that embedding (standardised with
+the training faces' mean and deviation, L2-penalised, fitted by L-BFGS from zeros, at most
+`MAX_ITERATIONS`: deterministic, about a second on the demo's 1,456 faces), trained on the same real
+faces as the classifier. Generated faces are judged from the embeddings evaluation computes for them
+anyway, so judging them costs one matrix product per attribute.
 
 Example:
 >>> heads = fit_heads(embeddings, {"glasses": targets}, {"glasses": ("no", "yes")})
