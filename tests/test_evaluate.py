@@ -13,6 +13,7 @@ from s2f_tf import cli
 from s2f_tf.config import preset
 from s2f_tf.evaluate import evaluation, figures, generation, report, scores, sources
 from s2f_tf.evaluate import judges as judges_module
+from s2f_tf.synth import attributes
 
 
 class FakeSource:
@@ -331,6 +332,40 @@ def test_s2f_evaluate_on_a_tiny_trained_run(trained_run, capsys):
     assert unseen["spectral_top_octave_ratio"]["value"] > 0
     assert text.startswith("# wd: evaluation (tiny preset, ckpt-") and "issue 6" not in text
 
+    # Face attributes (the synthetic corpus's labels): per split, one row per attribute; the oracle and
+    # chance recomputed here from dataset.json, one sample per unseen utterance (all are judged).
+    found = metrics["attributes"]
+    assert found["labels"] is True and set(found["splits"]) == {"train_heldout", "unseen"}
+    rows = found["splits"]["unseen"]
+    assert set(rows) == {a.name for a in attributes.ATTRIBUTES}
+    people = json.loads((root / "data" / "dataset.json").read_text())["identities"]
+    names = data["val"]["names"] + data["test"]["names"]
+    counts = data["val"]["voices_per_label"] + data["test"]["voices_per_label"]
+    for attribute in attributes.ATTRIBUTES:
+        row, name = rows[attribute.name], attribute.name
+        truth = [people[n]["attributes"][name] for n in names]
+        oracle = [attributes.most_probable(people[n]["voice"])[name] for n in names]
+        right = np.array(truth) == np.array(oracle)
+        assert row["oracle"] == pytest.approx(np.average(right, weights=counts)), name
+        samples = np.repeat(truth, counts)
+        assert row["chance"] == pytest.approx(max(np.mean(samples == v) for v in set(truth)))
+        assert 0.0 <= row["generated"] <= 1.0 and row["n"] == unseen["samples"]
+        assert row["voice_link"] == attribute.voice_link
+        assert unseen["attributes"][name]["value"] == row["generated"]
+    assert rows["gender"]["generated"] == unseen["gender_agreement"]["value"]
+    assert rows["gender"]["oracle"] == 1.0 == rows["age_group"]["oracle"]
+    assert summary["attributes"]["unseen"]["skin_tone"] == {
+        "generated": rows["skin_tone"]["generated"],
+        "oracle": rows["skin_tone"]["oracle"],
+    }
+    assert metrics["classifiers"]["attributes"]["skin_tone"]["heldout_real_accuracy"]["n"] > 0
+    assert (
+        "## Face attributes" in text
+        and "| skin tone | yes |" in text
+        and "| glasses | no |" in text
+    )
+    assert "| attribute | voice-linked | chance | real-face accuracy | oracle | generated |" in text
+
     # An earlier evaluation side by side (the seed's Table 2 layout), unseen and test splits.
     status, summary = _s2f(
         capsys, "evaluate", "--data", root / "data", "--workdir", root / "wd", "--out", root / "eval2",
@@ -346,6 +381,38 @@ def test_s2f_evaluate_on_a_tiny_trained_run(trained_run, capsys):
     assert "| model | FID | HF power | L1 |" in text
     # Only an earlier evaluation compared, no work directory: no comparison picture.
     assert not list((root / "eval2").glob("compare_*.png"))
+
+
+def test_evaluate_without_attribute_labels(trained_run, tmp_path, capsys):
+    """A dataset whose identities carry no attribute labels (as VoxCeleb x VGGFace): every other metric as
+    before, judges cached under a key made as before and without heads, and the report says why there
+    is no attribute table."""
+    import shutil
+
+    from s2f_tf.evaluate import attributes as judged
+
+    data = tmp_path / "data"
+    shutil.copytree(trained_run / "data", data, ignore=shutil.ignore_patterns("judges"))
+    info = json.loads((data / "dataset.json").read_text())
+    for person in info["identities"].values():
+        del person["attributes"], person["voice"]
+    (data / "dataset.json").write_text(json.dumps(info))
+    status, summary = _s2f(
+        capsys, "evaluate", "--data", data, "--workdir", trained_run / "wd", "--out", tmp_path / "out",
+        "--classifier-steps", 3, "--no-fid", "--max-utterances", 2, "--max-faces", 2,
+    )  # fmt: skip
+    assert status == 0 and summary["attributes"] is None
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["attributes"] == {"labels": False, "message": judged.NO_LABELS}
+    for kinds in metrics["model"]["splits"].values():
+        for values in kinds.values():
+            assert "attributes" not in values and "gender_agreement" in values
+    assert "attributes" not in metrics["classifiers"]
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert f"## Face attributes\n\n{judged.NO_LABELS}" in text and "| attribute |" not in text
+    entry = data / "judges" / metrics["classifiers"]["key"]
+    assert not (entry / "attributes.npz").exists()
+    assert "attributes" not in json.loads((entry / "judges.json").read_text())["made_of"]
 
 
 def test_models_of_both_sizes_in_one_evaluation_and_the_comparison_picture(

@@ -271,6 +271,43 @@ def test_cli_prepare_and_errors(base_corpus, tmp_path, capsys):
     assert err.startswith("s2f prepare: error:") and err.count("\n") == 1
 
 
+def test_attributes_are_carried_when_the_corpus_has_them(base_corpus, tmp_path):
+    """The synthetic corpus's attributes.csv beside the meta file goes into dataset.json's identities;
+    the same meta file without it (the real layout) prepares as before; a damaged one is refused."""
+    import dataclasses
+
+    from s2f_tf.synth import attributes
+
+    summary = prep.prepare(prepare_options(base_corpus, tmp_path / "with"))
+    info = json.loads((tmp_path / "with" / "dataset.json").read_text())
+    table = attributes.read(base_corpus / attributes.FILE)
+    assert summary["identities_with_attributes"] == 8 == len(info["identities"])
+    for name, person in info["identities"].items():
+        assert person["attributes"] == table[name]["attributes"]
+        assert person["voice"] == table[name]["voice"]
+
+    real = tmp_path / "real"
+    real.mkdir()
+    shutil.copy(base_corpus / "vox1_meta.csv", real)
+    alone = dataclasses.replace(
+        prepare_options(base_corpus, tmp_path / "without"), meta=str(real / "vox1_meta.csv")
+    )
+    summary = prep.prepare(alone)
+    info = json.loads((tmp_path / "without" / "dataset.json").read_text())
+    assert summary["identities_with_attributes"] == 0
+    assert all(
+        set(p) == {"id", "gender", "nationality", "split"} for p in info["identities"].values()
+    )
+
+    lines = (base_corpus / attributes.FILE).read_text().splitlines()
+    fields = lines[3].split("\t")
+    lines[3] = "\t".join([fields[0], "x", *fields[2:]])  # the 3rd identity's gender
+    (real / attributes.FILE).write_text("\n".join(lines) + "\n")
+    damaged = dataclasses.replace(alone, out=str(tmp_path / "damaged"))
+    with pytest.raises(S2FError, match=r"attributes.csv:4: gender 'x' is not one of f, m"):
+        prep.prepare(damaged)
+
+
 def test_load_face_modes(tmp_path):
     rgba = Image.new("RGBA", (100, 100), (255, 0, 0, 0))
     rgba.save(tmp_path / "a.png")

@@ -13,7 +13,7 @@ from PIL import Image
 from s2f_tf import cli
 from s2f_tf.audio import voiced
 from s2f_tf.errors import S2FError
-from s2f_tf.synth import corpus, identities
+from s2f_tf.synth import attributes, corpus, identities
 from s2f_tf.synth.voices import Recording, VoiceTraits, synthesize
 
 
@@ -59,6 +59,18 @@ def test_meta_file_is_voxceleb1_format(small_corpus):
         first, last = name.split("_")
         assert first.istitle() and last.istitle()
         assert (out / "wav" / vox_id).is_dir() and (out / "faces" / name).is_dir()
+
+
+def test_attribute_file_beside_the_meta(small_corpus):
+    """attributes.csv: one row per identity of the meta file, in its order, with the drawn attributes."""
+    out, summary = small_corpus
+    assert summary["attributes"] == str(out / attributes.FILE)
+    table = attributes.read(out / attributes.FILE)
+    meta = [line.split("\t")[1] for line in (out / "vox1_meta.csv").read_text().splitlines()[1:]]
+    assert list(table) == meta
+    for person in identities.sample_identities(8, seed=5):
+        assert table[person.name]["attributes"] == attributes.labels(person)
+        assert table[person.name]["voice"]["community"] == person.community
 
 
 def test_same_seed_same_bytes_other_seed_differs(small_corpus, tmp_path):

@@ -27,7 +27,8 @@ class DatasetInfo:
             (utterances kept out of training, train labels and faces), "val" and "test".
         num_classes: identities in "train".
         image_size: face side in pixels. sample_rate: audio rate. min_frames: prepare's minimum length.
-        identities: name -> {"id", "gender", "nationality", "split"}.
+        identities: name -> {"id", "gender", "nationality", "split"}, plus, from a synthetic corpus,
+            "attributes" (face attribute -> class) and "voice" (the voice latents), `s2f_tf.synth.attributes`.
         options: the prepare options used.
 
     Example:

@@ -12,7 +12,12 @@ normalise crops) and writes the shard itself (`s2f_tf.data.shards`): memory is o
                                                 frame counts in record order; + .index.npz: where each
                                                 record's samples are in the file; both written before it)
     OUT/faces/<split>-NNNNN-of-NNNNN.tfrecord
-    OUT/dataset.json                            splits, label maps, genders, counts, options
+    OUT/dataset.json                            splits, label maps, genders, counts, options (and each
+                                                identity's face attributes when the corpus has them)
+
+A synthetic corpus (`s2f synth`) also holds `attributes.csv` beside `vox1_meta.csv` (not part of the real
+layout): when it is there, each identity's face attributes and voice latents (`s2f_tf.synth.attributes`)
+go into dataset.json's `identities`, for the attribute judge of `s2f evaluate`.
 
 Every shard is written to a temporary name and renamed when complete, so a rerun skips finished shards and
 never reads a half-written one. Bad files are skipped and counted by reason; nothing aborts the run.
@@ -44,6 +49,7 @@ from s2f_tf.data.info import DATASET, FORMAT
 from s2f_tf.data.splits import file_splits, letter_splits, read_meta
 from s2f_tf.errors import S2FError
 from s2f_tf.files import atomic_write_json
+from s2f_tf.synth import attributes as face_attributes
 
 PLAN = "plan.json"
 AUDIO_EXTENSIONS = (".wav", ".flac")
@@ -129,9 +135,12 @@ def plan(options: PrepareOptions) -> dict:
             "voxceleb_ids": [people[n]["id"] for n in names],
         }
     splits["train_heldout"] = dict(splits["train"])
+    labelled = _attributes(options.meta)
     return {
         "identities": {
-            n: {k: p[k] for k in ("id", "gender", "nationality")} | {"split": split_of.get(n)}
+            n: {k: p[k] for k in ("id", "gender", "nationality")}
+            | {"split": split_of.get(n)}
+            | labelled.get(n, {})
             for n, p in sorted(people.items())
         },
         "splits": splits,
@@ -139,6 +148,13 @@ def plan(options: PrepareOptions) -> dict:
         "skipped_identities": dict(skipped),
         "filtered_identities": {k: v for k, v in filtered.items() if v},
     }
+
+
+def _attributes(meta) -> dict:
+    """name -> {"attributes", "voice"} from the `attributes.csv` beside the meta file (a synthetic
+    corpus's), or {} when there is none (real data)."""
+    path = Path(meta).parent / face_attributes.FILE
+    return face_attributes.read(path) if path.is_file() else {}
 
 
 def _check_options(options: PrepareOptions) -> None:
@@ -294,6 +310,9 @@ def prepare(options: PrepareOptions) -> dict:
         "speech_seconds": {s: dataset["splits"][s]["speech_seconds"] for s in SPLITS},
         "skipped": dataset["skipped"],
         "filtered_identities": dataset["filtered_identities"],
+        "identities_with_attributes": sum(
+            "attributes" in p for p in dataset["identities"].values()
+        ),
         "labels_without_data": {
             f"{s}/{kind}": n
             for s in SPLITS

@@ -8,6 +8,11 @@ and `report.py` write them (`evaluation_figures.py` assembles the pictures). Eve
 judged by the same classifiers, trials and galleries (one seed), on faces of the dataset's size
 (`generation.render(size=)`): a 128 px generator's faces are area-averaged to a 64 px dataset's.
 
+On a dataset prepared from the synthetic corpus, whose identities carry face attribute labels, the judges
+include the attribute judge and every split also gets attribute agreement beside chance, the judge's
+accuracy on real faces and the voice-only oracle (`attributes.py`); result["attributes"] gathers them (on
+other data it says why there are none).
+
 Bounded by default, as papers evaluate: at most `max_utterances` (20) utterances per identity and split,
 `max_faces` (50) real reference faces per unseen identity, `classifier_faces` (50) faces per training
 identity for the judges (of which `heldout_fraction` are the seen identities' reference), retrieval
@@ -25,7 +30,7 @@ import time
 from pathlib import Path
 
 from s2f_tf.errors import S2FError
-from s2f_tf.evaluate import evaluation_figures, report
+from s2f_tf.evaluate import attributes, evaluation_figures, report
 from s2f_tf.evaluate.fid import inception_extractor
 from s2f_tf.evaluate.generation import embed_voices, render, untrained_generator
 from s2f_tf.evaluate.judge_store import load_or_train
@@ -153,6 +158,7 @@ def evaluate_model(
     for split in options.splits:
         voices = embed_voices(source, split, config, encoder, options.max_utterances, options.seed)
         seen = split == SEEN
+        labelled = attributes.split_table(info, "train" if seen else split)
         if split not in references:
             references[split] = reference_faces(source, info, split, judges, options)
         reference = references[split]
@@ -167,7 +173,7 @@ def evaluate_model(
                         faces, options.grid_identities
                     )
             model["splits"][split][kind] = split_metrics(
-                faces, reference, judges, seen, options, extractor
+                faces, reference, judges, seen, options, extractor, labelled
             )
             if out is not None:
                 names = split_info(info, "train" if seen else split)["names"]
@@ -258,6 +264,7 @@ def evaluate(
     if result["compare_figure"]:
         result["figures"].append(result["compare_figure"])
     result["proof_of_learning"] = report.proof_of_learning(result["model"])
+    result["attributes"] = attributes.overview(result["model"], judges.summary, info)
     result["seconds"] = {  # wall time: the judges (trained or restored) and everything
         "judges": round(judges_seconds, 1),
         "total": round(time.perf_counter() - started, 1),

@@ -1,10 +1,12 @@
 """The judges trained once per dataset and reused by every evaluation of it (any work directory, any run).
 
 Layout: `DATA/judges/<key>/` with `judges.json` (what the key was made of, the training figures, the
-held-out selection's size) and `identity.weights.h5`, `gender.weights.h5`. The key hashes the dataset's
+held-out selection's size) and `identity.weights.h5`, `gender.weights.h5` (and, on a dataset with face
+attribute labels, `attributes.npz`: the attribute judge's heads). The key hashes the dataset's
 fingerprint (SHA-256 of `dataset.json` plus the sizes of the training face shards) and every option that
 changes the judges: steps, batch, learning rate, held-out fraction, faces per identity, seed, and the
-judge's architecture (the work directory's face_channels, embedding_dim, leaky ReLU slope). Two work
+judge's architecture (the work directory's face_channels, embedding_dim, leaky ReLU slope; and the
+attribute judge's, on a dataset with attribute labels only, so real data keeps its keys). Two work
 directories of one preset evaluated on one dataset therefore share their judges; another preset, another
 option or a re-prepared dataset gets its own. A cache directory is written whole (a temporary sibling,
 then a rename), so a reader never sees half of one. When the dataset directory is not writable the
@@ -24,6 +26,10 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
+from s2f_tf.evaluate import attribute_judge
+from s2f_tf.evaluate.attribute_judge import AttributeHeads
 from s2f_tf.evaluate.classifiers import FaceClassifier, TrainedClassifier
 from s2f_tf.evaluate.judges import Judges, judge_faces, train_judges
 from s2f_tf.files import atomic_directory, atomic_write_json
@@ -31,6 +37,7 @@ from s2f_tf.files import atomic_directory, atomic_write_json
 FORMAT = "s2f_tf.judges/1"
 DIRECTORY = "judges"
 NAMES = ("identity", "gender")
+ATTRIBUTES = "attributes.npz"  # the attribute judge's heads
 
 
 def fingerprint(data_dir) -> str:
@@ -60,8 +67,17 @@ def judge_key(data_dir, model_config, options) -> tuple[str, dict]:
         "embedding_dim": model_config.embedding_dim,
         "leaky_relu_slope": model_config.leaky_relu_slope,
     }
+    if _has_attribute_labels(data_dir):
+        made_of["attributes"] = {"judge": attribute_judge.VERSION, "l2": attribute_judge.L2}
     text = json.dumps(made_of, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16], made_of
+
+
+def _has_attribute_labels(data_dir) -> bool:
+    from s2f_tf.data.info import DATASET
+
+    data = json.loads((Path(data_dir) / DATASET).read_text())
+    return any("attributes" in person for person in data.get("identities", {}).values())
 
 
 def save(judges: Judges, directory, made_of) -> Path:
@@ -71,12 +87,17 @@ def save(judges: Judges, directory, made_of) -> Path:
         with atomic_directory(directory) as tmp:
             for name in NAMES:
                 getattr(judges, name).model.save_weights(str(tmp / f"{name}.weights.h5"))
+            if judges.attributes is not None:
+                np.savez(tmp / ATTRIBUTES, **judges.attributes.arrays())
             atomic_write_json(
                 tmp / "judges.json",
                 {
                     "made_of": made_of,
                     "num_classes": judges.num_classes,
                     "heldout_faces": int(len(judges.heldout.labels)),
+                    "attribute_classes": None
+                    if judges.attributes is None
+                    else {k: list(v) for k, v in judges.attributes.classes.items()},
                     "summary": judges.summary,
                     "training": {
                         name: {
@@ -123,12 +144,22 @@ def load(directory, model_config, source, info, options, made_of) -> Judges | No
             final_accuracy=figures["final_accuracy"],
             train_samples=figures["train_samples"],
         )
+    heads = None
+    if stored.get("attribute_classes"):
+        try:
+            with np.load(directory / ATTRIBUTES) as arrays:
+                heads = AttributeHeads.from_arrays(stored["attribute_classes"], arrays)
+        except (OSError, KeyError, ValueError):
+            return None  # an entry without its heads: train anew
+    elif "attributes" in made_of:
+        return None
     return Judges(
         classifiers["identity"],
         classifiers["gender"],
         heldout,
         int(stored["num_classes"]),
         stored["summary"],
+        heads,
     )
 
 

@@ -2,20 +2,24 @@
 
 An identity classifier and a gender classifier (`classifiers.py`: FaceEmbedder architecture + Dense head),
 trained on the training identities' real faces minus a held-out share per identity; the held-out faces
-measure the judges and serve as the real faces of the seen-identity metrics. Also the small helpers that
+measure the judges and serve as the real faces of the seen-identity metrics. On a dataset with face
+attribute labels (the synthetic corpus), also the attribute judge: softmax heads on the identity
+classifier's frozen embedding (`attribute_judge.py`), fitted on the same faces. Also the small helpers that
 read a split's faces and tables from the prepared dataset's info.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 
-from s2f_tf.errors import S2FError
-from s2f_tf.evaluate import metrics
+from s2f_tf.evaluate import attributes, metrics
+from s2f_tf.evaluate.attribute_judge import AttributeHeads, fit_heads
 from s2f_tf.evaluate.classifiers import TrainedClassifier, train_face_classifier
-from s2f_tf.evaluate.sources import accepts, choose, lookup, selected, text_of
+from s2f_tf.evaluate.sources import accepts, choose, lookup, selected, split_info, text_of
+from s2f_tf.synth.attributes import ATTRIBUTES
 
 GENDERS = ("f", "m")
 JUDGE_SALT = 1  # sources.choose salt of the judges' faces (unseen references use 2, utterances 3)
@@ -53,14 +57,7 @@ class Judges:
     heldout: Faces
     num_classes: int
     summary: dict
-
-
-def split_info(info, split):
-    """The info entry of one split of a prepared dataset; a one-line error when the dataset lacks it."""
-    splits = info.splits if hasattr(info, "splits") else info["splits"]
-    if split not in splits:
-        raise S2FError(f"the dataset has no {split!r} split (it has {', '.join(sorted(splits))})")
-    return splits[split]
+    attributes: AttributeHeads | None = None  # only on a dataset with attribute labels
 
 
 def load_split_faces(source, info, split, keep=None) -> Faces:
@@ -176,7 +173,56 @@ def train_judges(source, info, model_config, options) -> Judges:
     }
     for key, figures in judge_quality(identity, gender, heldout, num_classes).items():
         summary[key].update(figures)
-    return Judges(identity, gender, heldout, num_classes, summary)
+    judges = Judges(identity, gender, heldout, num_classes, summary)
+    train_attribute_judge(judges, train, info)
+    return judges
+
+
+def train_attribute_judge(judges: Judges, train: Faces, info) -> None:
+    """Sets `judges.attributes` (`attribute_judge.fit_heads` on the identity classifier's embedding of
+    the faces `train` it trained on; gender is the gender classifier's), with the judge's accuracy on
+    the held-out real faces in `judges.summary["attributes"]`; nothing when the training identities
+    have no attribute labels."""
+
+    table = attributes.split_table(info, "train")
+    if table is None:
+        return
+    started = time.perf_counter()
+    targets = {a.name: table.truth[a.name][train.labels] for a in ATTRIBUTES if a.name != "gender"}
+    classes = {a.name: a.classes for a in ATTRIBUTES}
+    judges.attributes = fit_heads(judges.identity.model.embed(train.images), targets, classes)
+    summary = {
+        "architecture": "gender: the gender classifier; the others: softmax regression on the"
+        " identity classifier's embedding (standardised, L2-penalised, L-BFGS), fitted on its"
+        " training faces",
+        "training_seconds": round(time.perf_counter() - started, 2),
+    }
+    heldout = judges.heldout
+    if len(heldout.labels):
+        embedding = heldout.once(  # the key split_metrics uses: embedded once per evaluation
+            ("embedding", id(judges.identity)),
+            lambda: judges.identity.model.embed(heldout.images),
+        )
+        known = table.known(heldout.labels)
+        predicted = predict_attributes(judges, heldout.images, embedding)
+        for name, values in predicted.items():
+            truth = table.truth[name][heldout.labels[known]]
+            summary[name] = {
+                "heldout_real_accuracy": metrics.summarize(
+                    metrics.agreement(values[known], truth), attributes.majority_rate(truth)
+                )
+            }
+    judges.summary["attributes"] = summary
+
+
+def predict_attributes(judges: Judges, images, embeddings, genders=None) -> dict[str, np.ndarray]:
+    """attribute -> int [N] class index of each face as the attribute judge sees it: the gender
+    classifier's answer for gender (`genders` when already computed), the heads on the identity
+    classifier's embedding `embeddings` [N, D] for the others."""
+    found = judges.attributes.predict(embeddings)
+    genders = predict_gender(judges.gender, images) if genders is None else genders
+    found["gender"] = np.array([GENDERS.index(str(g)) for g in genders], np.int64)
+    return {a.name: found[a.name] for a in ATTRIBUTES if a.name in found}
 
 
 def judge_quality(identity, gender, heldout, num_classes) -> dict:

@@ -135,6 +135,7 @@ def render(result) -> str:
     lines = _overview(result) + _proof_of_learning(result)
     for split, kinds in result["model"]["splits"].items():
         lines += _split_section(split, kinds)
+    lines += _attributes(result)
     lines += _comparison(result)
     lines += ["", "## Figures", ""]
     lines += [f"![{name}]({name})" for name in result["figures"]]
@@ -245,6 +246,53 @@ def _split_section(split, kinds) -> list[str]:
     return lines
 
 
+def _attributes(result) -> list[str]:
+    """Attribute agreement per split (synthetic data), or the sentence saying why there is none."""
+    found = result.get("attributes")
+    if not found:  # an evaluation written before attributes were judged
+        return []
+    lines = ["", "## Face attributes", ""]
+    if not found.get("labels"):
+        return lines + [found["message"]]
+    judge = found.get("judge") or {}
+    lines += [
+        "How often the face generated from an utterance shows the speaker's true attribute, as the"
+        f" attribute judge sees it ({judge.get('architecture', 'no attribute judge')}), beside:"
+        f" chance, the {found['chance']}; the judge's accuracy on real faces of the same identities"
+        " (for unseen identities: faces of people it never saw); and the voice-only oracle, "
+        f"{found['oracle']}: what a voice-only model can reach. Hair colour: every senior's is"
+        ' grey (the corpus greys it 55-95 %); "voice-linked" is what the corpus\'s generator ties to the'
+        " voice (beard: only through gender; glasses: not at all).",
+    ]
+    for split, kinds in result["model"]["splits"].items():
+        trained = kinds["trained"].get("attributes")
+        if not trained:
+            continue
+        untrained = kinds.get("untrained", {}).get("attributes", {})
+        n = next(iter(trained.values()))["n"]
+        lines += [
+            "",
+            f"### {_split_title(split)}: {n} utterances",
+            "",
+            "| attribute | voice-linked | chance | real-face accuracy | oracle | generated |"
+            " untrained generator |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, entry in trained.items():
+            lines.append(
+                f"| {name.replace('_', ' ')} | {found['voice_link'].get(name, '?')} |"
+                f" {_chance(entry)} | {fmt(entry.get('real_faces'))} | {_short(entry.get('oracle'))} |"
+                f" {fmt(entry)} | {_short(untrained.get(name))} |"
+            )
+    return lines
+
+
+def _short(entry):
+    """A fraction in % without its interval ('-' when missing)."""
+    value = _value(entry)
+    return "-" if value is None else f"{value * 100:.1f} %"
+
+
 def _comparison(result) -> list[str]:
     """Side by side with the --compare entries (nothing when there are none)."""
     model = result["model"]
@@ -314,6 +362,17 @@ def summary(result):
             }
             for kind, values in kinds.items()
         }
+    found = result.get("attributes") or {}
+    out["attributes"] = (  # generated faces' agreement and the oracle's, per split and attribute
+        {
+            split: {
+                name: {k: row[k] for k in ("generated", "oracle")} for name, row in rows.items()
+            }
+            for split, rows in found["splits"].items()
+        }
+        if found.get("labels")
+        else None
+    )
     out["proof_of_learning"] = {c["criterion"]: c["passed"] for c in result["proof_of_learning"]}
     out["judges"] = result["classifiers"].get("judges")  # "trained" here or "cached" (reused)
     out["seconds"] = result.get("seconds")

@@ -1,19 +1,32 @@
 """Every metric of one model's faces on one split, judged against the real faces of that split: identity
 top-k and gender agreement (the judging classifiers), 1:2 matching, retrieval recall@k, cosine, pixel L1,
-Frechet distances, KID and the top octave's spectral power (see metrics.py and fid.py for each)."""
+Frechet distances, KID and the top octave's spectral power (see metrics.py and fid.py for each); on a
+dataset with face attribute labels, attribute agreement (attributes.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from s2f_tf.evaluate import metrics
+from s2f_tf.evaluate import attributes, metrics
 from s2f_tf.evaluate.fid import fid_from_features, kid_from_features
 from s2f_tf.evaluate.generation import Generated
-from s2f_tf.evaluate.judges import GENDERS, Faces, Judges, predict_gender
+from s2f_tf.evaluate.judges import GENDERS, Faces, Judges, predict_attributes, predict_gender
 
 
-def split_metrics(generated: Generated, reference: Faces, judges: Judges, seen, options, extractor):
-    """Every metric of `generated` against the real faces `reference` (see metrics.py for each)."""
+def split_metrics(
+    generated: Generated,
+    reference: Faces,
+    judges: Judges,
+    seen,
+    options,
+    extractor,
+    labelled: attributes.SplitAttributes | None = None,
+):
+    """Every metric of `generated` against the real faces `reference` (see metrics.py for each).
+
+    `labelled`: the split's attribute labels (`attributes.split_table`); with them and an attribute
+    judge, result["attributes"] holds each attribute's agreement (`attributes.split_scores`).
+    """
     seed = options.seed
     result = {
         "samples": int(len(generated.labels)),
@@ -21,7 +34,8 @@ def split_metrics(generated: Generated, reference: Faces, judges: Judges, seen, 
         "reference_faces": int(len(reference.labels)),
     }
     per_sample = {}  # per-sample arrays, for the per-gender breakdown
-    _judged(result, per_sample, generated, judges, seen, seed)
+    genders = predict_gender(judges.gender, generated.images)
+    _judged(result, per_sample, generated, judges, seen, seed, genders)
     query = judges.identity.model.embed(generated.images)
     real = reference.once(
         ("embedding", id(judges.identity)), lambda: judges.identity.model.embed(reference.images)
@@ -30,6 +44,19 @@ def split_metrics(generated: Generated, reference: Faces, judges: Judges, seen, 
     _retrieval(result, generated, reference, query, real, options.gallery_size, seed)
     _distances(result, generated, reference, query, real, extractor, seed)
     _spectrum(result, generated, reference, seed)
+    if labelled is not None and judges.attributes is not None:
+        on_real = reference.once(
+            ("attributes", id(judges)),
+            lambda: predict_attributes(judges, reference.images, real),
+        )
+        result["attributes"] = attributes.split_scores(
+            labelled,
+            predict_attributes(judges, generated.images, query, genders),
+            generated.labels,
+            on_real,
+            reference.labels,
+            seed,
+        )
     result["by_gender"] = {
         g: {
             key: metrics.summarize(values[generated.genders == g], seed=seed)
@@ -41,8 +68,9 @@ def split_metrics(generated: Generated, reference: Faces, judges: Judges, seen, 
     return result
 
 
-def _judged(result, per_sample, generated: Generated, judges: Judges, seen, seed):
-    """Identity top-1/top-5 (seen identities only) and gender agreement, by the judging classifiers."""
+def _judged(result, per_sample, generated: Generated, judges: Judges, seen, seed, genders):
+    """Identity top-1/top-5 (seen identities only) and gender agreement, by the judging classifiers
+    (`genders`: the gender classifier's answer for each generated face)."""
     if seen:
         k = judges.num_classes
         logits = judges.identity.model.logits(generated.images)
@@ -52,9 +80,7 @@ def _judged(result, per_sample, generated: Generated, judges: Judges, seen, seed
         result["identity_top5"] = metrics.summarize(
             metrics.topk_correct(logits, generated.labels, k5), k5 / k, seed
         )
-    per_sample["gender_agreement"] = metrics.agreement(
-        predict_gender(judges.gender, generated.images), generated.genders
-    )
+    per_sample["gender_agreement"] = metrics.agreement(genders, generated.genders)
     result["gender_agreement"] = metrics.summarize(per_sample["gender_agreement"], seed=seed)
 
 

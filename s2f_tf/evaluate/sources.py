@@ -34,6 +34,14 @@ def lookup(mapping, label):
     return mapping[label]
 
 
+def split_info(info, split):
+    """The info entry of one split of a prepared dataset; a one-line error when the dataset lacks it."""
+    splits = info.splits if hasattr(info, "splits") else info["splits"]
+    if split not in splits:
+        raise S2FError(f"the dataset has no {split!r} split (it has {', '.join(sorted(splits))})")
+    return splits[split]
+
+
 def text_of(value):
     """A str from a str, bytes, numpy scalar/array or tensor (as tf.data yields them)."""
     value = np.asarray(value).reshape(-1)[0] if np.ndim(value) else value

@@ -1,6 +1,8 @@
 """The synthetic identity corpus in the VoxCeleb1 / VGGFace1 layout (the project's embedded default data).
 
     DIR/vox1_meta.csv                        VoxCeleb1 meta format (tab-separated)
+    DIR/attributes.csv                       each identity's face attributes and voice latents (not part of
+                                             the real layout: `s2f_tf.synth.attributes`)
     DIR/wav/<idNNNNN>/<video>/<NNNNN>.wav    16 kHz mono int16
     DIR/faces/<First_Last>/<NNNNNNNN>.jpg    128x128 JPEG
 
@@ -41,6 +43,7 @@ import tqdm
 from s2f_tf.audio import to_int16
 from s2f_tf.errors import S2FError
 from s2f_tf.files import atomic_directory
+from s2f_tf.synth import attributes
 from s2f_tf.synth import faces as face_drawer
 from s2f_tf.synth import voices as voice_synth
 from s2f_tf.synth.identities import HELD_OUT_LETTERS, Identity, sample_identities, write_meta
@@ -59,6 +62,24 @@ def _clothing(rng):
     """A random clothing colour: drawn per photo, so it says nothing about who is in it."""
     hue, saturation, value = rng.random(), rng.uniform(0.3, 0.9), rng.uniform(0.3, 0.9)
     return tuple(int(255 * c) for c in colorsys.hsv_to_rgb(hue, saturation, value))
+
+
+def random_photo(rng) -> face_drawer.Photo:
+    """One photo's conditions as the corpus draws them: pose, zoom, light, expression, background,
+    blur and clothing, all per photo."""
+    light = [tuple(int(x) for x in rng.integers(40, 240, 3)) for _ in range(2)]
+    return face_drawer.Photo(
+        angle=float(rng.normal(0, 5)),
+        shift=(float(rng.normal(0, 3)), float(rng.normal(0, 3))),
+        scale=float(rng.uniform(0.9, 1.12)),
+        light=float(rng.uniform(0.75, 1.25)),
+        warmth=float(rng.uniform(-1, 1)),
+        smile=float(rng.uniform(-0.3, 1.0)),
+        eyes_open=float(rng.uniform(0.6, 1.0)),
+        background=(light[0], light[1]),
+        blur=float(rng.uniform(0.3, 1.0)) if rng.random() < 0.3 else 0.0,
+        shirt=_clothing(rng),
+    )
 
 
 def _video_ids(rng, count):
@@ -125,20 +146,7 @@ def render_identity(
     face_dir = out_dir / "faces" / person.name
     face_dir.mkdir(parents=True, exist_ok=True)
     for k in range(faces):
-        light = [tuple(int(x) for x in rng.integers(40, 240, 3)) for _ in range(2)]
-        photo = face_drawer.Photo(
-            angle=float(rng.normal(0, 5)),
-            shift=(float(rng.normal(0, 3)), float(rng.normal(0, 3))),
-            scale=float(rng.uniform(0.9, 1.12)),
-            light=float(rng.uniform(0.75, 1.25)),
-            warmth=float(rng.uniform(-1, 1)),
-            smile=float(rng.uniform(-0.3, 1.0)),
-            eyes_open=float(rng.uniform(0.6, 1.0)),
-            background=(light[0], light[1]),
-            blur=float(rng.uniform(0.3, 1.0)) if rng.random() < 0.3 else 0.0,
-            shirt=_clothing(rng),
-        )
-        image = face_drawer.draw(person.face, photo, rng)
+        image = face_drawer.draw(person.face, random_photo(rng), rng)
         image.save(face_dir / f"{k + 1:08d}.jpg", quality=int(rng.integers(80, 96)))
     return utterances, faces, seconds, voice_cpu, time.process_time() - face_cpu
 
@@ -173,6 +181,7 @@ def generate(
     totals = np.zeros(5)
     with atomic_directory(out) as tmp:
         write_meta(tmp / "vox1_meta.csv", people)
+        attributes.write(tmp / attributes.FILE, people)
         jobs = [(tmp, p, i, utterances, faces, seed, lengths) for i, p in enumerate(people)]
         bar = tqdm.tqdm(total=len(jobs), desc="synth", unit="id", leave=False)
         if workers == 1:
@@ -190,6 +199,7 @@ def generate(
     return {
         "out": str(out),
         "meta": str(out / "vox1_meta.csv"),
+        "attributes": str(out / attributes.FILE),
         "identities": len(people),
         "held_out_identities": held_out,
         "female": sum(p.gender == "f" for p in people),

@@ -44,15 +44,23 @@ NATIONALITIES = (
     "France",
     "Brazil",
 )
-SKIN_TONES = ((241, 204, 178), (224, 180, 150), (198, 148, 110), (160, 110, 75), (112, 76, 52))
-HAIR_COLOURS = (
-    (25, 20, 18),
-    (60, 40, 25),
-    (100, 70, 40),
-    (130, 70, 35),
-    (200, 165, 100),
-    (150, 60, 30),
-)
+# The skin tones and hair colours an identity's community draws from (class name -> RGB before the
+# identity's tint); `s2f_tf.synth.attributes` uses the names as the classes of its attribute judge.
+SKIN_TONES = {
+    "very light": (241, 204, 178),
+    "light": (224, 180, 150),
+    "medium": (198, 148, 110),
+    "tan": (160, 110, 75),
+    "dark": (112, 76, 52),
+}
+HAIR_COLOURS = {
+    "black": (25, 20, 18),
+    "dark brown": (60, 40, 25),
+    "brown": (100, 70, 40),
+    "auburn": (130, 70, 35),
+    "blond": (200, 165, 100),
+    "red": (150, 60, 30),
+}
 EYE_COLOURS = (
     (70, 45, 25),
     (40, 25, 15),
@@ -62,10 +70,14 @@ EYE_COLOURS = (
     (130, 100, 50),
 )
 AGE_GROUPS = ("young", "adult", "senior")
+BEARDS = ("none", "stubble", "moustache", "full")  # FaceTraits.beard 0..3
+BEARD_WEIGHTS = (0.35, 0.2, 0.15, 0.3)  # a male's beard, drawn independently of his voice
+GLASSES_RATE = 0.2  # identities with glasses, whatever their voice
 # A hidden "community" latent stands in for the accent <-> ancestry correlation of real speakers (Speech2Face,
 # Sec. 1: language and accent are shared within communities, which share physical features). Each community
 # has an accent (per-formant vowel-space shift, speaking-rate and intonation-range factors) and its own
-# distribution over skin tones and hair colours (weights over SKIN_TONES / HAIR_COLOURS); they overlap.
+# distribution over skin tones and hair colours (weights over SKIN_TONES / HAIR_COLOURS, in their order); they
+# overlap.
 COMMUNITIES = (
     dict(formants=(1.06, 0.95, 1.0, 1.03, 1.0), rate=1.12, f0_range=0.8,
          skin=(0.5, 0.35, 0.15, 0.0, 0.0), hair=(0.15, 0.25, 0.2, 0.1, 0.2, 0.1)),
@@ -88,6 +100,8 @@ class Identity:
     community: int
     voice: voice_synth.VoiceTraits
     face: face_drawer.FaceTraits
+    skin_tone: str  # the SKIN_TONES class drawn (face.skin is it tinted)
+    hair_colour: str  # the HAIR_COLOURS class drawn (face.hair: it tinted, greyed for seniors)
 
 
 def _tint(colour, rng, spread):
@@ -157,15 +171,17 @@ def _traits(rng, gender, age, community):
     )
 
     width = 92.0 + (vtl - 13.4) / 5.4 * 32.0 + rng.normal(0, 2.5)
-    hair = HAIR_COLOURS[rng.choice(len(HAIR_COLOURS), p=accent["hair"])]
+    hair_colour = list(HAIR_COLOURS)[rng.choice(len(HAIR_COLOURS), p=accent["hair"])]
+    hair = HAIR_COLOURS[hair_colour]
     if senior:  # grey to white
         grey = rng.uniform(0.55, 0.95)
         hair = tuple(int((1 - grey) * c + grey * 200) for c in hair)
     hair = _tint(hair, rng, 10)
-    skin = _tint(SKIN_TONES[rng.choice(len(SKIN_TONES), p=accent["skin"])], rng, 8)
+    skin_tone = list(SKIN_TONES)[rng.choice(len(SKIN_TONES), p=accent["skin"])]
+    skin = _tint(SKIN_TONES[skin_tone], rng, 8)
     if male:
         hair_length = 0.0 if senior and rng.random() < 0.35 else float(rng.uniform(0.05, 0.3))
-        beard = int(rng.choice(4, p=[0.35, 0.2, 0.15, 0.3]))
+        beard = int(rng.choice(len(BEARDS), p=BEARD_WEIGHTS))
         lips = _tint(tuple(int(c * 0.8) for c in (skin[0], skin[1] * 0.8, skin[2] * 0.8)), rng, 6)
     else:
         hair_length, beard = float(rng.uniform(0.55, 1.0)), 0
@@ -187,12 +203,12 @@ def _traits(rng, gender, age, community):
         eye_spacing=float(rng.uniform(0.38, 0.48)),
         brow_weight=float(rng.uniform(5.0, 8.0) if male else rng.uniform(3.0, 4.5)),
         lips=lips,
-        glasses=bool(rng.random() < 0.2),
+        glasses=bool(rng.random() < GLASSES_RATE),
         wrinkles=float(
             rng.uniform(0.5, 1.0) if senior else rng.uniform(0.0, 0.3) if age == "adult" else 0.0
         ),
     )
-    return voice, face
+    return voice, face, skin_tone, hair_colour
 
 
 def sample_identities(count: int, seed: int = 0) -> list[Identity]:
@@ -211,9 +227,11 @@ def sample_identities(count: int, seed: int = 0) -> list[Identity]:
     for gender, name in zip(genders, names, strict=True):
         age = AGE_GROUPS[rng.choice(3, p=[0.3, 0.45, 0.25])]
         community = int(rng.integers(len(COMMUNITIES)))
-        voice, face = _traits(rng, str(gender), age, community)
+        voice, face, skin_tone, hair_colour = _traits(rng, str(gender), age, community)
         nationality = str(rng.choice(NATIONALITIES))
-        people.append((name, str(gender), nationality, age, community, voice, face))
+        people.append(
+            (name, str(gender), nationality, age, community, voice, face, skin_tone, hair_colour)
+        )
     people.sort(key=lambda p: p[0])
     return [Identity(f"id{10001 + i}", *person) for i, person in enumerate(people)]
 
