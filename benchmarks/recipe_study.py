@@ -52,6 +52,10 @@ VARIANTS = {
     "rla+l1x30": ("small", {**RESIZE, "train": {**BEST, "reconstruction_weight": 30.0}}),
     "rla+hinge": ("small", {**RESIZE, "train": {**BEST, "adversarial_loss": "hinge"}}),
     "rla+sn": ("small", {"model": {**RESIZE["model"], "spectral_norm": True}, "train": BEST}),
+    "rla+sn+lr5e-4": (
+        "small",
+        {"model": {**RESIZE["model"], "spectral_norm": True}, "train": {**BEST, "learning_rate": 5e-4}},
+    ),
     "rla+narrowD": (
         "small",
         {"model": {**RESIZE["model"], "face_channels": (8, 16, 32, 64, 128)}, "train": BEST},
