@@ -121,6 +121,24 @@ def prepare_small_corpus(root, seed, identities=6, utterances=3, faces=2, min_fr
 
 
 @pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory):
+    """(data dir, voice encoder weights): a prepared tiny corpus (8 synthetic identities, 3 utterances
+    and 2 faces each) and random `tiny` voice encoder weights, made once per session: what `s2f train`
+    needs. Read only: copy what a test changes."""
+    import keras
+
+    from s2f_tf.config import preset
+    from s2f_tf.models import build_voice_encoder
+
+    root = tmp_path_factory.mktemp("tiny_dataset")
+    data = prepare_small_corpus(root, seed=11, identities=8)
+    keras.utils.set_random_seed(0)
+    encoder = build_voice_encoder(preset("tiny"))
+    encoder.save_weights(str(root / "encoder.weights.h5"))
+    return data, root / "encoder.weights.h5"
+
+
+@pytest.fixture(scope="session")
 def tiny_export(tmp_path_factory):
     """A random `tiny` model exported once per session (SavedModel + `gen_fp32.tflite`): its version
     directory. The generator's output gain gives its faces contrast, so pixel comparisons mean something."""

@@ -324,6 +324,12 @@ CASES = [
             ("strategy-typo", ["--strategy", "mirror"], "invalid choice: 'mirror'"),
             ("preset-typo", ["--preset", "tiyn"], "unknown preset 'tiyn'"),
             ("seed-negative", ["--seed", "-1"], "--seed: must be at least 0"),
+            (
+                "batch-not-divisible",
+                ["--preset", "tiny", "--batch-size", "5", "--cpu-replicas", "2"],
+                "--batch-size 5 is not divisible by the 2 replicas (--cpu-replicas 2); use a"
+                " multiple of 2",
+            ),
             # 64-px faces to a 128-px preset
             (
                 "data-64px-to-hq128",

@@ -13,12 +13,12 @@ import pytest
 import tensorflow as tf
 
 from s2f_tf import cli
-from s2f_tf.commands.common import writes_workdir
 from s2f_tf.config import preset
 from s2f_tf.data.prepare import PrepareOptions, prepare
 from s2f_tf.locks import Busy, exclusive, hold_directory, remove_stale
 from s2f_tf.models import VoiceEncoder
 from s2f_tf.synth import corpus
+from s2f_tf.train.cluster import writes_workdir
 
 HOLD = """
 import sys, time

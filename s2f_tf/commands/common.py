@@ -93,31 +93,17 @@ def check_data(info, config) -> None:
         raise S2FError(f"{info.data_dir}: no training identities")
 
 
-def writes_workdir() -> bool:
-    """Whether this process writes the work directory: not a non-chief worker of a multi-worker run
-    (TF_CONFIG; those keep nothing), which must not wait for the chief's lock."""
-    import json
-    import os
-
-    try:
-        tf_config = json.loads(os.environ.get("TF_CONFIG", "") or "{}")
-        cluster, task = tf_config.get("cluster", {}), tf_config.get("task", {})
-        kind, index = task.get("type"), int(task.get("index", 0))
-    except (ValueError, TypeError, AttributeError):
-        raise S2FError("TF_CONFIG is not valid JSON with a cluster and a task") from None
-    if not cluster or kind in (None, "chief"):
-        return True
-    return kind == "worker" and index == 0 and "chief" not in cluster
-
-
 def lock_workdir(workdir, command: str):
     """One trainer per work directory (see `s2f_tf.workdir.lock`); non-chief workers take no lock."""
     from s2f_tf import workdir as wd
+    from s2f_tf.train.cluster import writes_workdir
 
     return wd.lock(workdir, command) if writes_workdir() else contextlib.nullcontext()
 
 
 def start_strategy(args):
+    """The tf.distribute strategy, made before anything else touches TensorFlow: logical CPU devices
+    (--cpu-replicas) and multi-worker collectives can only be set up before the runtime starts."""
     from s2f_tf.train.distribute import make_strategy, use_cpu_replicas
 
     if args.cpu_replicas:
@@ -125,10 +111,15 @@ def start_strategy(args):
     return make_strategy(args.strategy)
 
 
-def check_batch(global_batch: int, strategy) -> None:
-    if global_batch % strategy.num_replicas_in_sync:
+def check_batch(args, global_batch: int, strategy) -> None:
+    """Each replica takes an equal share of the global batch: one line naming both numbers if not."""
+    replicas = strategy.num_replicas_in_sync
+    if global_batch % replicas:
+        asked = "--batch-size" if args.batch_size is not None else "the preset's batch size"
+        how = f" (--cpu-replicas {args.cpu_replicas})" if args.cpu_replicas else ""
         raise S2FError(
-            f"batch size {global_batch} is not divisible by {strategy.num_replicas_in_sync} replicas"
+            f"{asked} {global_batch} is not divisible by the {replicas} replicas{how};"
+            f" use a multiple of {replicas}"
         )
 
 
@@ -143,21 +134,21 @@ def start_workdir(workdir, config, info) -> None:
 
 
 def training_inputs(args, section: str):
-    """(config, dataset info) of a training command, checked against each other before any work."""
+    """(config, dataset info, strategy) of a training command, checked against each other before any
+    work; the strategy first, before anything else touches TensorFlow (`start_strategy`)."""
     from s2f_tf.data.info import load_info
 
+    strategy = start_strategy(args)
     config = resolve_config(args, section)
+    check_batch(args, getattr(config, section).batch_size, strategy)
     info = load_info(args.data)
     check_data(info, config)
-    return config, info
+    return config, info, strategy
 
 
 @contextlib.contextmanager
-def training_workdir(args, config, info, command: str, batch_size: int):
-    """Hold the work directory (`lock_workdir`), start the strategy, check the batch against it and
-    write config.json and labels.json; yields the strategy."""
+def training_workdir(args, config, info, command: str):
+    """Hold the work directory (`lock_workdir`) and write config.json and labels.json."""
     with lock_workdir(args.workdir, command):
-        strategy = start_strategy(args)
-        check_batch(batch_size, strategy)
         start_workdir(args.workdir, config, info)
-        yield strategy
+        yield
