@@ -96,26 +96,80 @@ def load_config(workdir) -> Config:
     return read_config(path)
 
 
-def save_or_check_config(workdir, config: Config) -> None:
-    """Write config.json, or refuse if the work directory already holds a different one.
+# Fields that may change at any time: how long a stage trains and how its step runs (weights and
+# checkpoints are float32 either way). config.json records the latest run's values.
+RUNTIME_FIELDS = {
+    "train": ("steps", "mixed_precision", "jit_compile", "features_on"),
+    "pretrain": ("steps",),
+}
+# Which checkpoints fix which sections: a stage's own options once it has a checkpoint, the networks
+# and the audio front end once any stage has one. The preset's name is a label, never compared.
+STAGES = ((PRETRAIN_CHECKPOINTS, "pretraining", ("pretrain",)), (CHECKPOINTS, "GAN", ("train",)))
+SHARED_SECTIONS = ("audio", "model")
+PRETRAIN_BACKUP = "latest.weights.h5"  # what keras.callbacks.BackupAndRestore keeps in pretrain/
 
-    Only the training length and how the step runs (precision, XLA, where features are computed) may differ: a resumed run may be
-    asked to train longer, or in mixed_bfloat16 (weights and checkpoints stay float32 either way). The file
-    then records the latest run's values.
+
+def checkpoint_files(directory) -> list[str]:
+    """Checkpoint prefixes (`DIR/ckpt-N`) that have an `.index` file in `directory`, oldest first,
+    whatever the `checkpoint` index file says (it may be missing or unreadable)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = [p for p in directory.glob("ckpt-*.index") if p.stem.split("-")[-1].isdigit()]
+    return [str(p.with_suffix("")) for p in sorted(found, key=lambda p: int(p.stem.split("-")[-1]))]
+
+
+def _fields(config, prefix: str = ""):
+    """(dotted name, value) of every leaf field of a config (section) dataclass."""
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        name = f"{prefix}{field.name}"
+        if dataclasses.is_dataclass(value):
+            yield from _fields(value, f"{name}.")
+        else:
+            yield name, value
+
+
+def config_changes(workdir, saved: Config, asked: Config) -> dict[str, list[str]]:
+    """{why they are fixed: ["FIELD is SAVED there, ASKED asked", ...]}: the fields of `asked` that
+    differ from the work directory's `saved` configuration where a checkpoint already depends on them."""
+    fixed = {}  # section -> why
+    for folder, stage, sections in STAGES:
+        folder = Path(workdir) / folder
+        if checkpoint_files(folder) or (folder / PRETRAIN_BACKUP).is_file():
+            why = f"the first {stage} checkpoint in {folder}"
+            for section in (*sections, *SHARED_SECTIONS):
+                fixed.setdefault(section, why)
+    asked_values = dict(_fields(asked))
+    changes = {}
+    for name, value in _fields(saved):
+        section, _, field = name.partition(".")
+        if section not in fixed or field in RUNTIME_FIELDS.get(section, ()):
+            continue
+        if asked_values[name] != value:
+            changes.setdefault(fixed[section], []).append(
+                f"{name} is {value!r} there, {asked_values[name]!r} asked"
+            )
+    return changes
+
+
+def save_or_check_config(workdir, config: Config) -> None:
+    """Write config.json, or refuse if it would change what an existing checkpoint depends on.
+
+    A stage's options are free until that stage's first checkpoint (a GAN trained after pretraining may
+    still take another batch size); the networks and the audio front end are fixed by the first
+    checkpoint of either stage; the training length and how the step runs (`RUNTIME_FIELDS`) may always
+    change. The refusal names every differing field with its saved and asked value. The file then
+    records the latest run's values.
     """
     path = Path(workdir) / CONFIG
     if path.is_file():
-        existing = read_config(path)
-        runtime = ("steps", "mixed_precision", "jit_compile", "features_on")
-        comparable = existing.replace(
-            train={key: getattr(config.train, key) for key in runtime},
-            pretrain={"steps": config.pretrain.steps},
-        )
-        if comparable != config:
-            raise S2FError(
-                f"{path} holds a different configuration ({existing.name}); use a new --workdir"
-                " or the same preset and options to resume"
+        changes = config_changes(workdir, read_config(path), config)
+        if changes:
+            reasons = " and ".join(
+                f"{'; '.join(fields)} (fixed since {why})" for why, fields in changes.items()
             )
+            raise S2FError(f"{path}: {reasons}; use a new --workdir, or the saved values to resume")
     atomic_write_text(path, config.to_json())
 
 

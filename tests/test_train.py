@@ -243,13 +243,27 @@ def test_damaged_latest_checkpoint_falls_back_to_previous(tmp_path):
     assert summary["resumed_from"] == 1 and summary["steps_this_run"] == 2
 
 
-def test_conflicting_config_is_refused(tmp_path):
+def test_conflicting_config_is_refused_once_a_checkpoint_depends_on_it(tmp_path):
     save_or_check_config(tmp_path, CONFIG)
-    save_or_check_config(tmp_path, CONFIG.replace(train={"steps": 99}))  # longer training is fine
-    bf16 = CONFIG.replace(train={"steps": 99, "mixed_precision": True})  # so is another precision
+    save_or_check_config(tmp_path, CONFIG.replace(train={"batch_size": 2}))  # no checkpoint yet
+    (tmp_path / "pretrain").mkdir()
+    (tmp_path / "pretrain" / "latest.weights.h5").write_bytes(b"")  # pretraining's backup
+    save_or_check_config(tmp_path, CONFIG.replace(train={"batch_size": 8}))  # the GAN's: still free
+    with pytest.raises(S2FError) as refused:
+        save_or_check_config(tmp_path, CONFIG.replace(model={"embedding_dim": 32}))
+    assert str(refused.value) == (
+        f"{tmp_path / 'config.json'}: model.embedding_dim is 64 there, 32 asked (fixed since the"
+        f" first pretraining checkpoint in {tmp_path / 'pretrain'}); use a new --workdir, or the"
+        " saved values to resume"
+    )
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "ckpt-2.index").write_bytes(b"")
+    gan = CONFIG.replace(train={"batch_size": 8})
+    save_or_check_config(tmp_path, gan.replace(train={"steps": 99}))  # longer training is fine
+    bf16 = gan.replace(train={"steps": 99, "mixed_precision": True})  # so is another precision
     save_or_check_config(tmp_path, bf16)
     assert load_config(tmp_path) == bf16
-    with pytest.raises(S2FError, match="different configuration"):
+    with pytest.raises(S2FError, match=r"train.batch_size is 8 there, 2 asked \(fixed since the"):
         save_or_check_config(tmp_path, CONFIG.replace(train={"batch_size": 2}))
 
 

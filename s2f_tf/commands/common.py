@@ -45,27 +45,36 @@ def add_training_arguments(parser, what: str):
         " training step on the accelerator (device; ~20x less input-pipeline CPU) or auto (device when"
         " a GPU is present; the default)",
     )
+    seeded = (
+        "pretraining's initial weights and data order, and the GAN's after it"
+        if what == "pretraining"
+        else "the GAN's initial weights and data order"
+    )
     parser.add_argument(
         "--seed",
         type=SEED,
-        help="seed of the initial weights and of the data order, pretraining's and training's (the work"
-        " directory keeps it; default: the preset's, 0)",
+        help=f"seed of {seeded} (the work directory keeps it; default: the preset's, 0)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def resolve_config(args, section: str):
-    """The preset (or the work directory's saved config) with command-line overrides applied."""
+    """The configuration a training command asks for: the preset (or the work directory's saved
+    config) with this command's options applied to its `section` ("pretrain" or "train").
+
+    The other stage's section and both seeds stay the work directory's when it has a config.json (a
+    command asks nothing about the other stage); --seed sets this command's seed, and pretraining's seed
+    is the GAN's too in a new work directory.
+    """
     from s2f_tf import workdir as wd
     from s2f_tf.config import preset
 
-    saved = Path(args.workdir) / wd.CONFIG
+    path = Path(args.workdir) / wd.CONFIG
+    saved = wd.load_config(args.workdir) if path.is_file() else None
     if args.preset is not None:
         config = preset(args.preset)
-    elif saved.is_file():
-        config = wd.load_config(args.workdir)
     else:
-        config = preset("wen2019")
+        config = saved or preset("wen2019")
     overrides = {}
     if args.steps is not None:
         overrides["steps"] = args.steps
@@ -75,8 +84,14 @@ def resolve_config(args, section: str):
         if getattr(args, key, None):
             overrides[key] = True
     config = config.replace(**{section: overrides}) if overrides else config
-    if getattr(args, "seed", None) is not None:  # one seed for both sections: the work directory's
-        config = config.replace(pretrain={"seed": args.seed}, train={"seed": args.seed})
+    other = "train" if section == "pretrain" else "pretrain"
+    seed = getattr(args, "seed", None)
+    if saved is not None:
+        own_seed = saved.pretrain.seed if section == "pretrain" else saved.train.seed
+        config = config.replace(**{other: getattr(saved, other)})
+        config = config.replace(**{section: {"seed": own_seed if seed is None else seed}})
+    elif seed is not None:
+        config = config.replace(**{name: {"seed": seed} for name in (section, other)})
     if getattr(args, "features_on", None):
         config = config.replace(train={"features_on": args.features_on})
     return config

@@ -10,21 +10,11 @@ from pathlib import Path
 import tensorflow as tf
 
 from s2f_tf.errors import S2FError
-from s2f_tf.workdir import inside
+from s2f_tf.workdir import checkpoint_files, inside
 
 
 class DamagedCheckpoints(S2FError):
     """Checkpoints exist but none can be restored: refuse rather than restart and overwrite them."""
-
-
-def checkpoint_files(directory) -> list[str]:
-    """Checkpoint prefixes (`DIR/ckpt-N`) that have an `.index` file in `directory`, oldest first,
-    whatever the `checkpoint` index file says (it may be missing or unreadable)."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        return []
-    found = [p for p in directory.glob("ckpt-*.index") if p.stem.split("-")[-1].isdigit()]
-    return [str(p.with_suffix("")) for p in sorted(found, key=lambda p: int(p.stem.split("-")[-1]))]
 
 
 class Checkpoints:
