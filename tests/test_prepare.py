@@ -330,3 +330,26 @@ def test_an_identity_without_one_usable_recording_leaves_valid_empty_shards(
             assert index["offset"].shape == (0,) and index["mean"].shape == (0, 64)
     reader = CropReader(load_info(out), "train", preset("tiny").audio)
     assert len(reader) == summary["utterances"]["train"] == 2 * 5
+
+
+def test_a_second_prepare_on_one_folder_is_refused_and_touches_nothing(base_corpus, tmp_path, s2f):
+    """Two prepares on one --out would delete each other's temporary shards: the second is refused
+    while the first holds OUT/.lock, and leaves the first one's files alone."""
+    from s2f_tf.locks import exclusive
+
+    out = tmp_path / "prepared"
+    (out / "voices").mkdir(parents=True)
+    partial = (
+        out / "voices" / ".train-00000-of-00008.tfrecord.4242.tmp"
+    )  # the first one's, in progress
+    partial.write_bytes(b"half a shard")
+    argv = ["prepare", "--meta", base_corpus / "vox1_meta.csv", "--voices", base_corpus / "wav"]
+    argv += ["--faces", base_corpus / "faces", "--out", out, "--workers", "1", "--min-frames", "40"]
+    with exclusive(out / ".lock", "prepare"):
+        run = s2f(*argv)
+    assert (run.status, run.out) == (2, "")
+    assert run.err.startswith(
+        f"s2f prepare: error: dataset directory {out} is in use by s2f prepare (pid "
+    ) and run.err.endswith("; wait for it to finish (or use another directory)\n")
+    assert partial.read_bytes() == b"half a shard" and not (out / "dataset.json").exists()
+    assert sorted(p.name for p in out.rglob("*")) == [".lock", partial.name, "voices"]

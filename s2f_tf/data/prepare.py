@@ -13,6 +13,7 @@ normalise crops) and writes the shard itself (`s2f_tf.data.shards`): memory is o
                                                 record's samples are in the file; both written before it)
     OUT/faces/<split>-NNNNN-of-NNNNN.tfrecord
     OUT/dataset.json                            splits, label maps, genders, counts, options
+    OUT/.lock                                   locked by the prepare running there (s2f_tf.locks)
 
 Every shard is written to a temporary name and renamed when complete, so a rerun skips finished shards and
 never reads a half-written one. Bad files are skipped and counted by reason; nothing aborts the run.
@@ -44,8 +45,10 @@ from s2f_tf.data.info import DATASET, FORMAT
 from s2f_tf.data.splits import file_splits, letter_splits, read_meta
 from s2f_tf.errors import S2FError
 from s2f_tf.files import atomic_write_json
+from s2f_tf.locks import exclusive
 
 PLAN = "plan.json"
+LOCK = ".lock"  # held by the one prepare writing the folder
 AUDIO_EXTENSIONS = (".wav", ".flac")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 SPLITS = ("train", "train_heldout", "val", "test")
@@ -238,6 +241,12 @@ def prepare(options: PrepareOptions) -> dict:
     if not layout["splits"]["train"]["names"]:
         raise S2FError("no training identities after joining meta, voices and faces")
     out.mkdir(parents=True, exist_ok=True)
+    # One prepare per folder: another one's temporary shards are never taken for leftovers.
+    with exclusive(out / LOCK, "prepare", what=f"dataset directory {out}"):
+        return _prepare(options, layout, out, start)
+
+
+def _prepare(options: PrepareOptions, layout: dict, out: Path, start: float) -> dict:
     fingerprint = _fingerprint(options, layout)
     plan_path = out / PLAN
     if plan_path.is_file():
