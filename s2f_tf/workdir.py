@@ -16,14 +16,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
+import shutil
 from pathlib import Path
 
 import tensorflow as tf
 
 from s2f_tf.config import CONFIG_FILE, Config
 from s2f_tf.errors import S2FError, first_line
-from s2f_tf.files import atomic_write_text
+from s2f_tf.files import atomic_file, atomic_write_text
 
 CONFIG = CONFIG_FILE
 LABELS = "labels.json"
@@ -173,6 +173,16 @@ def save_or_check_config(workdir, config: Config) -> None:
     atomic_write_text(path, config.to_json())
 
 
+def remove_leftovers(workdir) -> list[Path]:
+    """Remove what a killed save left in WORKDIR/checkpoints: TensorFlow writes a checkpoint's shards to
+    `ckpt-N_temp/` and merges them into `ckpt-N.*` (TensorFlow's own note: an orphaned one "can be
+    safely removed"). Only while holding the work directory (`lock`): no live save is writing there."""
+    leftovers = sorted(p for p in (Path(workdir) / CHECKPOINTS).glob("ckpt-*_temp") if p.is_dir())
+    for path in leftovers:
+        shutil.rmtree(path, ignore_errors=True)
+    return leftovers
+
+
 def inside(directory, path) -> bool:
     """Whether checkpoint `path` (from a `checkpoint` index file, which may be edited) lies directly in
     `directory`: nothing outside the work directory is read through names taken from files."""
@@ -251,11 +261,10 @@ def load_labels(workdir) -> dict:
 
 def save_encoder_weights(workdir, encoder) -> Path:
     """Write WORKDIR/voice_encoder.weights.h5 whole: Keras writes in place, so a sibling is written and
-    renamed (a crash never leaves half a file)."""
+    renamed (a crash never leaves half a file; `s2f_tf.files.atomic_file`)."""
     target = Path(workdir) / ENCODER_WEIGHTS
-    partial = target.with_name(f".partial.{os.getpid()}.{target.name}")
-    encoder.save_weights(str(partial))
-    partial.replace(target)
+    with atomic_file(target) as partial:
+        encoder.save_weights(str(partial))
     return target
 
 

@@ -67,7 +67,14 @@ def test_training_options_are_free_until_the_stage_has_a_checkpoint(tiny_dataset
         f" the first pretraining checkpoint in {workdir / 'pretrain'}); use a new --workdir, or"
         " the saved values to resume"
     ]
-    # Longer training and the step's runtime switches stay free; the saved seed is kept unasked.
+    # Longer training and the step's runtime switches stay free; the saved seed is kept unasked; what
+    # a killed checkpoint save left (TensorFlow's ckpt-N_temp/) is removed.
+    (workdir / "checkpoints" / "ckpt-3_temp").mkdir()
+    (workdir / "checkpoints" / "ckpt-3_temp" / "part-00000-of-00001.index").write_bytes(b"x")
     run = s2f("train", *common, "--steps", "3", "--batch-size", "8", "--features-on", "pipeline")
     assert run.status == 0, run.err
     assert json.loads(config.read_text())["train"]["seed"] == 5
+    assert sorted(p.name for p in (workdir / "checkpoints").glob("ckpt-3*")) == [
+        "ckpt-3.data-00000-of-00001",
+        "ckpt-3.index",
+    ]

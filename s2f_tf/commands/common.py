@@ -139,10 +139,12 @@ def check_batch(args, global_batch: int, strategy) -> None:
 
 
 def start_workdir(workdir, config, info) -> None:
-    """Create the work directory, save (or check) its config.json and write labels.json."""
+    """Create the work directory, remove what killed saves left there, save (or check) its config.json
+    and write labels.json (under the work directory's lock)."""
     from s2f_tf import workdir as wd
 
     Path(workdir).mkdir(parents=True, exist_ok=True)
+    wd.remove_leftovers(workdir)
     wd.save_or_check_config(workdir, config)
     labels = {split: info.names(split) for split in info.splits}
     wd.save_labels(workdir, labels)
