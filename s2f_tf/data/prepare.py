@@ -30,7 +30,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import multiprocessing
 import os
 import time
 import zlib
@@ -46,6 +45,7 @@ from s2f_tf.data.splits import file_splits, letter_splits, read_meta
 from s2f_tf.errors import S2FError
 from s2f_tf.files import atomic_write_json
 from s2f_tf.locks import exclusive
+from s2f_tf.pools import process_pool
 
 PLAN = "plan.json"
 LOCK = ".lock"  # held by the one prepare writing the folder
@@ -280,10 +280,7 @@ def _prepare(options: PrepareOptions, layout: dict, out: Path, start: float) -> 
             bar.update(len(shard["items"]))
     else:
         # Workers write their shards and return only stats: nothing decoded passes through here.
-        context = multiprocessing.get_context("spawn")  # never fork a process holding TensorFlow
-        with concurrent.futures.ProcessPoolExecutor(
-            workers, mp_context=context, initializer=shard_io.init_worker
-        ) as pool:
+        with process_pool(workers, initializer=shard_io.init_worker) as pool:
             futures = {pool.submit(shard_io.write_shard, shard, *args): shard for shard in todo}
             for future in concurrent.futures.as_completed(futures):
                 shard = futures.pop(future)
