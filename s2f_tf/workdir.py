@@ -21,6 +21,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from s2f_tf import checkpoint_index
+from s2f_tf.checkpoint_index import checkpoint_files
 from s2f_tf.config import CONFIG_FILE, Config
 from s2f_tf.errors import S2FError, first_line
 from s2f_tf.files import atomic_file, atomic_write_text
@@ -109,16 +111,6 @@ SHARED_SECTIONS = ("audio", "model")
 PRETRAIN_BACKUP = "latest.weights.h5"  # what keras.callbacks.BackupAndRestore keeps in pretrain/
 
 
-def checkpoint_files(directory) -> list[str]:
-    """Checkpoint prefixes (`DIR/ckpt-N`) that have an `.index` file in `directory`, oldest first,
-    whatever the `checkpoint` index file says (it may be missing or unreadable)."""
-    directory = Path(directory)
-    if not directory.is_dir():
-        return []
-    found = [p for p in directory.glob("ckpt-*.index") if p.stem.split("-")[-1].isdigit()]
-    return [str(p.with_suffix("")) for p in sorted(found, key=lambda p: int(p.stem.split("-")[-1]))]
-
-
 def _fields(config, prefix: str = ""):
     """(dotted name, value) of every leaf field of a config (section) dataclass."""
     for field in dataclasses.fields(config):
@@ -183,19 +175,10 @@ def remove_leftovers(workdir) -> list[Path]:
     return leftovers
 
 
-def inside(directory, path) -> bool:
-    """Whether checkpoint `path` (from a `checkpoint` index file, which may be edited) lies directly in
-    `directory`: nothing outside the work directory is read through names taken from files."""
-    return Path(path).resolve().parent == Path(directory).resolve()
-
-
 def latest_checkpoint(workdir, kind=CHECKPOINTS) -> str | None:
-    """The newest checkpoint the index file names; S2FError if it names one outside the directory."""
-    directory = Path(workdir) / kind
-    path = tf.train.latest_checkpoint(str(directory))
-    if path is not None and not inside(directory, path):
-        raise S2FError(f"{directory}/checkpoint: names {path}, outside the checkpoint directory")
-    return path
+    """The checkpoint of WORKDIR/KIND to read (`s2f_tf.checkpoint_index.latest`: the one the index file
+    names, else the newest checkpoint file); S2FError if the index names one outside the directory."""
+    return checkpoint_index.latest(Path(workdir) / kind)
 
 
 def load_inference_models(workdir):
@@ -271,8 +254,10 @@ def save_encoder_weights(workdir, encoder) -> Path:
 def save_generator(workdir, generator) -> str:
     """Add a GAN checkpoint holding only `generator` (what inference reads) under WORKDIR/checkpoints/,
     numbered after any already there so that it is the latest; its path."""
+    directory = Path(workdir) / CHECKPOINTS
+    checkpoint_index.repair(directory)  # the caller holds the work directory
     manager = tf.train.CheckpointManager(
-        tf.train.Checkpoint(generator=generator), str(Path(workdir) / CHECKPOINTS), max_to_keep=3
+        tf.train.Checkpoint(generator=generator), str(directory), max_to_keep=3
     )
     latest = manager.latest_checkpoint
     number = int(latest.rsplit("-", 1)[1]) + 1 if latest else 1

@@ -28,6 +28,7 @@ LAYERS = [
         "s2f_tf.models",
         "s2f_tf.convert",
         "s2f_tf.workdir",
+        "s2f_tf.checkpoint_index",
         "s2f_tf.torch_import",
     ),
     ("s2f_tf.train",),
