@@ -74,7 +74,7 @@ def train_gan(
         config, num_classes, strategy, workdir, encoder_weights
     )
     restored = checkpoints.restore()
-    start = int(step_var.numpy())
+    start = same_start(strategy, int(step_var.numpy()), checkpoints.directory)
 
     dataset = strategy.distribute_datasets_from_function(
         lambda context: dataset_fn(context, start_step=start)
@@ -125,6 +125,31 @@ def train_gan(
         "checkpoint": last_saved,
         "final": log.final(),
     }
+
+
+def same_start(strategy, step: int, directory) -> int:
+    """`step`, once every worker of a multi-worker run has restored the same one; S2FError on every
+    worker if not (each would otherwise run another number of steps and wait forever for the others).
+
+    Every worker restores from the chief's checkpoints (`Checkpoints`), so they must see that folder:
+    the same --workdir on a filesystem all hosts share."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return step
+    mine = tf.constant(step, tf.float64)  # exact for any step count
+
+    @tf.function
+    def moments():  # the sum of the steps, of their squares and the worker count, over all workers
+        per_replica = strategy.run(lambda: tf.stack([mine, mine * mine, tf.ones_like(mine)]))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    total, squares, count = (float(v) for v in moments().numpy())
+    if count * squares != total * total:  # not all equal: every worker sees the same numbers
+        raise S2FError(
+            f"this worker restored step {step}, the workers' mean is {total / count:g}: every worker"
+            f" must read the chief's checkpoints in {directory} (the same --workdir on a filesystem"
+            " all hosts share)"
+        )
+    return step
 
 
 def build_training(config: Config, num_classes: int, strategy, workdir, encoder_weights=None):
