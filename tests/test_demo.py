@@ -59,3 +59,28 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     assert main([*argv[:-4], "--train-steps", "6", *argv[-2:]]) == 0
     longer = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert longer["skipped"] == [] and Path(longer["savedmodel"]).name == "2"
+
+
+def test_an_evaluation_with_fid_counts_for_one_without(tmp_path, monkeypatch):
+    """`s2f demo` evaluates without FID and `s2f demo --seed-tables` with it, on the same model and
+    folder: the one with FID did all the other asks, so it counts as done; not the other way round."""
+    from s2f_tf.commands import stages as run_stages
+
+    ran = []
+
+    def stage(name, argv, timings=None, label=None):
+        ran.append(argv)
+        (tmp_path / "evaluation").mkdir(exist_ok=True)
+        return {"out": str(tmp_path / "evaluation")}
+
+    monkeypatch.setattr(run_stages, "stage", stage)
+    work = tmp_path / "workdir"
+    with_fid = ["--data", "d", "--workdir", str(work), "--out", str(tmp_path / "evaluation")]
+    without = [*with_fid, "--no-fid"]
+    done = lambda summary: Path(summary["out"]).is_dir()  # noqa: E731
+    for first, then, runs in ((with_fid, without, 1), (without, with_fid, 2)):
+        ran.clear()
+        (tmp_path / "stages.json").unlink(missing_ok=True)
+        for argv in (first, then):
+            run_stages.Stages(tmp_path, {}).run("evaluate", argv, [work], done)
+        assert len(ran) == runs, ran
