@@ -58,9 +58,9 @@ def s2f(capsys):
     return run
 
 
-def s2f_process(*args, limit_bytes=None, env=None) -> subprocess.Popen:
+def s2f_process(*args, limit_bytes=None, env=None, cwd=None) -> subprocess.Popen:
     """`s2f ARGS` in its own process (TensorFlow's C++ logging quiet), stdout and stderr piped as text;
-    optionally with a file-size limit (a full disk, as `ulimit -f`)."""
+    optionally with a file-size limit (a full disk, as `ulimit -f`) and in folder `cwd`."""
     import resource
 
     def limit():
@@ -73,12 +73,13 @@ def s2f_process(*args, limit_bytes=None, env=None) -> subprocess.Popen:
         text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
         preexec_fn=limit if limit_bytes else None,
+        cwd=cwd,
     )
 
 
-def s2f_run(*args, timeout=300, limit_bytes=None, env=None) -> CliRun:
+def s2f_run(*args, timeout=300, limit_bytes=None, env=None, cwd=None) -> CliRun:
     """`s2f ARGS` in its own process, waited for: a CliRun."""
-    process = s2f_process(*args, limit_bytes=limit_bytes, env=env)
+    process = s2f_process(*args, limit_bytes=limit_bytes, env=env, cwd=cwd)
     out, err = process.communicate(timeout=timeout)
     return CliRun(process.returncode, out, err)
 

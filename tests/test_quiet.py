@@ -55,6 +55,7 @@ def test_pump_drops_only_tensorflow_log_lines(tmp_path):
         b"E0000 00:00:1796118247.947125    3804 cuda_platform.cc:52] failed call to cuInit: INTERNAL",
         b"E1201 09:41:07.123456  123 meta_optimizer.cc:966] remapper failed: INVALID_ARGUMENT: ...",
         b"W0000 00:00:1796118247.947125    3804 gpu_device.cc:2342] Cannot dlopen some GPU libraries.",
+        b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",
     ]
     kept = [
         b"F0000 00:00:1796118247.947125    3804 check.cc:1] Check failed: a fatal line stays",
@@ -66,7 +67,9 @@ def test_pump_drops_only_tensorflow_log_lines(tmp_path):
     out = tmp_path / "out"
     with open(out, "wb") as sink:
         os.write(write_fd, b"\n".join([noise[0], kept[0], *noise[1:3], kept[1], noise[3], kept[2]]))
-        os.write(write_fd, b"\n" + noise[4] + b"\n" + kept[3])  # no newline at the end
+        os.write(
+            write_fd, b"\n" + noise[4] + b"\n" + noise[5] + b"\n" + kept[3]
+        )  # no newline at the end
         os.close(write_fd)
         quiet._pump(read_fd, sink.fileno())
     assert out.read_bytes() == b"\n".join(kept)
