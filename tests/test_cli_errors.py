@@ -641,6 +641,11 @@ def test_unexpected_errors_are_one_line_with_a_hint(paths, s2f, monkeypatch):
             "out of disk space (No space left on device); kept",
             FAILED,
         ),
+        (
+            tf.errors.DataLossError(None, None, "truncated record at 0 [Op:IteratorGetNext]"),
+            "a file it reads is damaged (truncated record at 0 [Op:IteratorGetNext]); write it again",
+            BAD_INPUT,
+        ),
         (PermissionError(13, "Permission denied", "/root/x"), "/root/x: Permission denied", 2),
         (OSError(5, "Input/output error"), "I/O error: [Errno 5] Input/output error; kept", 1),
     ],

@@ -35,10 +35,12 @@ import warnings
 
 # A C++ log line from TensorFlow / XLA / absl: severity letter, MMDD, time, thread id, file:line]; absl's
 # line before its logging starts; LiteRT's notes when an interpreter is made ("INFO: Created TensorFlow
-# Lite XNNPACK delegate for CPU.").
+# Lite XNNPACK delegate for CPU."); libmpg123's diagnostics while libsndfile decodes a damaged MP3
+# ("[src/libmpg123/layer3.c:...] error: ...", "Note: Illegal Audio-MPEG-Header ...", "Warning: Xing
+# stream size off ..."; the command's own line says what became of the file).
 TF_LOG_LINE = re.compile(
     rb"^(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\]|WARNING: All log messages before absl::InitializeLog"
-    rb"|INFO: (?:Created|Initialized) TensorFlow Lite )"
+    rb"|INFO: (?:Created|Initialized) TensorFlow Lite |\[[^\]]*libmpg123/[^\]]*\] |(?:Note|Warning): )"
 )
 NOISY_MODULES = r"(keras|tensorflow|tf_keras|absl|google\.protobuf|h5py)(\.|$)"
 
