@@ -84,6 +84,25 @@ def s2f_run(*args, timeout=300, limit_bytes=None, env=None, cwd=None) -> CliRun:
     return CliRun(process.returncode, out, err)
 
 
+# `s2f demo` at the tiny size: how the suite runs the README's first command line
+# (tests/test_documented_commands.py), whose run tests/test_demo.py goes on with.
+TINY_DEMO = (
+    "demo --out demo_out --preset tiny --identities 8 --utterances 3 --faces 3"
+    " --pretrain-steps 4 --train-steps 4 --classifier-steps 5"
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_demo(tmp_path_factory):
+    """(folder, CliRun): `s2f TINY_DEMO` run once per session as its own process in `folder` (its
+    paths are relative: demo_out/, savedmodels/s2f_demo/). Read only: copy the folder to change it."""
+    import shlex
+
+    folder = tmp_path_factory.mktemp("tiny_demo")
+    run = s2f_run(*shlex.split(TINY_DEMO), timeout=900, env={"TQDM_DISABLE": "1"}, cwd=folder)
+    return folder, run
+
+
 @pytest.fixture
 def tiny_config():
     from s2f_tf.config import preset

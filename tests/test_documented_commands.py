@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import s2f_process
+from conftest import TINY_DEMO, s2f_process
 
 ROOT = Path(__file__).resolve().parents[1]
 FENCE = re.compile(r"^\s*(```|~~~)")
@@ -151,8 +151,7 @@ RUNS = {
     # README, first lines: the demo, then the app on its export.
     "s2f demo --out demo_out": Run(
         "demo",
-        "demo --out demo_out --preset tiny --identities 8 --utterances 3 --faces 3"
-        " --pretrain-steps 2 --train-steps 2 --classifier-steps 2",
+        TINY_DEMO,  # run once per session by conftest.tiny_demo, which test_demo goes on with
         _both(
             _exists("demo_out/faces_heldout.png", "savedmodels/s2f_demo/1/saved_model.pb"),
             _expect(skipped=[]),
@@ -189,6 +188,12 @@ RUNS = {
         ),  # fmt: skip
         why=TINY_TRAINING + "; the work directory's preset",
     ),
+    "s2f train --data data/vox1 --workdir runs/wen2019 --cpu-replicas 2": Run(
+        "real-data",
+        "train --data data/vox1 --workdir runs/wen2019 --cpu-replicas 2 --steps 3",
+        _expect(steps=3, resumed_from=2, replicas=2, global_batch_size=4),
+        why="one step more than the run above, on 2 logical CPUs (the tiny preset's batch of 4)",
+    ),
     shlex.join(
         [
             'TF_CONFIG={"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type":'
@@ -197,10 +202,10 @@ RUNS = {
         ]
     ): Run(
         "real-data",
-        "train --data data/vox1 --workdir runs/wen2019 --strategy multi_worker --steps 4",
-        _expect(steps=4, resumed_from=2, replicas=2),
+        "train --data data/vox1 --workdir runs/wen2019 --strategy multi_worker --steps 5",
+        _expect(steps=5, resumed_from=3, replicas=2),
         why="both workers on this host (loopback ports, one shared work directory), resuming the"
-        " 2 steps above to 4",
+        " 3 steps above to 5",
         workers=2,
     ),
     "s2f evaluate --data data/vox1 --workdir runs/wen2019": Run(
@@ -400,16 +405,24 @@ HEAVY = {"real-data", "import-torch", "demo"}
     "group",
     [pytest.param(g, marks=pytest.mark.slow) if g in HEAVY else g for g in GROUPS],
 )
-def test_documented_command_lines_run_as_separate_processes(group, tmp_path):
+def test_documented_command_lines_run_as_separate_processes(group, tmp_path, request):
     """The heavy groups are slow-marked; their commands' paths are also covered in process by
-    test_demo, test_convert, test_train (multi-worker) and test_training_commands (--cpu-replicas and
-    options between pretrain-voice and train as real processes)."""
+    test_convert, test_train (multi-worker), test_training_commands (options between pretrain-voice
+    and train) and test_cli_errors (a batch the replicas do not divide)."""
     assert {run.group for run in RUNS.values()} == set(GROUPS)
-    _stand_ins(tmp_path, group)
+    folder = tmp_path
+    if group == "demo":  # the demo ran once for the session (conftest.tiny_demo)
+        folder, demo = request.getfixturevalue("tiny_demo")
+    _stand_ins(folder, group)
     before = set(os.listdir(ROOT))
     for text, run in RUNS.items():
         if run.group != group:
             continue
-        for summary in _run(text, run, tmp_path):
-            run.check(summary, tmp_path)
+        if run.argv == TINY_DEMO:
+            assert demo.status == 0, f"{text}: exit status {demo.status}\n{demo.err[-3000:]}"
+            summaries = [_summary(text, demo.out, demo.err)]
+        else:
+            summaries = _run(text, run, folder)
+        for summary in summaries:
+            run.check(summary, folder)
     assert set(os.listdir(ROOT)) == before  # everything went to the temporary folder

@@ -256,7 +256,7 @@ def test_edited_dataset_json_to_train(data, tiny_dataset, scratch, capfd):
     "pattern", ["voices/train-*.tfrecord", "faces/train-*.tfrecord", "voices/train-*.index.npz"]
 )
 @given(data=st.data())
-@fuzz(examples=3)
+@fuzz(examples=2)
 def test_damaged_shards_and_indexes_to_train(pattern, data, tiny_dataset, scratch, capfd):
     folder = _fresh(scratch)
     try:

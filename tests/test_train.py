@@ -362,11 +362,7 @@ def _multi_worker(workdirs, steps):
     return [p.returncode for p in processes], outputs
 
 
-def _summary(output):
-    return json.loads(next(line for line in output.splitlines() if line.startswith("{")))
-
-
-@pytest.mark.slow  # three clusters of two processes (test_a_non_chief_worker_restores_... is fast)
+@pytest.mark.slow  # two clusters of two processes (test_a_non_chief_worker_restores_... is fast)
 def test_multi_worker_mirrored_strategy_two_processes_agree_and_resume(tmp_path):
     chief, other = tmp_path / "w0", tmp_path / "w1"  # the work directory on each host
     codes, outputs = _multi_worker([chief, other], 2)
@@ -383,9 +379,5 @@ def test_multi_worker_mirrored_strategy_two_processes_agree_and_resume(tmp_path)
         assert f"every worker must read the chief's checkpoints in {chief}" in output or (
             f"every worker must read the chief's checkpoints in {other}" in output
         ), output[-3000:]
-    # With the work directory shared, every worker resumes from the chief's step 2.
-    codes, outputs = _multi_worker([chief, chief], 4)
-    assert codes == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
-    assert [_summary(out)["resumed_from"] for out in outputs] == [2, 2]
-    assert _checksum(outputs[0]) == pytest.approx(_checksum(outputs[1]), rel=1e-6)
-    assert list((chief / "checkpoints").glob("ckpt-4.index"))
+    # With the work directory shared, every worker resumes from the chief's step: the documented
+    # TF_CONFIG command line of tests/test_documented_commands.py resumes that way.

@@ -130,7 +130,7 @@ def check_batch(args, global_batch: int, strategy) -> None:
     """Each replica takes an equal share of the global batch: one line naming both numbers if not."""
     replicas = strategy.num_replicas_in_sync
     if global_batch % replicas:
-        asked = "--batch-size" if args.batch_size is not None else "the preset's batch size"
+        asked = "--batch-size" if args.batch_size is not None else "the configured batch size"
         how = f" (--cpu-replicas {args.cpu_replicas})" if args.cpu_replicas else ""
         raise S2FError(
             f"{asked} {global_batch} is not divisible by the {replicas} replicas{how};"
