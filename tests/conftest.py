@@ -9,11 +9,17 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # No test downloads anything (FID's Inception weights); the tests of the download mock it.
 os.environ["S2F_NO_DOWNLOAD"] = "1"
+# hypothesis (tests/test_fuzz_inputs.py) keeps its caches in the system's temporary folder, not in the
+# repository.
+os.environ.setdefault(
+    "HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "s2f_tf_hypothesis")
+)
 
 import pytest  # noqa: E402
 

@@ -317,7 +317,11 @@ def test_damage_strategies_damage(recordings):
     data = Blob(recordings["wav"][:300])  # its header and some samples (short reports)
     assert len(find(damaged(data), lambda b: len(b) < len(data), settings=fuzz(50))) < len(data)
     for i in (0, 40, len(data) - 1):  # the header and the end, same length
-        found = find(damaged(data), lambda b, i=i: len(b) == len(data) and b[i] != data[i])
+        found = find(
+            damaged(data),
+            lambda b, i=i: len(b) == len(data) and b[i] != data[i],
+            settings=fuzz(500),
+        )
         assert found[i] != data[i]
     document = json.dumps({"a": {"b": [1, 2]}, "c": "x"}).encode()
 
@@ -328,4 +332,4 @@ def test_damage_strategies_damage(recordings):
             return False
         return isinstance(value, dict) and value != json.loads(document)
 
-    assert structural(find(edited_json(document), structural))
+    assert structural(find(edited_json(document), structural, settings=fuzz(100)))
