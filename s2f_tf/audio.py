@@ -56,6 +56,8 @@ def load_audio(path, sample_rate: int = 16000, name=None) -> np.ndarray:
         message = first_line(error, limit=2000).replace(
             str(path), str(name)
         )  # libsndfile may quote the path
+        if "File does not exist or is not a regular file" in message:  # what it says of a file
+            message = "format not recognised, or the file is damaged"  # it cannot identify
         raise AudioFileError(
             f"{name}: not a readable audio file ({message})", "unreadable"
         ) from None

@@ -68,6 +68,12 @@ def describe(error: BaseException, kept: str | None = None) -> tuple[str, int]:
     """
     if isinstance(error, S2FError):
         return first_line(error, limit=2000), BAD_INPUT
+    if _is_tensorflow(error) and type(error).__name__ == "DataLossError":  # a record cut short...
+        return (
+            f"a file it reads is damaged ({first_line(error)}); write it again (s2f prepare into a"
+            " new --out for a dataset's shards)",
+            BAD_INPUT,
+        )
     after = f"; {kept}" if kept else ""
     reason = disk_full(error)
     if reason is not None:

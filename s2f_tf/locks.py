@@ -1,5 +1,5 @@
-"""Advisory locks that die with their process: one trainer per work directory, and telling a live export's
-temporary directory from one a killed export left behind.
+"""Advisory locks that die with their process: one trainer per work directory (one prepare per dataset
+folder), and telling a live writer's temporary file or directory from one a killed process left behind.
 
 Both use `fcntl.flock` on an open file descriptor. The kernel releases such a lock when the descriptor is
 closed, which includes the process dying in any way (`kill -9`, a crash, the OOM killer), so a lock can
@@ -85,25 +85,31 @@ def exclusive(path, command: str, what: str | None = None):
         os.close(fd)
 
 
-# === Temporary directories that say whether their owner is alive ===
+# === Temporary files and directories that say whether their owner is alive ===
+
+
+def hold(fd: int, path) -> None:
+    """Lock `path`, already open as `fd`, for as long as `fd` stays open (close it when done).
+
+    Raises FileNotFoundError if `path` was removed (or replaced) before the lock was taken: a cleaner
+    (`remove_stale`) may remove a temporary in the instant between its creation and this call, so
+    callers make another. On a filesystem without locks nothing is locked (and `remove_stale` leaves
+    such temporaries alone).
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError as error:
+        if error.errno not in _NO_LOCKS:
+            raise
+    if os.stat(path).st_ino != os.fstat(fd).st_ino:  # removed (and maybe recreated) meanwhile
+        raise FileNotFoundError(errno.ENOENT, "removed while being locked", str(path))
 
 
 def hold_directory(path) -> int:
-    """Lock the directory `path` for as long as the returned descriptor stays open (close it when done).
-
-    Raises FileNotFoundError if `path` was removed before the lock was taken: a cleaner (`remove_stale`)
-    may remove a directory in the instant between its creation and this call, so callers retry. On a
-    filesystem without locks the directory is simply not locked (and `remove_stale` leaves it alone).
-    """
+    """Lock the directory `path` for as long as the returned descriptor stays open (see `hold`)."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError as error:
-            if error.errno not in _NO_LOCKS:
-                raise
-        if os.stat(path).st_ino != os.fstat(fd).st_ino:  # removed (and maybe recreated) meanwhile
-            raise FileNotFoundError(errno.ENOENT, "removed while being locked", str(path))
+        hold(fd, path)
         return fd
     except BaseException:
         os.close(fd)
@@ -111,17 +117,22 @@ def hold_directory(path) -> int:
 
 
 def remove_stale(candidates) -> list[Path]:
-    """Remove the directories among `candidates` that no live process holds (see `hold_directory`).
-
-    Only directories of this user are considered. Returns the removed paths.
+    """Remove the temporary files and directories among `candidates` that no live process holds (see
+    `hold`). Only this user's are considered, never a symbolic link. Returns the removed paths.
     """
     removed = []
     for path in candidates:
         path = Path(path)
         try:
-            if not path.is_dir() or path.is_symlink() or path.stat().st_uid != os.getuid():
+            if path.is_symlink() or path.stat().st_uid != os.getuid():
                 continue
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            directory = path.is_dir()
+            if not directory and not path.is_file():
+                continue
+            flags = (
+                os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | (os.O_DIRECTORY if directory else 0)
+            )
+            fd = os.open(path, flags)
         except OSError:
             continue
         try:
@@ -129,8 +140,11 @@ def remove_stale(candidates) -> list[Path]:
         except OSError:  # held: its owner is alive (or locks are unsupported: keep it)
             os.close(fd)
             continue
-        try:  # removed while locked, so its creator's hold_directory sees it is gone
-            shutil.rmtree(path, ignore_errors=True)
+        try:  # removed while locked, so that its creator's `hold` sees it is gone
+            if directory:
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
             removed.append(path)
         finally:
             os.close(fd)

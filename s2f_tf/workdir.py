@@ -16,14 +16,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
+import shutil
 from pathlib import Path
 
 import tensorflow as tf
 
+from s2f_tf import checkpoint_index
+from s2f_tf.checkpoint_index import checkpoint_files
 from s2f_tf.config import CONFIG_FILE, Config
 from s2f_tf.errors import S2FError, first_line
-from s2f_tf.files import atomic_write_text
+from s2f_tf.files import atomic_file, atomic_write_text
 
 CONFIG = CONFIG_FILE
 LABELS = "labels.json"
@@ -96,42 +98,87 @@ def load_config(workdir) -> Config:
     return read_config(path)
 
 
-def save_or_check_config(workdir, config: Config) -> None:
-    """Write config.json, or refuse if the work directory already holds a different one.
+# Fields that may change at any time: how long a stage trains and how its step runs (weights and
+# checkpoints are float32 either way). config.json records the latest run's values.
+RUNTIME_FIELDS = {
+    "train": ("steps", "mixed_precision", "jit_compile", "features_on"),
+    "pretrain": ("steps",),
+}
+# Which checkpoints fix which sections: a stage's own options once it has a checkpoint, the networks
+# and the audio front end once any stage has one. The preset's name is a label, never compared.
+STAGES = ((PRETRAIN_CHECKPOINTS, "pretraining", ("pretrain",)), (CHECKPOINTS, "GAN", ("train",)))
+SHARED_SECTIONS = ("audio", "model")
+PRETRAIN_BACKUP = "latest.weights.h5"  # what keras.callbacks.BackupAndRestore keeps in pretrain/
 
-    Only the training length and how the step runs (precision, XLA, where features are computed) may differ: a resumed run may be
-    asked to train longer, or in mixed_bfloat16 (weights and checkpoints stay float32 either way). The file
-    then records the latest run's values.
+
+def _fields(config, prefix: str = ""):
+    """(dotted name, value) of every leaf field of a config (section) dataclass."""
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        name = f"{prefix}{field.name}"
+        if dataclasses.is_dataclass(value):
+            yield from _fields(value, f"{name}.")
+        else:
+            yield name, value
+
+
+def config_changes(workdir, saved: Config, asked: Config) -> dict[str, list[str]]:
+    """{why they are fixed: ["FIELD is SAVED there, ASKED asked", ...]}: the fields of `asked` that
+    differ from the work directory's `saved` configuration where a checkpoint already depends on them."""
+    fixed = {}  # section -> why
+    for folder, stage, sections in STAGES:
+        folder = Path(workdir) / folder
+        if checkpoint_files(folder) or (folder / PRETRAIN_BACKUP).is_file():
+            why = f"the first {stage} checkpoint in {folder}"
+            for section in (*sections, *SHARED_SECTIONS):
+                fixed.setdefault(section, why)
+    asked_values = dict(_fields(asked))
+    changes = {}
+    for name, value in _fields(saved):
+        section, _, field = name.partition(".")
+        if section not in fixed or field in RUNTIME_FIELDS.get(section, ()):
+            continue
+        if asked_values[name] != value:
+            changes.setdefault(fixed[section], []).append(
+                f"{name} is {value!r} there, {asked_values[name]!r} asked"
+            )
+    return changes
+
+
+def save_or_check_config(workdir, config: Config) -> None:
+    """Write config.json, or refuse if it would change what an existing checkpoint depends on.
+
+    A stage's options are free until that stage's first checkpoint (a GAN trained after pretraining may
+    still take another batch size); the networks and the audio front end are fixed by the first
+    checkpoint of either stage; the training length and how the step runs (`RUNTIME_FIELDS`) may always
+    change. The refusal names every differing field with its saved and asked value. The file then
+    records the latest run's values.
     """
     path = Path(workdir) / CONFIG
     if path.is_file():
-        existing = read_config(path)
-        runtime = ("steps", "mixed_precision", "jit_compile", "features_on")
-        comparable = existing.replace(
-            train={key: getattr(config.train, key) for key in runtime},
-            pretrain={"steps": config.pretrain.steps},
-        )
-        if comparable != config:
-            raise S2FError(
-                f"{path} holds a different configuration ({existing.name}); use a new --workdir"
-                " or the same preset and options to resume"
+        changes = config_changes(workdir, read_config(path), config)
+        if changes:
+            reasons = " and ".join(
+                f"{'; '.join(fields)} (fixed since {why})" for why, fields in changes.items()
             )
+            raise S2FError(f"{path}: {reasons}; use a new --workdir, or the saved values to resume")
     atomic_write_text(path, config.to_json())
 
 
-def inside(directory, path) -> bool:
-    """Whether checkpoint `path` (from a `checkpoint` index file, which may be edited) lies directly in
-    `directory`: nothing outside the work directory is read through names taken from files."""
-    return Path(path).resolve().parent == Path(directory).resolve()
+def remove_leftovers(workdir) -> list[Path]:
+    """Remove what a killed save left in WORKDIR/checkpoints: TensorFlow writes a checkpoint's shards to
+    `ckpt-N_temp/` and merges them into `ckpt-N.*` (TensorFlow's own note: an orphaned one "can be
+    safely removed"). Only while holding the work directory (`lock`): no live save is writing there."""
+    leftovers = sorted(p for p in (Path(workdir) / CHECKPOINTS).glob("ckpt-*_temp") if p.is_dir())
+    for path in leftovers:
+        shutil.rmtree(path, ignore_errors=True)
+    return leftovers
 
 
 def latest_checkpoint(workdir, kind=CHECKPOINTS) -> str | None:
-    """The newest checkpoint the index file names; S2FError if it names one outside the directory."""
-    directory = Path(workdir) / kind
-    path = tf.train.latest_checkpoint(str(directory))
-    if path is not None and not inside(directory, path):
-        raise S2FError(f"{directory}/checkpoint: names {path}, outside the checkpoint directory")
-    return path
+    """The checkpoint of WORKDIR/KIND to read (`s2f_tf.checkpoint_index.latest`: the one the index file
+    names, else the newest checkpoint file); S2FError if the index names one outside the directory."""
+    return checkpoint_index.latest(Path(workdir) / kind)
 
 
 def load_inference_models(workdir):
@@ -197,19 +244,20 @@ def load_labels(workdir) -> dict:
 
 def save_encoder_weights(workdir, encoder) -> Path:
     """Write WORKDIR/voice_encoder.weights.h5 whole: Keras writes in place, so a sibling is written and
-    renamed (a crash never leaves half a file)."""
+    renamed (a crash never leaves half a file; `s2f_tf.files.atomic_file`)."""
     target = Path(workdir) / ENCODER_WEIGHTS
-    partial = target.with_name(f".partial.{os.getpid()}.{target.name}")
-    encoder.save_weights(str(partial))
-    partial.replace(target)
+    with atomic_file(target) as partial:
+        encoder.save_weights(str(partial))
     return target
 
 
 def save_generator(workdir, generator) -> str:
     """Add a GAN checkpoint holding only `generator` (what inference reads) under WORKDIR/checkpoints/,
     numbered after any already there so that it is the latest; its path."""
+    directory = Path(workdir) / CHECKPOINTS
+    checkpoint_index.repair(directory)  # the caller holds the work directory
     manager = tf.train.CheckpointManager(
-        tf.train.Checkpoint(generator=generator), str(Path(workdir) / CHECKPOINTS), max_to_keep=3
+        tf.train.Checkpoint(generator=generator), str(directory), max_to_keep=3
     )
     latest = manager.latest_checkpoint
     number = int(latest.rsplit("-", 1)[1]) + 1 if latest else 1

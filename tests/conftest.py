@@ -9,11 +9,17 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # No test downloads anything (FID's Inception weights); the tests of the download mock it.
 os.environ["S2F_NO_DOWNLOAD"] = "1"
+# hypothesis (tests/test_fuzz_inputs.py) keeps its caches in the system's temporary folder, not in the
+# repository.
+os.environ.setdefault(
+    "HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "s2f_tf_hypothesis")
+)
 
 import pytest  # noqa: E402
 
@@ -58,9 +64,9 @@ def s2f(capsys):
     return run
 
 
-def s2f_process(*args, limit_bytes=None, env=None) -> subprocess.Popen:
+def s2f_process(*args, limit_bytes=None, env=None, cwd=None) -> subprocess.Popen:
     """`s2f ARGS` in its own process (TensorFlow's C++ logging quiet), stdout and stderr piped as text;
-    optionally with a file-size limit (a full disk, as `ulimit -f`)."""
+    optionally with a file-size limit (a full disk, as `ulimit -f`) and in folder `cwd`."""
     import resource
 
     def limit():
@@ -73,14 +79,34 @@ def s2f_process(*args, limit_bytes=None, env=None) -> subprocess.Popen:
         text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
         preexec_fn=limit if limit_bytes else None,
+        cwd=cwd,
     )
 
 
-def s2f_run(*args, timeout=300, limit_bytes=None, env=None) -> CliRun:
+def s2f_run(*args, timeout=300, limit_bytes=None, env=None, cwd=None) -> CliRun:
     """`s2f ARGS` in its own process, waited for: a CliRun."""
-    process = s2f_process(*args, limit_bytes=limit_bytes, env=env)
+    process = s2f_process(*args, limit_bytes=limit_bytes, env=env, cwd=cwd)
     out, err = process.communicate(timeout=timeout)
     return CliRun(process.returncode, out, err)
+
+
+# `s2f demo` at the tiny size: how the suite runs the README's first command line
+# (tests/test_documented_commands.py), whose run tests/test_demo.py goes on with.
+TINY_DEMO = (
+    "demo --out demo_out --preset tiny --identities 8 --utterances 3 --faces 3"
+    " --pretrain-steps 4 --train-steps 4 --classifier-steps 5"
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_demo(tmp_path_factory):
+    """(folder, CliRun): `s2f TINY_DEMO` run once per session as its own process in `folder` (its
+    paths are relative: demo_out/, savedmodels/s2f_demo/). Read only: copy the folder to change it."""
+    import shlex
+
+    folder = tmp_path_factory.mktemp("tiny_demo")
+    run = s2f_run(*shlex.split(TINY_DEMO), timeout=900, env={"TQDM_DISABLE": "1"}, cwd=folder)
+    return folder, run
 
 
 @pytest.fixture
@@ -118,6 +144,24 @@ def prepare_small_corpus(root, seed, identities=6, utterances=3, faces=2, min_fr
     )
     prep.prepare(prepare_options(root / "corpus", root / "data", min_frames=min_frames))
     return root / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory):
+    """(data dir, voice encoder weights): a prepared tiny corpus (8 synthetic identities, 3 utterances
+    and 2 faces each) and random `tiny` voice encoder weights, made once per session: what `s2f train`
+    needs. Read only: copy what a test changes."""
+    import keras
+
+    from s2f_tf.config import preset
+    from s2f_tf.models import build_voice_encoder
+
+    root = tmp_path_factory.mktemp("tiny_dataset")
+    data = prepare_small_corpus(root, seed=11, identities=8)
+    keras.utils.set_random_seed(0)
+    encoder = build_voice_encoder(preset("tiny"))
+    encoder.save_weights(str(root / "encoder.weights.h5"))
+    return data, root / "encoder.weights.h5"
 
 
 @pytest.fixture(scope="session")

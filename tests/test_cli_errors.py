@@ -324,6 +324,12 @@ CASES = [
             ("strategy-typo", ["--strategy", "mirror"], "invalid choice: 'mirror'"),
             ("preset-typo", ["--preset", "tiyn"], "unknown preset 'tiyn'"),
             ("seed-negative", ["--seed", "-1"], "--seed: must be at least 0"),
+            (
+                "batch-not-divisible",
+                ["--preset", "tiny", "--batch-size", "5", "--cpu-replicas", "2"],
+                "--batch-size 5 is not divisible by the 2 replicas (--cpu-replicas 2); use a"
+                " multiple of 2",
+            ),
             # 64-px faces to a 128-px preset
             (
                 "data-64px-to-hq128",
@@ -634,6 +640,11 @@ def test_unexpected_errors_are_one_line_with_a_hint(paths, s2f, monkeypatch):
             RuntimeError("h5py: Can't write data (errno = 28, No space left on device)"),
             "out of disk space (No space left on device); kept",
             FAILED,
+        ),
+        (
+            tf.errors.DataLossError(None, None, "truncated record at 0 [Op:IteratorGetNext]"),
+            "a file it reads is damaged (truncated record at 0 [Op:IteratorGetNext]); write it again",
+            BAD_INPUT,
         ),
         (PermissionError(13, "Permission denied", "/root/x"), "/root/x: Permission denied", 2),
         (OSError(5, "Input/output error"), "I/O error: [Errno 5] Input/output error; kept", 1),

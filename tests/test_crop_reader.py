@@ -133,3 +133,35 @@ def test_a_missing_index_is_one_clear_error(data_dir, tiny_config, tmp_path):
     index_path(info.files("train", "voices")[0]).unlink()
     with pytest.raises(S2FError, match="shard index"):
         CropReader(info, "train", tiny_config.audio)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"offset": lambda v: v + 10**9},  # past the end of the shard
+        {"num_samples": lambda v: v + 160},  # another length than dataset.json's frame counts
+        {"label": lambda v: v + 1000},  # no such identity
+        {"variance": lambda v: -v},
+    ],
+    ids=["offset", "num_samples", "label", "variance"],
+)
+def test_an_index_that_does_not_match_its_shard_is_one_clear_error(
+    edit, data_dir, tiny_config, tmp_path
+):
+    """A damaged or edited index would make training read other bytes than the utterances'."""
+    import shutil
+
+    from s2f_tf.data.shards import index_path
+
+    copy = tmp_path / "data"
+    shutil.copytree(data_dir, copy)
+    info = load_info(copy)
+    path = index_path(info.files("train", "voices")[0])
+    with np.load(path) as index:
+        columns = {key: index[key] for key in index.files}
+    ((key, change),) = edit.items()
+    columns[key] = change(columns[key])
+    with open(path, "wb") as f:
+        np.savez(f, **columns)
+    with pytest.raises(S2FError, match="does not match its shard and dataset.json"):
+        CropReader(info, "train", tiny_config.audio)

@@ -1,9 +1,12 @@
 """`s2f demo` end to end on a tiny corpus: every stage runs and every promised file appears."""
 
 import json
+import shlex
+import shutil
 from pathlib import Path
 
 import pytest
+from conftest import TINY_DEMO
 from PIL import Image
 
 from s2f_tf.cli import main
@@ -11,15 +14,14 @@ from s2f_tf.data.info import load_info
 
 
 @pytest.mark.slow
-def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
-    argv = [
-        "demo", "--out", str(tmp_path / "demo"), "--models", str(tmp_path / "models" / "s2f_tiny"),
-        "--preset", "tiny", "--identities", "8", "--utterances", "3", "--faces", "3",
-        "--pretrain-steps", "4", "--train-steps", "4", "--classifier-steps", "5",
-    ]  # fmt: skip
-    assert main(argv) == 0
-    printed = capsys.readouterr().out
-    summary = json.loads(printed.strip().splitlines()[-1])
+def test_demo_runs_every_stage_and_resumes(tiny_demo, tmp_path, capsys, monkeypatch):
+    """The first run is `tiny_demo`'s (a separate process, shared with the documented command lines'
+    test); the reruns run here, on a copy of its folder."""
+    folder, run = tiny_demo
+    assert run.status == 0, run.err
+    printed, summary = run.out, run.summary
+    monkeypatch.chdir(shutil.copytree(folder, tmp_path / "copy"))
+    argv = shlex.split(TINY_DEMO)
     # The first faces are on disk, and their path printed, before evaluation starts: real | generated
     # for each held-out test identity.
     faces_line = printed.index(f"(real | generated): {summary['faces_png']}")
@@ -27,11 +29,11 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     # The demo's evaluation leaves FID/KID out (minutes of InceptionV3 on 2 cores) unless --fid.
     evaluate_line = printed[printed.index("=== s2f evaluate") :].splitlines()[0]
     assert evaluate_line.endswith(" --no-fid")
-    test_ids = len(load_info(tmp_path / "demo" / "data").names("test"))
+    test_ids = len(load_info("demo_out/data").names("test"))
     with Image.open(summary["faces_png"]) as image:  # figures.face_grid: 150 px labels, 2x faces
         assert image.size == (150 + 2 * (128 + 4), 36 + min(8, test_ids) * (128 + 4))
     report = Path(summary["evaluation"]).read_text()
-    assert report.startswith("# s2f_tiny: evaluation (tiny preset, ckpt-")
+    assert report.startswith("# s2f_demo: evaluation (tiny preset, ckpt-")
     assert "issue 6" not in report
     version = Path(summary["savedmodel"])
     assert version.name == "1" and (version / "saved_model.pb").is_file()
@@ -56,6 +58,31 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     assert "=== s2f export: skipped, ckpt-4 unchanged" in printed
     assert Path(again["savedmodel"]).name == "1"
     # Training further makes a new checkpoint: evaluated and exported again (version 2).
-    assert main([*argv[:-4], "--train-steps", "6", *argv[-2:]]) == 0
+    assert main([*argv, "--train-steps", "6"]) == 0  # the last --train-steps counts
     longer = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert longer["skipped"] == [] and Path(longer["savedmodel"]).name == "2"
+
+
+def test_an_evaluation_with_fid_counts_for_one_without(tmp_path, monkeypatch):
+    """`s2f demo` evaluates without FID and `s2f demo --seed-tables` with it, on the same model and
+    folder: the one with FID did all the other asks, so it counts as done; not the other way round."""
+    from s2f_tf.commands import stages as run_stages
+
+    ran = []
+
+    def stage(name, argv, timings=None, label=None):
+        ran.append(argv)
+        (tmp_path / "evaluation").mkdir(exist_ok=True)
+        return {"out": str(tmp_path / "evaluation")}
+
+    monkeypatch.setattr(run_stages, "stage", stage)
+    work = tmp_path / "workdir"
+    with_fid = ["--data", "d", "--workdir", str(work), "--out", str(tmp_path / "evaluation")]
+    without = [*with_fid, "--no-fid"]
+    done = lambda summary: Path(summary["out"]).is_dir()  # noqa: E731
+    for first, then, runs in ((with_fid, without, 1), (without, with_fid, 2)):
+        ran.clear()
+        (tmp_path / "stages.json").unlink(missing_ok=True)
+        for argv in (first, then):
+            run_stages.Stages(tmp_path, {}).run("evaluate", argv, [work], done)
+        assert len(ran) == runs, ran

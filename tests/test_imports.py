@@ -13,7 +13,14 @@ PACKAGE = Path(s2f_tf.__file__).parent
 
 # Low to high: a module may import from its own layer or a lower one, never from a higher one.
 LAYERS = [
-    ("s2f_tf.errors", "s2f_tf.onednn", "s2f_tf.files", "s2f_tf.locks", "s2f_tf.config"),
+    (
+        "s2f_tf.errors",
+        "s2f_tf.files",
+        "s2f_tf.locks",
+        "s2f_tf.pools",
+        "s2f_tf.config",
+        "s2f_tf.onednn",
+    ),
     ("s2f_tf.audio", "s2f_tf.frontend", "s2f_tf.images", "s2f_tf.losses"),
     (
         "s2f_tf.data",
@@ -21,6 +28,7 @@ LAYERS = [
         "s2f_tf.models",
         "s2f_tf.convert",
         "s2f_tf.workdir",
+        "s2f_tf.checkpoint_index",
         "s2f_tf.torch_import",
     ),
     ("s2f_tf.train",),

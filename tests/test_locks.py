@@ -13,12 +13,12 @@ import pytest
 import tensorflow as tf
 
 from s2f_tf import cli
-from s2f_tf.commands.common import writes_workdir
 from s2f_tf.config import preset
 from s2f_tf.data.prepare import PrepareOptions, prepare
 from s2f_tf.locks import Busy, exclusive, hold_directory, remove_stale
 from s2f_tf.models import VoiceEncoder
 from s2f_tf.synth import corpus
+from s2f_tf.train.cluster import writes_workdir
 
 HOLD = """
 import sys, time
@@ -186,3 +186,56 @@ def test_a_filesystem_without_locks_warns_and_still_works(tmp_path, monkeypatch,
     stale = tmp_path / ".1.old.tmp"
     stale.mkdir()
     assert remove_stale([stale]) == [] and stale.is_dir()  # cannot tell: kept
+
+
+WRITE = """
+import os, sys, time
+from s2f_tf import files
+def stop(fd):
+    print("writing", flush=True)
+    time.sleep(600)
+os.fsync = stop  # the writer stops with its temporary file written, before the rename
+if sys.argv[1] == "file":
+    files.atomic_write_text(sys.argv[2], "new")
+else:
+    with files.atomic_directory(sys.argv[2]) as tmp:
+        stop(None)
+"""
+
+
+def _writer(kind, path):
+    """A process in the middle of an atomic write of `path` (a file or a directory)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", WRITE, kind, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout.readline().strip() == "writing"
+    return process
+
+
+def _temporaries(path):
+    return sorted(path.parent.glob(f".{path.name}.*.tmp*"))
+
+
+@pytest.mark.parametrize("kind", ["file", "directory"])
+def test_an_atomic_write_removes_what_killed_writers_left_and_keeps_live_ones(kind, tmp_path):
+    """Temporary files and folders of atomic writes that a `kill -9` left are removed by the next
+    atomic write of the same name; one a live writer holds is kept."""
+    from s2f_tf.files import atomic_directory, atomic_write_text
+
+    target = tmp_path / ("config.json" if kind == "file" else "corpus")
+    killed = _writer(kind, target)
+    (left,) = _temporaries(target)
+    _kill_9(killed)
+    live = _writer(kind, target)
+    try:
+        (held,) = set(_temporaries(target)) - {left}
+        if kind == "file":
+            atomic_write_text(target, "mine")
+            assert target.read_text() == "mine"
+        else:
+            with atomic_directory(target) as staging:
+                (staging / "file").write_text("mine")
+            assert (target / "file").read_text() == "mine"
+        assert _temporaries(target) == [held]  # the dead writer's is gone, the live one's kept
+    finally:
+        _kill_9(live)

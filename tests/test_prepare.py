@@ -320,3 +320,73 @@ def test_load_face_modes(tmp_path):
     pixels, _ = decode.load_face(tmp_path / "b.jpg", 64)
     assert np.abs(pixels.astype(int) - [10, 200, 30]).max() <= 3
     assert decode.load_face(tmp_path / "missing.jpg", 64) == (None, "unreadable_image")
+
+
+def test_an_identity_without_one_usable_recording_leaves_valid_empty_shards(
+    base_corpus, tmp_path, s2f
+):
+    """One training identity's recordings all unreadable (cut short, text, silence) and another with a
+    voice but no face: prepare skips and counts them; a shard left with no record is a valid, empty
+    shard with a valid, empty index, and training reads the dataset."""
+    from s2f_tf.config import preset
+    from s2f_tf.data.crop_reader import CropReader
+    from s2f_tf.data.info import load_info
+
+    root = tmp_path / "corpus"
+    shutil.copytree(base_corpus, root)
+    rows = _meta_rows(root)
+    vox_id = next(r[0] for r in rows if r[1][0] not in "ABCDE")
+    broken = sorted((root / "wav" / vox_id).rglob("*.wav"))
+    assert len(broken) == 3
+    broken[0].write_bytes(broken[0].read_bytes()[:2000])
+    broken[1].write_text("not audio\n")
+    soundfile.write(broken[2], np.zeros(48000, np.int16), 16000, subtype="PCM_16")
+    shutil.copytree(root / "wav" / rows[-1][0], root / "wav" / "id19998")
+    with open(root / "vox1_meta.csv", "a") as meta:
+        meta.write("id19998\tXena_Voiceonly\tf\tUK\tdev\n")
+    out = tmp_path / "prepared"
+    # One utterance per shard: the broken identity's shards are certainly left empty.
+    summary = prep.prepare(prepare_options(root, out, min_frames=40, voices_per_shard=1))
+    assert summary["skipped"]["identities"] == {"no_face_folder": 1}
+    assert summary["skipped"]["utterances"] == {"no_speech": 1, "too_short": 1, "unreadable": 1}
+    info = json.loads((out / "dataset.json").read_text())
+    empty = [
+        shard
+        for split in ("train", "train_heldout")
+        for shard, frames in zip(
+            info["splits"][split]["voice_shards"],
+            info["splits"][split]["voice_shard_frames"],
+            strict=True,
+        )
+        if not frames
+    ]
+    assert len(empty) == 3
+    for shard in empty:
+        assert _read(out / shard, "voices") == []
+        with np.load(shards.index_path(out / shard)) as index:
+            assert index["offset"].shape == (0,) and index["mean"].shape == (0, 64)
+    reader = CropReader(load_info(out), "train", preset("tiny").audio)
+    assert len(reader) == summary["utterances"]["train"] == 2 * 5
+
+
+def test_a_second_prepare_on_one_folder_is_refused_and_touches_nothing(base_corpus, tmp_path, s2f):
+    """Two prepares on one --out would delete each other's temporary shards: the second is refused
+    while the first holds OUT/.lock, and leaves the first one's files alone."""
+    from s2f_tf.locks import exclusive
+
+    out = tmp_path / "prepared"
+    (out / "voices").mkdir(parents=True)
+    partial = (
+        out / "voices" / ".train-00000-of-00008.tfrecord.4242.tmp"
+    )  # the first one's, in progress
+    partial.write_bytes(b"half a shard")
+    argv = ["prepare", "--meta", base_corpus / "vox1_meta.csv", "--voices", base_corpus / "wav"]
+    argv += ["--faces", base_corpus / "faces", "--out", out, "--workers", "1", "--min-frames", "40"]
+    with exclusive(out / ".lock", "prepare"):
+        run = s2f(*argv)
+    assert (run.status, run.out) == (2, "")
+    assert run.err.startswith(
+        f"s2f prepare: error: dataset directory {out} is in use by s2f prepare (pid "
+    ) and run.err.endswith("; wait for it to finish (or use another directory)\n")
+    assert partial.read_bytes() == b"half a shard" and not (out / "dataset.json").exists()
+    assert sorted(p.name for p in out.rglob("*")) == [".lock", partial.name, "voices"]

@@ -97,12 +97,35 @@ def _variables_checkpoints(directory, count=2):
     return value, checkpoints
 
 
-def test_an_unreadable_index_file_falls_back_to_the_checkpoint_files(tmp_path):
-    _variables_checkpoints(tmp_path)
-    (tmp_path / "checkpoint").write_text("garbage {{{")  # TF then lists no checkpoint at all
-    value, checkpoints = tf.Variable(-1.0), None
-    checkpoints = Checkpoints(tmp_path, value=value)
-    assert checkpoints.restore().endswith("ckpt-2") and value.numpy() == 2.0
+GARBLED_INDEX = {  # what a damaged `checkpoint` index file may hold
+    "text": b"garbage {{{",  # TF then lists no checkpoint at all
+    "binary": bytes(range(128, 256)) * 2,  # TF: UnicodeDecodeError
+    "empty": b"",  # TF: ValueError, no model_checkpoint_path
+    "cut-short": b'model_checkpoint_path: "ckpt',
+    "names-a-missing-one": b'model_checkpoint_path: "ckpt-9"\nall_model_checkpoint_paths: "ckpt-9"\n',
+}
+
+
+@pytest.mark.parametrize("content", GARBLED_INDEX.values(), ids=GARBLED_INDEX)
+def test_a_garbled_index_file_falls_back_to_the_checkpoint_files_quietly(content, tmp_path, caplog):
+    """Training resumes from the newest checkpoint file and its next save writes a good index file;
+    evaluate and export take the newest checkpoint file; TensorFlow logs nothing about it."""
+    from s2f_tf.workdir import latest_checkpoint
+
+    _variables_checkpoints(tmp_path / "checkpoints")
+    index = tmp_path / "checkpoints" / "checkpoint"
+    index.write_bytes(content)
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        assert latest_checkpoint(tmp_path) == str(tmp_path / "checkpoints" / "ckpt-2")
+        value = tf.Variable(-1.0)
+        checkpoints = Checkpoints(tmp_path / "checkpoints", value=value)
+        assert checkpoints.restore().endswith("ckpt-2") and value.numpy() == 2.0
+        assert index.read_bytes() == content  # nothing changed before a save
+        checkpoints.save(3)
+    assert caplog.records == []
+    assert tf.train.get_checkpoint_state(str(index.parent)).all_model_checkpoint_paths == [
+        str(index.parent / name) for name in ("ckpt-1", "ckpt-2", "ckpt-3")
+    ]
 
 
 def test_an_index_file_naming_a_checkpoint_elsewhere_is_not_followed(tmp_path):

@@ -269,3 +269,58 @@ def test_meta_file_at_scale_reads_back(tmp_path):
     rows, skipped = read_meta(tmp_path / "vox1_meta.csv")
     assert len(rows) == 1251 and not skipped
     assert [r["name"] for r in rows] == [p.name for p in people]
+
+
+def _children(pid):
+    """The pids of a process's children (Linux /proc)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _alive(pid):
+    """Running (a zombie waiting for its new parent to reap it counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def test_kill_9_of_synth_ends_its_workers_and_a_rerun_removes_its_leftovers(tmp_path):
+    """Workers of a killed `s2f synth` stop at once rather than when their identity is done, and the
+    next synth to the same --out removes the temporary folder the killed one left."""
+    import os
+    import signal
+    import time
+
+    from conftest import s2f_process, s2f_run
+
+    out = tmp_path / "corpus"
+    slow = ["--identities", "8", "--utterances", "300", "--faces", "1", "--lengths", "voxceleb"]
+    process = s2f_process("synth", "--out", out, *slow, "--workers", "2")
+    workers = []
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not list(tmp_path.glob(".corpus.*.tmp/wav/*/*/*.wav")):
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.1)
+        workers = _children(process.pid)
+        assert len(workers) >= 2, workers  # the two workers (and multiprocessing's tracker)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)  # not communicate(): the workers may hold its pipes open
+        deadline = time.time() + 5
+        while time.time() < deadline and any(map(_alive, workers)):
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _alive(pid)]
+    finally:
+        process.kill()
+        process.stdout.close()
+        process.stderr.close()
+        for pid in filter(_alive, workers):  # what a failure would leave running
+            os.kill(pid, signal.SIGKILL)
+    (left,) = tmp_path.glob(".corpus.*.tmp")
+    run = s2f_run("synth", "--out", out, "--identities", "2", "--utterances", "1", "--faces", "1")
+    assert run.status == 0, run.err
+    assert not left.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["corpus"]

@@ -20,6 +20,7 @@ from s2f_tf.models import build_models
 from s2f_tf.models.optimizers import adam
 from s2f_tf.train import loop
 from s2f_tf.train.builder import build_gan, fast_bfloat16
+from s2f_tf.train.checkpoints import Checkpoints
 from s2f_tf.train.distribute import make_strategy
 from s2f_tf.train.gan_model import VoiceToFaceGAN
 from s2f_tf.train.loop import make_distributed_step
@@ -243,13 +244,27 @@ def test_damaged_latest_checkpoint_falls_back_to_previous(tmp_path):
     assert summary["resumed_from"] == 1 and summary["steps_this_run"] == 2
 
 
-def test_conflicting_config_is_refused(tmp_path):
+def test_conflicting_config_is_refused_once_a_checkpoint_depends_on_it(tmp_path):
     save_or_check_config(tmp_path, CONFIG)
-    save_or_check_config(tmp_path, CONFIG.replace(train={"steps": 99}))  # longer training is fine
-    bf16 = CONFIG.replace(train={"steps": 99, "mixed_precision": True})  # so is another precision
+    save_or_check_config(tmp_path, CONFIG.replace(train={"batch_size": 2}))  # no checkpoint yet
+    (tmp_path / "pretrain").mkdir()
+    (tmp_path / "pretrain" / "latest.weights.h5").write_bytes(b"")  # pretraining's backup
+    save_or_check_config(tmp_path, CONFIG.replace(train={"batch_size": 8}))  # the GAN's: still free
+    with pytest.raises(S2FError) as refused:
+        save_or_check_config(tmp_path, CONFIG.replace(model={"embedding_dim": 32}))
+    assert str(refused.value) == (
+        f"{tmp_path / 'config.json'}: model.embedding_dim is 64 there, 32 asked (fixed since the"
+        f" first pretraining checkpoint in {tmp_path / 'pretrain'}); use a new --workdir, or the"
+        " saved values to resume"
+    )
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "ckpt-2.index").write_bytes(b"")
+    gan = CONFIG.replace(train={"batch_size": 8})
+    save_or_check_config(tmp_path, gan.replace(train={"steps": 99}))  # longer training is fine
+    bf16 = gan.replace(train={"steps": 99, "mixed_precision": True})  # so is another precision
     save_or_check_config(tmp_path, bf16)
     assert load_config(tmp_path) == bf16
-    with pytest.raises(S2FError, match="different configuration"):
+    with pytest.raises(S2FError, match=r"train.batch_size is 8 there, 2 asked \(fixed since the"):
         save_or_check_config(tmp_path, CONFIG.replace(train={"batch_size": 2}))
 
 
@@ -307,24 +322,62 @@ def _free_ports(count):
     return ports
 
 
-@pytest.mark.slow
-def test_multi_worker_mirrored_strategy_two_processes_agree(tmp_path):
+def test_a_non_chief_worker_restores_the_chiefs_checkpoints_and_keeps_nothing(tmp_path):
+    """A non-chief worker resumes from the chief's checkpoint folder (not from its own empty
+    temporary one) and writes nothing there. The slow two-process test below runs it for real."""
+    value = tf.Variable(0.0)
+    chief = Checkpoints(tmp_path, value=value)
+    value.assign(2.0)
+    chief.save(2)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    worker_value = tf.Variable(-1.0)
+    worker = Checkpoints(tmp_path, is_chief=False, value=worker_value)
+    assert worker.restore() == str(tmp_path / "ckpt-2") and worker_value.numpy() == 2.0
+    worker_value.assign(3.0)
+    worker.save(3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert not list(Path(worker.manager.directory).iterdir())
+
+
+def _multi_worker(workdirs, steps):
+    """`train_worker.py` as the two workers of one cluster on loopback ports; their outputs."""
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     processes = []
-    for index in range(2):
+    for index, workdir in enumerate(workdirs):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         processes.append(
             _run_worker(
-                tmp_path / f"w{index}",
-                3,
+                workdir,
+                steps,
                 "--strategy",
                 "multi_worker",
                 env={"TF_CONFIG": json.dumps(tf_config)},
             )
         )
-    outputs = [p.communicate(timeout=240)[0] for p in processes]
-    assert all(p.returncode == 0 for p in processes), outputs[0][-3000:] + outputs[1][-3000:]
+    try:
+        outputs = [p.communicate(timeout=240)[0] for p in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    return [p.returncode for p in processes], outputs
+
+
+@pytest.mark.slow  # two clusters of two processes (test_a_non_chief_worker_restores_... is fast)
+def test_multi_worker_mirrored_strategy_two_processes_agree_and_resume(tmp_path):
+    chief, other = tmp_path / "w0", tmp_path / "w1"  # the work directory on each host
+    codes, outputs = _multi_worker([chief, other], 2)
+    assert codes == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
     checksums = [_checksum(out) for out in outputs]
     assert checksums[0] == pytest.approx(checksums[1], rel=1e-6)
-    assert list((tmp_path / "w0" / "checkpoints").glob("ckpt-3.index"))  # the chief saved
-    assert not (tmp_path / "w1" / "checkpoints").exists()  # the other worker kept nothing
+    assert list((chief / "checkpoints").glob("ckpt-2.index"))  # the chief saved
+    assert not (other / "checkpoints").exists()  # the other worker kept nothing
+    # Resumed where the other host cannot see the chief's checkpoints: both stop with one reason
+    # (before, the other worker started again from step 0 and both waited for each other forever).
+    codes, outputs = _multi_worker([chief, other], 4)
+    assert 0 not in codes
+    for output in outputs:
+        assert f"every worker must read the chief's checkpoints in {chief}" in output or (
+            f"every worker must read the chief's checkpoints in {other}" in output
+        ), output[-3000:]
+    # With the work directory shared, every worker resumes from the chief's step: the documented
+    # TF_CONFIG command line of tests/test_documented_commands.py resumes that way.

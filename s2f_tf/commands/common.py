@@ -45,27 +45,36 @@ def add_training_arguments(parser, what: str):
         " training step on the accelerator (device; ~20x less input-pipeline CPU) or auto (device when"
         " a GPU is present; the default)",
     )
+    seeded = (
+        "pretraining's initial weights and data order, and the GAN's after it"
+        if what == "pretraining"
+        else "the GAN's initial weights and data order"
+    )
     parser.add_argument(
         "--seed",
         type=SEED,
-        help="seed of the initial weights and of the data order, pretraining's and training's (the work"
-        " directory keeps it; default: the preset's, 0)",
+        help=f"seed of {seeded} (the work directory keeps it; default: the preset's, 0)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def resolve_config(args, section: str):
-    """The preset (or the work directory's saved config) with command-line overrides applied."""
+    """The configuration a training command asks for: the preset (or the work directory's saved
+    config) with this command's options applied to its `section` ("pretrain" or "train").
+
+    The other stage's section and both seeds stay the work directory's when it has a config.json (a
+    command asks nothing about the other stage); --seed sets this command's seed, and pretraining's seed
+    is the GAN's too in a new work directory.
+    """
     from s2f_tf import workdir as wd
     from s2f_tf.config import preset
 
-    saved = Path(args.workdir) / wd.CONFIG
+    path = Path(args.workdir) / wd.CONFIG
+    saved = wd.load_config(args.workdir) if path.is_file() else None
     if args.preset is not None:
         config = preset(args.preset)
-    elif saved.is_file():
-        config = wd.load_config(args.workdir)
     else:
-        config = preset("wen2019")
+        config = saved or preset("wen2019")
     overrides = {}
     if args.steps is not None:
         overrides["steps"] = args.steps
@@ -75,8 +84,14 @@ def resolve_config(args, section: str):
         if getattr(args, key, None):
             overrides[key] = True
     config = config.replace(**{section: overrides}) if overrides else config
-    if getattr(args, "seed", None) is not None:  # one seed for both sections: the work directory's
-        config = config.replace(pretrain={"seed": args.seed}, train={"seed": args.seed})
+    other = "train" if section == "pretrain" else "pretrain"
+    seed = getattr(args, "seed", None)
+    if saved is not None:
+        own_seed = saved.pretrain.seed if section == "pretrain" else saved.train.seed
+        config = config.replace(**{other: getattr(saved, other)})
+        config = config.replace(**{section: {"seed": own_seed if seed is None else seed}})
+    elif seed is not None:
+        config = config.replace(**{name: {"seed": seed} for name in (section, other)})
     if getattr(args, "features_on", None):
         config = config.replace(train={"features_on": args.features_on})
     return config
@@ -93,31 +108,17 @@ def check_data(info, config) -> None:
         raise S2FError(f"{info.data_dir}: no training identities")
 
 
-def writes_workdir() -> bool:
-    """Whether this process writes the work directory: not a non-chief worker of a multi-worker run
-    (TF_CONFIG; those keep nothing), which must not wait for the chief's lock."""
-    import json
-    import os
-
-    try:
-        tf_config = json.loads(os.environ.get("TF_CONFIG", "") or "{}")
-        cluster, task = tf_config.get("cluster", {}), tf_config.get("task", {})
-        kind, index = task.get("type"), int(task.get("index", 0))
-    except (ValueError, TypeError, AttributeError):
-        raise S2FError("TF_CONFIG is not valid JSON with a cluster and a task") from None
-    if not cluster or kind in (None, "chief"):
-        return True
-    return kind == "worker" and index == 0 and "chief" not in cluster
-
-
 def lock_workdir(workdir, command: str):
     """One trainer per work directory (see `s2f_tf.workdir.lock`); non-chief workers take no lock."""
     from s2f_tf import workdir as wd
+    from s2f_tf.train.cluster import writes_workdir
 
     return wd.lock(workdir, command) if writes_workdir() else contextlib.nullcontext()
 
 
 def start_strategy(args):
+    """The tf.distribute strategy, made before anything else touches TensorFlow: logical CPU devices
+    (--cpu-replicas) and multi-worker collectives can only be set up before the runtime starts."""
     from s2f_tf.train.distribute import make_strategy, use_cpu_replicas
 
     if args.cpu_replicas:
@@ -125,39 +126,46 @@ def start_strategy(args):
     return make_strategy(args.strategy)
 
 
-def check_batch(global_batch: int, strategy) -> None:
-    if global_batch % strategy.num_replicas_in_sync:
+def check_batch(args, global_batch: int, strategy) -> None:
+    """Each replica takes an equal share of the global batch: one line naming both numbers if not."""
+    replicas = strategy.num_replicas_in_sync
+    if global_batch % replicas:
+        asked = "--batch-size" if args.batch_size is not None else "the configured batch size"
+        how = f" (--cpu-replicas {args.cpu_replicas})" if args.cpu_replicas else ""
         raise S2FError(
-            f"batch size {global_batch} is not divisible by {strategy.num_replicas_in_sync} replicas"
+            f"{asked} {global_batch} is not divisible by the {replicas} replicas{how};"
+            f" use a multiple of {replicas}"
         )
 
 
 def start_workdir(workdir, config, info) -> None:
-    """Create the work directory, save (or check) its config.json and write labels.json."""
+    """Create the work directory, remove what killed saves left there, save (or check) its config.json
+    and write labels.json (under the work directory's lock)."""
     from s2f_tf import workdir as wd
 
     Path(workdir).mkdir(parents=True, exist_ok=True)
+    wd.remove_leftovers(workdir)
     wd.save_or_check_config(workdir, config)
     labels = {split: info.names(split) for split in info.splits}
     wd.save_labels(workdir, labels)
 
 
 def training_inputs(args, section: str):
-    """(config, dataset info) of a training command, checked against each other before any work."""
+    """(config, dataset info, strategy) of a training command, checked against each other before any
+    work; the strategy first, before anything else touches TensorFlow (`start_strategy`)."""
     from s2f_tf.data.info import load_info
 
+    strategy = start_strategy(args)
     config = resolve_config(args, section)
+    check_batch(args, getattr(config, section).batch_size, strategy)
     info = load_info(args.data)
     check_data(info, config)
-    return config, info
+    return config, info, strategy
 
 
 @contextlib.contextmanager
-def training_workdir(args, config, info, command: str, batch_size: int):
-    """Hold the work directory (`lock_workdir`), start the strategy, check the batch against it and
-    write config.json and labels.json; yields the strategy."""
+def training_workdir(args, config, info, command: str):
+    """Hold the work directory (`lock_workdir`) and write config.json and labels.json."""
     with lock_workdir(args.workdir, command):
-        strategy = start_strategy(args)
-        check_batch(batch_size, strategy)
         start_workdir(args.workdir, config, info)
-        yield strategy
+        yield

@@ -18,9 +18,9 @@ def run(args):
     from s2f_tf.data import pipeline
     from s2f_tf.train.pretrain import pretrain_voice
 
-    config, info = training_inputs(args, "pretrain")
+    config, info, strategy = training_inputs(args, "pretrain")
     batch_size = config.pretrain.batch_size
-    with training_workdir(args, config, info, "pretrain-voice", batch_size) as strategy:
+    with training_workdir(args, config, info, "pretrain-voice"):
         train = pipeline.voice_dataset(
             args.data, config, batch_size, split="train", seed=config.pretrain.seed
         )

@@ -2,7 +2,8 @@
 
 TensorFlow prints, before any command's own output: C++ log lines written before absl's logging is
 initialised (`WARNING: All log messages before absl::InitializeLog() ...`, the oneDNN notice, "Could not
-find cuda drivers"), which no environment variable turns off; later C++ errors that are not errors for a
+find cuda drivers") and LiteRT's "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.", which no
+environment variable turns off; later C++ errors that are not errors for a
 user (`failed call to cuInit` on a machine without a GPU, grappler's remapper), which
 `TF_CPP_MIN_LOG_LEVEL=3` turns off; and Python warnings and log records from Keras, TensorFlow and absl
 (Keras' "`shuffle=True` was passed, but will be ignored" for a `tf.data` input).
@@ -32,9 +33,14 @@ import sys
 import threading
 import warnings
 
-# A C++ log line from TensorFlow / XLA / absl: severity letter, MMDD, time, thread id, file:line].
+# A C++ log line from TensorFlow / XLA / absl: severity letter, MMDD, time, thread id, file:line]; absl's
+# line before its logging starts; LiteRT's notes when an interpreter is made ("INFO: Created TensorFlow
+# Lite XNNPACK delegate for CPU."); libmpg123's diagnostics while libsndfile decodes a damaged MP3
+# ("[src/libmpg123/layer3.c:...] error: ...", "Note: Illegal Audio-MPEG-Header ...", "Warning: Xing
+# stream size off ..."; the command's own line says what became of the file).
 TF_LOG_LINE = re.compile(
-    rb"^(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\]|WARNING: All log messages before absl::InitializeLog)"
+    rb"^(?:[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\]|WARNING: All log messages before absl::InitializeLog"
+    rb"|INFO: (?:Created|Initialized) TensorFlow Lite |\[[^\]]*libmpg123/[^\]]*\] |(?:Note|Warning): )"
 )
 NOISY_MODULES = r"(keras|tensorflow|tf_keras|absl|google\.protobuf|h5py)(\.|$)"
 

@@ -70,14 +70,21 @@ class Stages:
             return False
 
     def run(self, name, argv, workdirs, still_there, label=None):
-        """`_stage(name, argv)` unless it ran with these arguments on these same checkpoints and
-        `still_there(summary)` (its outputs were not removed); the summary either way."""
+        """`_stage(name, argv)` unless it (or a run that did all it asks: `covering`) ran on these same
+        checkpoints and `still_there(summary)` (its outputs were not removed); the summary either way."""
         from s2f_tf.files import atomic_write_json
 
         key = f"{name} {' '.join(argv)}"
         state = checkpoint_state(workdirs)
-        earlier = self.done.get(key)
-        if self._reusable(earlier, state, still_there):
+        earlier = next(
+            (
+                self.done[other]
+                for other in (key, *(f"{name} {' '.join(a)}" for a in covering(name, argv)))
+                if self._reusable(self.done.get(other), state, still_there)
+            ),
+            None,
+        )
+        if earlier is not None:
             checkpoint = state[0][0].rsplit("/", 1)[-1] if state and state[0][0] else "?"
             print(
                 f"\n=== s2f {name}: skipped, {checkpoint} unchanged since it last ran", flush=True
@@ -89,6 +96,15 @@ class Stages:
         self.done[key] = {"checkpoints": state, "summary": summary}
         atomic_write_json(self.path, self.done)
         return summary
+
+
+def covering(name, argv) -> list[list[str]]:
+    """The other arguments of stage `name` whose run does all that `argv` asks: an evaluation with
+    FID/KID covers the same one without (`s2f demo` leaves them out, `s2f demo --seed-tables` computes
+    them, on the same model and output folder)."""
+    if name == "evaluate" and "--no-fid" in argv:
+        return [[a for a in argv if a != "--no-fid"]]
+    return []
 
 
 def _module(name):

@@ -71,13 +71,13 @@ def run(args):
     from s2f_tf.train.data import gan_dataset_fn, preview_batch
     from s2f_tf.train.loop import train_gan
 
-    config, info = training_inputs(args, "train")
+    config, info, strategy = training_inputs(args, "train")
     encoder = Path(args.encoder) if args.encoder else Path(args.workdir) / wd.ENCODER_WEIGHTS
     if not encoder.is_file():
         raise S2FError(f"no voice encoder weights at {encoder}: run s2f pretrain-voice first")
     check_encoder(encoder, config)
     warn_if_slow_bfloat16(config)
-    with training_workdir(args, config, info, "train", config.train.batch_size) as strategy:
+    with training_workdir(args, config, info, "train"):
         keep_encoder(encoder, Path(args.workdir))
         summary = train_gan(
             config,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import threading
+import zipfile
 
 import numpy as np
 import tensorflow as tf
@@ -35,6 +36,42 @@ from s2f_tf.data.shards import index_path
 from s2f_tf.errors import S2FError
 
 KEYS = ("voice_wave", "voice_samples", "voice_skip", "voice_mean", "voice_variance", "voice_label")
+
+
+def _read_index(path, count: int, frames, audio: AudioConfig, num_classes: int) -> dict:
+    """The first `count` records of a voice shard's index (longest first: the usable ones), checked
+    against the shard and dataset.json: a damaged or edited index would make training read other bytes
+    than the utterances' (S2FError, one line)."""
+    where = index_path(path)
+    try:
+        with np.load(where) as index:
+            columns = {k: np.asarray(index[k][:count]) for k in ("offset", "num_samples", "label")}
+            columns |= {k: np.asarray(index[k][:count], np.float64) for k in ("mean", "variance")}
+        size = os.path.getsize(path)
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise S2FError(
+            f"{where}: unreadable shard index ({error}); run `s2f prepare` again"
+        ) from None
+    offset, samples, label = columns["offset"], columns["num_samples"], columns["label"]
+    bands = (count, audio.num_mel_bins)
+    fits = (
+        all(len(v) == count for v in columns.values())
+        and offset.dtype.kind == samples.dtype.kind == label.dtype.kind == "i"
+        and columns["mean"].shape == columns["variance"].shape == bands
+        and np.array_equal(audio.num_frames(samples), np.asarray(frames))
+        and bool(np.all(offset >= 0) and np.all(offset + 2 * samples <= size))
+        and bool(np.all((label >= 0) & (label < num_classes)))
+        and bool(np.all(np.isfinite(columns["mean"])) and np.all(columns["variance"] >= 0))
+        and bool(np.all(np.isfinite(columns["variance"])))
+    )
+    if not fits:
+        raise S2FError(
+            f"{where}: does not match its shard and dataset.json (damaged or edited); run `s2f"
+            " prepare` again into a new --out"
+        )
+    return {
+        k: (v.astype(np.float32) if k in ("mean", "variance") else v) for k, v in columns.items()
+    }
 
 
 class CropReader:
@@ -49,17 +86,14 @@ class CropReader:
     def __init__(self, info, split: str, audio: AudioConfig):
         self.audio = audio
         self.paths, counts = info.voice_files(split, audio.min_utterance_frames)
+        entry = info.split(split)
+        frames_of = dict(zip(info.files(split, "voices"), entry["voice_shard_frames"], strict=True))
         columns = {"offset": [], "num_samples": [], "label": [], "mean": [], "variance": []}
         file_ids = []
         for file_id, (path, count) in enumerate(zip(self.paths, counts, strict=True)):
-            try:
-                with np.load(index_path(path)) as index:
-                    for key, values in columns.items():
-                        values.append(index[key][:count])  # longest first: the usable ones
-            except (OSError, KeyError, ValueError) as error:
-                raise S2FError(
-                    f"{index_path(path)}: unreadable shard index ({error}); run `s2f prepare` again"
-                ) from None
+            index = _read_index(path, count, frames_of[path][:count], audio, entry["num_classes"])
+            for key, values in columns.items():
+                values.append(index[key])
             file_ids.append(np.full(count, file_id, np.int32))
         if not file_ids:
             raise S2FError(f"{info.data_dir}: split {split!r} has no utterance long enough")

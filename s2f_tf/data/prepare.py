@@ -14,6 +14,7 @@ normalise crops) and writes the shard itself (`s2f_tf.data.shards`): memory is o
     OUT/faces/<split>-NNNNN-of-NNNNN.tfrecord
     OUT/dataset.json                            splits, label maps, genders, counts, options (and each
                                                 identity's face attributes when the corpus has them)
+    OUT/.lock                                   locked by the prepare running there (s2f_tf.locks)
 
 A synthetic corpus (`s2f synth`) also holds `attributes.csv` beside `vox1_meta.csv` (not part of the real
 layout): when it is there, each identity's face attributes and voice latents (`s2f_tf.synth.attributes`)
@@ -34,7 +35,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import multiprocessing
 import os
 import time
 import zlib
@@ -49,9 +49,12 @@ from s2f_tf.data.info import DATASET, FORMAT
 from s2f_tf.data.splits import file_splits, letter_splits, read_meta
 from s2f_tf.errors import S2FError
 from s2f_tf.files import atomic_write_json
+from s2f_tf.locks import exclusive
+from s2f_tf.pools import process_pool
 from s2f_tf.synth import attributes as face_attributes
 
 PLAN = "plan.json"
+LOCK = ".lock"  # held by the one prepare writing the folder
 AUDIO_EXTENSIONS = (".wav", ".flac")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 SPLITS = ("train", "train_heldout", "val", "test")
@@ -254,6 +257,12 @@ def prepare(options: PrepareOptions) -> dict:
     if not layout["splits"]["train"]["names"]:
         raise S2FError("no training identities after joining meta, voices and faces")
     out.mkdir(parents=True, exist_ok=True)
+    # One prepare per folder: another one's temporary shards are never taken for leftovers.
+    with exclusive(out / LOCK, "prepare", what=f"dataset directory {out}"):
+        return _prepare(options, layout, out, start)
+
+
+def _prepare(options: PrepareOptions, layout: dict, out: Path, start: float) -> dict:
     fingerprint = _fingerprint(options, layout)
     plan_path = out / PLAN
     if plan_path.is_file():
@@ -287,10 +296,7 @@ def prepare(options: PrepareOptions) -> dict:
             bar.update(len(shard["items"]))
     else:
         # Workers write their shards and return only stats: nothing decoded passes through here.
-        context = multiprocessing.get_context("spawn")  # never fork a process holding TensorFlow
-        with concurrent.futures.ProcessPoolExecutor(
-            workers, mp_context=context, initializer=shard_io.init_worker
-        ) as pool:
+        with process_pool(workers, initializer=shard_io.init_worker) as pool:
             futures = {pool.submit(shard_io.write_shard, shard, *args): shard for shard in todo}
             for future in concurrent.futures.as_completed(futures):
                 shard = futures.pop(future)

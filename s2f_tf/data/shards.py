@@ -69,7 +69,9 @@ def _pcm_offset(example: bytes, samples) -> int:
 
 
 def _write_index(path: Path, offsets, records, moments) -> None:
-    """Atomically write a voice shard's index (see `index_path`)."""
+    """Atomically write a voice shard's index (see `index_path`); a shard with no record (every file of
+    its identities skipped) gets an empty index of the same shapes."""
+    bands = AudioConfig().num_mel_bins
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
         np.savez(
@@ -77,8 +79,8 @@ def _write_index(path: Path, offsets, records, moments) -> None:
             offset=np.asarray(offsets, np.int64),
             num_samples=np.asarray([r[0].size for r in records], np.int64),
             label=np.asarray([r[1] for r in records], np.int32),
-            mean=np.asarray([m for m, _ in moments], np.float32).reshape(len(records), -1),
-            variance=np.asarray([v for _, v in moments], np.float32).reshape(len(records), -1),
+            mean=np.asarray([m for m, _ in moments], np.float32).reshape(len(records), bands),
+            variance=np.asarray([v for _, v in moments], np.float32).reshape(len(records), bands),
         )
     os.replace(tmp, path)
 

@@ -30,8 +30,6 @@ Example:
 from __future__ import annotations
 
 import colorsys
-import concurrent.futures
-import multiprocessing
 import os
 import time
 from pathlib import Path
@@ -43,6 +41,7 @@ import tqdm
 from s2f_tf.audio import to_int16
 from s2f_tf.errors import S2FError
 from s2f_tf.files import atomic_directory
+from s2f_tf.pools import process_pool
 from s2f_tf.synth import attributes
 from s2f_tf.synth import faces as face_drawer
 from s2f_tf.synth import voices as voice_synth
@@ -189,8 +188,7 @@ def generate(
                 totals += render_identity(*job)
                 bar.update()
         else:
-            context = multiprocessing.get_context("spawn")  # never fork a process that may hold TF
-            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            with process_pool(workers) as pool:
                 for result in pool.map(render_identity, *zip(*jobs, strict=True)):
                     totals += result
                     bar.update()

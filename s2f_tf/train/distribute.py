@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import functools
-import json
-import os
 
 import tensorflow as tf
 
 from s2f_tf.errors import S2FError
 from s2f_tf.train import STRATEGIES
+from s2f_tf.train.cluster import workers
 
 
 def use_cpu_replicas(count: int) -> None:
@@ -24,12 +23,6 @@ def use_cpu_replicas(count: int) -> None:
             raise S2FError("--cpu-replicas must be set before TensorFlow starts") from None
 
 
-def _workers_in_tf_config() -> int:
-    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
-    cluster = config.get("cluster", {})
-    return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
-
-
 @functools.cache
 def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     """One strategy per process and name (pretraining and training in one process share it: two
@@ -39,11 +32,11 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     with MirroredStrategy when there are several, else one device."""
     if name not in STRATEGIES:
         raise S2FError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
-    if name == "auto" and _workers_in_tf_config() > 1:
+    if name == "auto" and workers() > 1:
         name = "multi_worker"
     if name == "multi_worker":
         # Must come before anything lists devices: that initialises the runtime without collectives.
-        if _workers_in_tf_config() < 1:
+        if workers() < 1:
             raise S2FError("--strategy multi_worker needs TF_CONFIG with a cluster and a task")
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")

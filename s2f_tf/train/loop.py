@@ -74,7 +74,7 @@ def train_gan(
         config, num_classes, strategy, workdir, encoder_weights
     )
     restored = checkpoints.restore()
-    start = int(step_var.numpy())
+    start = same_start(strategy, int(step_var.numpy()), checkpoints.directory)
 
     dataset = strategy.distribute_datasets_from_function(
         lambda context: dataset_fn(context, start_step=start)
@@ -109,6 +109,10 @@ def train_gan(
     teardown = time.perf_counter()
     del batches, dataset
     teardown = time.perf_counter() - teardown
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        # Leave together: the first worker hosts the cluster's coordination service, and the others
+        # log heartbeat errors if it is gone while they still tear their input down.
+        _over_workers(strategy, step)
     log.flush()
     trained = step - start
     return {
@@ -125,6 +129,38 @@ def train_gan(
         "checkpoint": last_saved,
         "final": log.final(),
     }
+
+
+def _over_workers(strategy, step: int) -> tuple[float, float, float]:
+    """(sum of `step`, sum of its square, number of workers) over the workers of a multi-worker
+    strategy: a collective every worker must reach, so also a barrier."""
+    mine = tf.constant(step, tf.float64)  # exact for any step count
+
+    @tf.function
+    def moments():
+        per_replica = strategy.run(lambda: tf.stack([mine, mine * mine, tf.ones_like(mine)]))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    total, squares, count = (float(v) for v in moments().numpy())
+    return total, squares, count
+
+
+def same_start(strategy, step: int, directory) -> int:
+    """`step`, once every worker of a multi-worker run has restored the same one; S2FError on every
+    worker if not (each would otherwise run another number of steps and wait forever for the others).
+
+    Every worker restores from the chief's checkpoints (`Checkpoints`), so they must see that folder:
+    the same --workdir on a filesystem all hosts share."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return step
+    total, squares, count = _over_workers(strategy, step)
+    if count * squares != total * total:  # not all equal: every worker sees the same numbers
+        raise S2FError(
+            f"this worker restored step {step}, the workers' mean is {total / count:g}: every worker"
+            f" must read the chief's checkpoints in {directory} (the same --workdir on a filesystem"
+            " all hosts share)"
+        )
+    return step
 
 
 def build_training(config: Config, num_classes: int, strategy, workdir, encoder_weights=None):
