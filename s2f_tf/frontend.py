@@ -14,6 +14,8 @@ import tensorflow as tf
 
 from s2f_tf.config import AudioConfig
 
+DFTS = ("fft", "matmul")  # how LogMelSpectrogram computes the power spectrum
+
 
 def hertz_to_mel(hertz):
     """HTK mel scale, as the reference."""
@@ -52,6 +54,31 @@ def mel_filterbank(audio: AudioConfig = AudioConfig()) -> np.ndarray:
     return filters
 
 
+def dft_matrices(audio: AudioConfig = AudioConfig()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The constants of `LogMelSpectrogram(dft="matmul")`, in float64: (matrix, previous, mel_pairs).
+
+    For a raw frame x (`frame_length` samples) whose predecessor sample is p, the pre-emphasised,
+    windowed frame is z = w * (x - a * [p, x_0, ..., x_{L-2}]), and its DFT of `fft_length` at bin k is
+    sum_n z_n e^{-2 pi i n k / N}. Only the bins where some mel filter is non-zero are kept (2..460 of
+    513 for the reference). `matrix` `[frame_length, 2 * bins]` maps x to [re | im], `previous`
+    `[2 * bins]` is what p adds, and `mel_pairs` `[2 * bins, mel_bins]` is the filterbank's used rows
+    twice, so that (spectrum ** 2) @ mel_pairs = (re^2 + im^2) @ filters.
+    """
+    filters = mel_filterbank(audio)
+    used = np.nonzero(filters.any(axis=1))[0]
+    bins = np.arange(used.min(), used.max() + 1)
+    n = np.arange(audio.frame_length)[:, None]
+    angle = 2.0 * np.pi * n * bins[None, :] / audio.fft_length
+    dft = np.concatenate([np.cos(angle), -np.sin(angle)], axis=1)  # z -> [re | im]
+    window = np.hamming(audio.frame_length)
+    # z = diag(w) (I - a S) x, S the shift by one sample: x -> z is the matrix below (applied as x @ M).
+    emphasis = np.eye(audio.frame_length) - audio.preemphasis * np.eye(audio.frame_length, k=-1)
+    matrix = (window[:, None] * emphasis).T @ dft
+    previous = -audio.preemphasis * window[0] * dft[0]
+    mel_pairs = np.concatenate([filters[bins], filters[bins]], axis=0)
+    return matrix, previous, mel_pairs
+
+
 def standardize(features, mean, variance):
     """(features - mean) / (std + float32 eps): the per-utterance normalisation of SPEC step 7."""
     return (features - mean) / (tf.sqrt(variance) + np.finfo(np.float32).eps)
@@ -69,6 +96,13 @@ class LogMelSpectrogram(keras.layers.Layer):
     Args:
         audio: an `AudioConfig`, or a dict of its fields (as `get_config` returns).
         normalize: subtract the per-bin mean over time and divide by (std + float32 eps) per example.
+        dft: how the power spectrum is computed, with the same numbers up to float32 rounding:
+            "fft" (default): pre-emphasis, window, `rfft` of `fft_length`, re^2 + im^2; "matmul": one
+            `[frame_length, 2 * bins]` matrix product that holds pre-emphasis, window and the real and
+            imaginary DFT rows of the bins the mel filters use, then squares and one matrix product with
+            the filterbank stacked twice (re^2 and im^2 rows). More FLOPs than an FFT, but two
+            FULLY_CONNECTED ops that LiteRT's XNNPACK runs on every thread, where the TFLite FFT (RFFT2D)
+            is a single-threaded builtin: the exported TFLite models use it.
 
     Example:
     >>> layer = LogMelSpectrogram()
@@ -76,7 +110,13 @@ class LogMelSpectrogram(keras.layers.Layer):
     TensorShape([2, 101, 64])
     """
 
-    def __init__(self, audio: AudioConfig | dict | None = None, normalize: bool = True, **kwargs):
+    def __init__(
+        self,
+        audio: AudioConfig | dict | None = None,
+        normalize: bool = True,
+        dft: str = "fft",
+        **kwargs,
+    ):
         kwargs.setdefault("dtype", "float32")  # the front end stays float32 under mixed precision.
         super().__init__(**kwargs)
         if isinstance(audio, dict):
@@ -85,12 +125,20 @@ class LogMelSpectrogram(keras.layers.Layer):
         # === Config ===
         self.audio = audio or AudioConfig()
         self.normalize = normalize
+        if dft not in DFTS:
+            raise ValueError(f"dft={dft!r}: choose from {DFTS}")
+        self.dft = dft
 
         # === Constants ===
         a = self.audio
         self._filters = tf.constant(mel_filterbank(a), tf.float32)
         self._window = tf.constant(np.hamming(a.frame_length), tf.float32)
         self._offsets = tf.range(a.frame_length, dtype=tf.int32)
+        if dft == "matmul":
+            matrix, previous, mel_pairs = dft_matrices(a)
+            self._dft_matrix = tf.constant(matrix, tf.float32)
+            self._dft_previous = tf.constant(previous, tf.float32)
+            self._mel_pairs = tf.constant(mel_pairs, tf.float32)
 
     def num_frames(self, num_samples):
         return num_samples // self.audio.frame_step + 1
@@ -164,6 +212,12 @@ class LogMelSpectrogram(keras.layers.Layer):
         a = self.audio
         # Pre-emphasis per frame; the first sample's predecessor is the previous frame's last raw sample.
         previous_last = tf.pad(frames[:, :-1, -1:], [[0, 0], [1, 0], [0, 0]])
+        if self.dft == "matmul":
+            # [re | im] of the used bins, pre-emphasis and window inside the matrix; the previous frame's
+            # last sample enters through one coefficient per output.
+            spectrum = tf.matmul(frames, self._dft_matrix) + previous_last * self._dft_previous
+            mel = tf.matmul(tf.square(spectrum), self._mel_pairs)
+            return tf.math.log(tf.maximum(mel, a.log_floor))
         previous = tf.concat([previous_last, frames[:, :, :-1]], axis=2)
         frames = (frames - a.preemphasis * previous) * self._window
 
@@ -180,5 +234,7 @@ class LogMelSpectrogram(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"audio": vars(self.audio).copy(), "normalize": self.normalize})
+        config.update(
+            {"audio": vars(self.audio).copy(), "normalize": self.normalize, "dft": self.dft}
+        )
         return config
