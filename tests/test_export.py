@@ -164,7 +164,11 @@ def test_tflite_files_use_builtin_ops_only(exported):
     base, _ = exported
     for q in ("fp32", "fp16", "int8"):
         operators = tflite_operators((base / "1" / f"s2f_tiny_{q}.tflite").read_bytes())
-        assert "RFFT2D" in operators and "TRANSPOSE_CONV" in operators
+        # The serving graph: the generator as 2x2 convolutions + DEPTH_TO_SPACE, no TRANSPOSE_CONV;
+        # fp32's front end takes the DFT as FULLY_CONNECTED, fp16 and int8 keep RFFT2D.
+        assert "CONV_2D" in operators and "DEPTH_TO_SPACE" in operators
+        assert "TRANSPOSE_CONV" not in operators
+        assert ("RFFT2D" in operators) == (q != "fp32")
         assert not [op for op in operators if op.startswith("Flex") or op == "CUSTOM"]
 
 
@@ -198,7 +202,11 @@ def _fully_connected_weight_types(content):
 def test_int8_file_keeps_the_mel_filterbank_float(exported):
     base, _ = exported
     content = (base / "1" / "s2f_tiny_int8.tflite").read_bytes()
-    assert _fully_connected_weight_types(content) == [("FLOAT32", [64, 513])]
+    types = _fully_connected_weight_types(content)
+    # The front end's filterbank stays float; the generator's seed (a matrix product in the serving
+    # graph) is quantised like every other generator weight.
+    seed = preset("tiny").model.generator_channels[0] * 16
+    assert sorted(types) == [("FLOAT32", [64, 513]), ("INT8", [seed, 64])]
 
 
 def test_restoring_float_filterbank_fixes_int8_front_end(tmp_path):

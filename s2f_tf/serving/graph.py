@@ -1,0 +1,155 @@
+"""The graph the exports run: `VoiceToFace`'s function, with the layers that LiteRT runs slowly rewritten.
+
+The rewrites compute the same numbers up to float32 rounding, from the same weights; every export still
+compares its artifacts with the Keras `VoiceToFace` (fp32 within 1e-4, clips from 1 sample to 20 s) before
+publishing them. Measured in benchmarks/RESULTS-inference.md:
+
+- `PhaseGenerator`: each transposed convolution of the reference generator (k4, s2, PyTorch padding 1)
+  becomes one ordinary 2x2 convolution with four output groups, one per output phase, and a
+  DEPTH_TO_SPACE; the 1x1 -> 4x4 seed is one matrix product and the 1x1 `to_rgb` a 1x1 convolution. XNNPACK
+  runs these about twice as fast as its transposed-convolution kernels (Subconv2D).
+- the front end with `LogMelSpectrogram(dft="matmul")` (see there): the DFT as matrix products that run on
+  every interpreter thread instead of the single-threaded RFFT2D builtin.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from s2f_tf.frontend import LogMelSpectrogram
+from s2f_tf.models.generator import Generator
+from s2f_tf.models.voice_to_face import VoiceToFace
+
+# (4x4 kernel taps) of output phase 0 and 1, for the two input samples a 2x2 window sees.
+_PHASE_TAPS = {0: (3, 1), 1: (2, 0)}
+
+
+def phase_kernel(kernel: np.ndarray) -> np.ndarray:
+    """A Keras Conv2DTranspose(k4, s2, "same") kernel `[4, 4, out, in]` -> `[2, 2, in, 4 * out]`.
+
+    With PyTorch's padding 1, output row 2m + a sums input rows m - 1 + a and m + a with kernel taps
+    3, 1 (a = 0) or 2, 0 (a = 1); likewise for columns. A 2x2 VALID convolution over the input padded by
+    one on each side sees exactly those rows at position m + a, so output phase (a, b) is channel group
+    2a + b of that convolution, read at offset (a, b).
+    """
+    kernel = np.asarray(kernel)
+    out_channels, in_channels = kernel.shape[2], kernel.shape[3]
+    phases = np.zeros([2, 2, in_channels, 4 * out_channels], kernel.dtype)
+    for a in (0, 1):
+        for b in (0, 1):
+            group = slice((2 * a + b) * out_channels, (2 * a + b + 1) * out_channels)
+            for r in (0, 1):
+                for c in (0, 1):
+                    phases[r, c, :, group] = kernel[_PHASE_TAPS[a][r], _PHASE_TAPS[b][c]].T
+    return phases
+
+
+def phase_upsample(x, kernel, bias, out_channels: int):
+    """ReLU(ConvTranspose(k4, s2, PyTorch padding 1)(x) + bias) from a `phase_kernel`: `[B, H, W, C]` ->
+    `[B, 2H, 2W, out_channels]`."""
+    height, width = x.shape[1], x.shape[2]
+    y = tf.nn.conv2d(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), kernel, 1, "VALID")
+    y = tf.nn.relu(y + bias)
+    phases = [
+        y[
+            :,
+            a : a + height,
+            b : b + width,
+            (2 * a + b) * out_channels : (2 * a + b + 1) * out_channels,
+        ]
+        for a in (0, 1)
+        for b in (0, 1)
+    ]
+    return tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
+
+
+@keras.saving.register_keras_serializable(package="s2f_tf")
+class PhaseGenerator(keras.layers.Layer):
+    """A reference `Generator` (`upsample="transpose"`) as plain convolutions: same input and output.
+
+    Its weights are copies of the generator's, rearranged (no training: inference only).
+
+    Args:
+        generator: a built `Generator` with `upsample="transpose"`.
+
+    Example:
+    >>> fast = PhaseGenerator(generator)
+    >>> np.abs(fast(embedding) - generator(embedding)).max() < 1e-5
+    True
+    """
+
+    def __init__(self, generator: Generator, **kwargs):
+        super().__init__(**kwargs)
+        if generator.upsample != "transpose":
+            raise ValueError(
+                f"PhaseGenerator needs upsample='transpose', not {generator.upsample!r}"
+            )
+        deconvs = [b for b in generator.blocks if isinstance(b, keras.layers.Conv2DTranspose)]
+        seed, *ups, to_rgb = deconvs
+
+        # === Config ===
+        self.seed_channels = generator.channels[0]
+        self.up_channels = tuple(generator.channels[1:])
+
+        # === Weights ===
+        kernel = keras.ops.convert_to_numpy(seed.kernel)  # [4, 4, C0, D]: a 1x1 input -> 4x4
+        self.seed_kernel = self._constant(
+            "seed_kernel", np.transpose(kernel, (3, 0, 1, 2)).reshape(kernel.shape[3], -1)
+        )
+        self.seed_bias = self._constant(
+            "seed_bias", np.tile(keras.ops.convert_to_numpy(seed.bias), 16)
+        )
+        self.up_kernels, self.up_biases = [], []
+        for i, layer in enumerate(ups, start=1):
+            self.up_kernels.append(
+                self._constant(
+                    f"up{i}_kernel", phase_kernel(keras.ops.convert_to_numpy(layer.kernel))
+                )
+            )
+            self.up_biases.append(
+                self._constant(f"up{i}_bias", np.tile(keras.ops.convert_to_numpy(layer.bias), 4))
+            )
+        kernel = keras.ops.convert_to_numpy(to_rgb.kernel)  # [1, 1, 3, C]
+        self.rgb_kernel = self._constant("rgb_kernel", np.transpose(kernel, (0, 1, 3, 2)))
+        self.rgb_bias = self._constant("rgb_bias", keras.ops.convert_to_numpy(to_rgb.bias))
+        self.built = True
+
+    def _constant(self, name, value):
+        return self.add_weight(
+            name=name,
+            shape=value.shape,
+            initializer=keras.initializers.Constant(np.asarray(value, np.float32)),
+            trainable=False,
+            dtype="float32",
+        )
+
+    def call(self, embedding):
+        x = tf.matmul(tf.cast(embedding, tf.float32), self.seed_kernel) + self.seed_bias
+        x = tf.nn.relu(tf.reshape(x, [-1, 4, 4, self.seed_channels]))
+        for kernel, bias, width in zip(
+            self.up_kernels, self.up_biases, self.up_channels, strict=True
+        ):
+            x = phase_upsample(x, kernel, bias, width)
+        return tf.nn.conv2d(x, self.rgb_kernel, 1, "VALID") + self.rgb_bias
+
+
+def serving_graph(model: VoiceToFace, dft: str = "matmul", generator: str = "phase") -> VoiceToFace:
+    """A `VoiceToFace` with the same function as `model`, rewritten for the exported artifacts.
+
+    Args:
+        model: the Keras reference (its encoder is shared, not copied).
+        dft: the front end's `LogMelSpectrogram(dft=...)`: "fft" or "matmul".
+        generator: "phase" (`PhaseGenerator`, for a reference generator; other generators are kept) or
+            "keras" (the generator as it is).
+    """
+    if generator not in ("phase", "keras"):
+        raise ValueError(f"generator={generator!r}: choose 'phase' or 'keras'")
+    faces = model.generator
+    if generator == "phase" and getattr(faces, "upsample", None) == "transpose":
+        faces = PhaseGenerator(faces, name="phase_generator")
+    graph = VoiceToFace(model.voice_encoder, faces, model.audio, name=f"{model.name}_serving")
+    graph.frontend = LogMelSpectrogram(model.audio, dft=dft, name="log_mel")
+    graph.build(None)
+    return graph
