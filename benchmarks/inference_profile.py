@@ -277,7 +277,7 @@ def savedmodel_profile(path, waveform, runs: int, threads: int) -> tuple[list[di
 
 
 def savedmodel_stage(node: str) -> str:
-    if re.search(r"log_mel|test_time_tiling|frame|assert_all_finite", node):
+    if re.search(r"log_mel|test_time_tiling|frame|VerifyFinite|CheckNumerics", node):
         return STAGES[0]
     if "voice_encoder" in node or "l2_normalize" in node.lower():
         return STAGES[1]
@@ -336,9 +336,10 @@ def report(title: str, rows: list[dict], stages: list[str], times: list[float], 
 # === Main ===
 
 
-def export_random(preset_name: str, out: Path):
+def export_random(preset_name: str, out: Path, graph: str = "after"):
     """Random models of `preset_name`, written as the export writes them: fp32 and int8 TFLite files and
-    the SavedModel."""
+    the SavedModel (`graph="before"`: as exports were before the serving graph, see
+    benchmarks/inference_before_after.py)."""
     import keras
 
     from s2f_tf.config import preset
@@ -351,6 +352,11 @@ def export_random(preset_name: str, out: Path):
     keras.utils.set_random_seed(0)
     model = build_inference_model(config, build_voice_encoder(config), build_generator(config))
     out.mkdir(parents=True)
+    if graph == "before":
+        from inference_before_after import write_before
+
+        write_before(model, out)
+        return config
     for quantization, content in convert_tflite(model, ("fp32", "int8")).items():
         (out / f"{quantization}.tflite").write_bytes(content)
     write_saved_model(model, out / "saved_model")
@@ -370,15 +376,23 @@ def main(argv=None):
         "--artifacts", nargs="+", default=["fp32", "int8", "saved_model"],
         help="which to profile (fp32, int8, saved_model)",
     )  # fmt: skip
+    parser.add_argument(
+        "--graph", choices=["after", "before"], default="after",
+        help="profile what `s2f export` writes now, or the graph exported before the serving graph",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     from s2f_tf.serving.checks import check_clips
 
-    print(f"# Per-op profiles: {args.seconds:g} s clip, {args.threads} threads, {args.runs} runs")
+    print(
+        f"# Per-op profiles ({args.graph}): {args.seconds:g} s clip, {args.threads} threads, "
+        f"{args.runs} runs"
+    )
     print(
         f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs; TensorFlow {tf.__version__}; {load()}"
     )
@@ -391,7 +405,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="s2f_profile_") as tmp:
         for name in args.preset:
             out = Path(tmp) / name
-            config = export_random(name, out)
+            config = export_random(name, out, args.graph)
             rate = config.audio.sample_rate
             waveform = check_clips(rate, (int(args.seconds * rate),), seed=1)[0][None]
             for artifact in args.artifacts:
