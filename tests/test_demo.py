@@ -40,7 +40,9 @@ def test_demo_runs_every_stage_and_resumes(tmp_path, capsys):
     assert summary["precision"] in ("float32", "mixed_bfloat16")
     assert summary["chosen_by"].startswith("auto: ")
     # What ran: conftest imports s2f_tf before TensorFlow, as a user's `s2f` does.
-    assert summary["cpu_kernels"]["onednn"] is (summary["cpu_kernels"]["TF_ENABLE_ONEDNN_OPTS"] != "0")
+    assert summary["cpu_kernels"]["onednn"] is (
+        summary["cpu_kernels"]["TF_ENABLE_ONEDNN_OPTS"] != "0"
+    )
     stages = {"synth", "prepare", "pretrain-voice", "train", "export", "generate", "evaluate"}
     assert set(summary["stages"]) == stages | {"total"}
     assert all(isinstance(seconds, float) for seconds in summary["stages"].values())

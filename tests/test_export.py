@@ -203,10 +203,21 @@ def test_int8_file_keeps_the_mel_filterbank_float(exported):
     base, _ = exported
     content = (base / "1" / "s2f_tiny_int8.tflite").read_bytes()
     types = _fully_connected_weight_types(content)
-    # The front end's filterbank stays float; the generator's seed (a matrix product in the serving
-    # graph) is quantised like every other generator weight.
-    seed = preset("tiny").model.generator_channels[0] * 16
-    assert sorted(types) == [("FLOAT32", [64, 513]), ("INT8", [seed, 64])]
+    # The front end's filterbank stays float; the serving graph's other matrix products (the encoder's
+    # convolutions, the generator's seed and upsampling layers) are quantised like before.
+    model = preset("tiny").model
+    channels = model.generator_channels
+    voice = (64, *model.voice_channels, model.embedding_dim)
+    assert sorted([list(map(int, shape)) for _, shape in types]) == sorted(
+        [[64, 513]]
+        + [[out, 3 * cin] for cin, out in zip(voice[:-1], voice[1:], strict=True)]
+        + [[16 * channels[0], model.embedding_dim]]
+        + [[4 * out, 4 * cin] for cin, out in zip(channels[:-1], channels[1:], strict=True)]
+    )
+    for kind, shape in types:
+        # The converter leaves weights under 1,024 elements float (some of tiny's).
+        small = int(np.prod(shape)) < 1024
+        assert kind == ("FLOAT32" if list(shape) == [64, 513] or small else "INT8"), shape
 
 
 def test_restoring_float_filterbank_fixes_int8_front_end(tmp_path):
