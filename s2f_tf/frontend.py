@@ -55,28 +55,25 @@ def mel_filterbank(audio: AudioConfig = AudioConfig()) -> np.ndarray:
 
 
 def dft_matrices(audio: AudioConfig = AudioConfig()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The constants of `LogMelSpectrogram(dft="matmul")`, in float64: (matrix, previous, mel_pairs).
+    """The constants of `LogMelSpectrogram(dft="matmul")`, in float64: (cosines, sines, filters).
 
-    For a raw frame x (`frame_length` samples) whose predecessor sample is p, the pre-emphasised,
-    windowed frame is z = w * (x - a * [p, x_0, ..., x_{L-2}]), and its DFT of `fft_length` at bin k is
-    sum_n z_n e^{-2 pi i n k / N}. Only the bins where some mel filter is non-zero are kept (2..460 of
-    513 for the reference). `matrix` `[frame_length, 2 * bins]` maps x to [re | im], `previous`
-    `[2 * bins]` is what p adds, and `mel_pairs` `[2 * bins, mel_bins]` is the filterbank's used rows
-    twice, so that (spectrum ** 2) @ mel_pairs = (re^2 + im^2) @ filters.
+    The Hamming window is symmetric about c = (L - 1) / 2, so the DFT (length N) at bin k of the windowed,
+    pre-emphasised frame u is e^{-i t k c} (A_k - i B_k) with t = 2 pi / N, and for n < L / 2:
+    A_k = sum_n w_n (u_n + u_{L-1-n}) cos(t k (n - c)) and B_k = sum_n w_n (u_n - u_{L-1-n}) sin(t k (n - c)),
+    so |X_k|^2 = A_k^2 + B_k^2: two `[L / 2, bins]` matrices (`cosines`, `sines`, the window inside),
+    half the products of a full DFT matrix. Only the bins where some mel filter is non-zero are kept
+    (2..460 of 513 for the reference); `filters` are the filterbank's rows for them.
     """
+    if audio.frame_length % 2:
+        raise ValueError(f'dft="matmul" needs an even frame_length, not {audio.frame_length}')
     filters = mel_filterbank(audio)
     used = np.nonzero(filters.any(axis=1))[0]
     bins = np.arange(used.min(), used.max() + 1)
-    n = np.arange(audio.frame_length)[:, None]
-    angle = 2.0 * np.pi * n * bins[None, :] / audio.fft_length
-    dft = np.concatenate([np.cos(angle), -np.sin(angle)], axis=1)  # z -> [re | im]
-    window = np.hamming(audio.frame_length)
-    # z = diag(w) (I - a S) x, S the shift by one sample: x -> z is the matrix below (applied as x @ M).
-    emphasis = np.eye(audio.frame_length) - audio.preemphasis * np.eye(audio.frame_length, k=-1)
-    matrix = (window[:, None] * emphasis).T @ dft
-    previous = -audio.preemphasis * window[0] * dft[0]
-    mel_pairs = np.concatenate([filters[bins], filters[bins]], axis=0)
-    return matrix, previous, mel_pairs
+    half = audio.frame_length // 2
+    n = np.arange(half)[:, None]
+    angle = 2.0 * np.pi * bins[None, :] * (n - (audio.frame_length - 1) / 2) / audio.fft_length
+    window = np.hamming(audio.frame_length)[:half, None]
+    return window * np.cos(angle), window * np.sin(angle), filters[bins]
 
 
 def standardize(features, mean, variance):
@@ -97,12 +94,11 @@ class LogMelSpectrogram(keras.layers.Layer):
         audio: an `AudioConfig`, or a dict of its fields (as `get_config` returns).
         normalize: subtract the per-bin mean over time and divide by (std + float32 eps) per example.
         dft: how the power spectrum is computed, with the same numbers up to float32 rounding:
-            "fft" (default): pre-emphasis, window, `rfft` of `fft_length`, re^2 + im^2; "matmul": one
-            `[frame_length, 2 * bins]` matrix product that holds pre-emphasis, window and the real and
-            imaginary DFT rows of the bins the mel filters use, then squares and one matrix product with
-            the filterbank stacked twice (re^2 and im^2 rows). More FLOPs than an FFT, but two
-            FULLY_CONNECTED ops that LiteRT's XNNPACK runs on every thread, where the TFLite FFT (RFFT2D)
-            is a single-threaded builtin: the exported TFLite models use it.
+            "fft" (default): window, `rfft` of `fft_length`, re^2 + im^2; "matmul": the bins the mel
+            filters use, as two matrix products of the frame's symmetric and antisymmetric halves (see
+            `dft_matrices`; even `frame_length`). More FLOPs than an FFT, but FULLY_CONNECTED ops that
+            LiteRT's XNNPACK runs on every thread, where the TFLite FFT (RFFT2D) is a single-threaded
+            builtin: the fp32 TFLite file uses it.
 
     Example:
     >>> layer = LogMelSpectrogram()
@@ -135,10 +131,10 @@ class LogMelSpectrogram(keras.layers.Layer):
         self._window = tf.constant(np.hamming(a.frame_length), tf.float32)
         self._offsets = tf.range(a.frame_length, dtype=tf.int32)
         if dft == "matmul":
-            matrix, previous, mel_pairs = dft_matrices(a)
-            self._dft_matrix = tf.constant(matrix, tf.float32)
-            self._dft_previous = tf.constant(previous, tf.float32)
-            self._mel_pairs = tf.constant(mel_pairs, tf.float32)
+            cosines, sines, filters = dft_matrices(a)
+            self._cosines = tf.constant(cosines, tf.float32)
+            self._sines = tf.constant(sines, tf.float32)
+            self._used_filters = tf.constant(filters, tf.float32)
 
     def num_frames(self, num_samples):
         return num_samples // self.audio.frame_step + 1
@@ -212,14 +208,18 @@ class LogMelSpectrogram(keras.layers.Layer):
         a = self.audio
         # Pre-emphasis per frame; the first sample's predecessor is the previous frame's last raw sample.
         previous_last = tf.pad(frames[:, :-1, -1:], [[0, 0], [1, 0], [0, 0]])
-        if self.dft == "matmul":
-            # [re | im] of the used bins, pre-emphasis and window inside the matrix; the previous frame's
-            # last sample enters through one coefficient per output.
-            spectrum = tf.matmul(frames, self._dft_matrix) + previous_last * self._dft_previous
-            mel = tf.matmul(tf.square(spectrum), self._mel_pairs)
-            return tf.math.log(tf.maximum(mel, a.log_floor))
         previous = tf.concat([previous_last, frames[:, :, :-1]], axis=2)
-        frames = (frames - a.preemphasis * previous) * self._window
+        frames = frames - a.preemphasis * previous
+        if self.dft == "matmul":
+            # |X_k|^2 = A_k^2 + B_k^2 from the frame's symmetric and antisymmetric halves (dft_matrices).
+            half = a.frame_length // 2
+            first, last = frames[..., :half], tf.reverse(frames[..., half:], axis=[-1])
+            power = tf.square(tf.matmul(first + last, self._cosines)) + tf.square(
+                tf.matmul(first - last, self._sines)
+            )
+            mel = tf.matmul(power, self._used_filters)
+            return tf.math.log(tf.maximum(mel, a.log_floor))
+        frames = frames * self._window
 
         spectrum = tf.signal.rfft(frames, fft_length=[a.fft_length])
         # |X|^2 as re^2 + im^2: no sqrt round trip, and faster than the complex Abs kernel on CPU.

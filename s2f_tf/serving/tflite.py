@@ -27,8 +27,8 @@ from s2f_tf.serving.graph import serving_graph
 
 INT8_TARGET_PSNR_DB = 30.0
 # The front end of each TFLite file (LogMelSpectrogram(dft=...)). fp32 takes the DFT as matrix products
-# (XNNPACK runs them on every thread); fp16 and int8 keep the FFT: the DFT matrix would add 1.7 MB of
-# float32 weights to the int8 file (15.3 -> 17.0 MB for wen2019) and lose precision as float16.
+# (XNNPACK runs them on every thread); fp16 and int8 keep the FFT: the DFT matrices would add 0.85 MB
+# of float32 weights to the int8 file (wen2019: over 16 MB) and lose precision as float16.
 TFLITE_DFT = {"fp32": "matmul", "fp16": "fft", "int8": "fft"}
 TEMP_PREFIX = "s2f_tflite_"  # the conversion's source SavedModel, in the system temporary folder
 
@@ -101,10 +101,9 @@ def restore_float_weights(content: bytes, weights: np.ndarray) -> tuple[bytes, i
 
 def front_end_weights(audio, dft: str) -> list[np.ndarray]:
     """The FULLY_CONNECTED weights (`[out, in]`) of the front end with `LogMelSpectrogram(dft=dft)`:
-    the mel filterbank, or the DFT matrix and the doubled filterbank."""
+    the mel filterbank, or the cosine and sine matrices and the filterbank's used rows."""
     if dft == "matmul":
-        matrix, _, mel_pairs = dft_matrices(audio)
-        return [matrix.T, mel_pairs.T]
+        return [matrix.T for matrix in dft_matrices(audio)]
     return [mel_filterbank(audio).T]
 
 
