@@ -81,6 +81,11 @@ def test_report_and_layout(exported):
     # tiny: the float32 mel filterbank (131 kB, kept in the int8 file) outweighs the int8 savings.
     assert report["tflite"]["int8"]["size_bytes"] < report["tflite"]["fp32"]["size_bytes"]
     assert report["tflite"]["fp16"]["size_bytes"] < report["tflite"]["fp32"]["size_bytes"]
+    for q in ("fp32", "int8"):  # the outputs keep the batch of one of the TFLite input
+        interpreter = Interpreter(model_path=str(version / f"s2f_tiny_{q}.tflite"))
+        assert [list(d["shape_signature"][:1]) for d in interpreter.get_output_details()] == [
+            [1]
+        ] * 3
     contract = json.loads((version / "config.json").read_text())
     assert contract["sample_rate"] == RATE and contract["preset"] == "tiny"
     assert contract["tflite"]["inputs"]["waveform"]["shape"] == [1, None]

@@ -192,10 +192,11 @@ class MatmulEncoder(keras.layers.Layer):
         x = tf.cast(features, tf.float32)
         for i, (matrix, bias) in enumerate(zip(self.kernels, self.biases, strict=True)):
             channels = x.shape[-1]
+            batch = x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]  # static if known
             frames = tf.shape(x)[1]
             # Pad 1 on each side, and one more at the end when needed for whole pairs.
             x = tf.pad(x, [[0, 0], [1, 1 + (frames % 2)], [0, 0]])
-            pairs = tf.reshape(x, [tf.shape(x)[0], -1, 2 * channels])
+            pairs = tf.reshape(x, [batch, -1, 2 * channels])
             patches = tf.concat([pairs[:, :-1], pairs[:, 1:, :channels]], axis=-1)
             x = tf.matmul(patches, matrix) + bias
             if i < self.relu_blocks:
