@@ -15,9 +15,9 @@ then one clip of --seconds is run --runs times after 3 warm-up runs:
 - SavedModel: loaded with the TF1 session loader (what TF Serving runs), `serving_default` run with
   `RunOptions(trace_level=FULL_TRACE)`; the step stats' per-node times are summed by op type.
 
-Ops are also summed by stage (front end incl. test-time tiling, voice encoder, generator + output):
-TFLite rows by their place in the run order (the encoder starts at its first convolution, the generator
-after L2_NORMALIZATION), SavedModel nodes by name scope. Prints markdown tables, the load average, and a
+Time is also given by stage (front end incl. test-time tiling, voice encoder, generator + output):
+TFLite from the run-order timeline (the tiling's TILE and L2_NORMALIZATION are builtins with start
+times), SavedModel nodes by name scope. Prints markdown tables, the load average, and a
 JSON summary last.
 """
 
@@ -220,21 +220,24 @@ def run_order_rows(summary: str, runs: int) -> list[dict]:
                     "ms": float(match["avg"]) * called,
                     "calls": called,
                     "node": match["name"],
+                    "start_ms": float(match["start"]),
+                    "avg_ms": float(match["avg"]),
                 }
             )
     return rows
 
 
-def tflite_stages(rows: list[dict]) -> list[str]:
-    """The stage of each run-order row: the encoder from its first convolution to L2_NORMALIZATION."""
-    first_conv = next(
-        i for i, r in enumerate(rows) if "Convolution" in r["op"] or "CONV" in r["op"]
-    )
-    l2 = next(i for i, r in enumerate(rows) if r["op"] == "L2_NORMALIZATION")
-    return [
-        STAGES[0] if i < first_conv else STAGES[1] if i <= l2 else STAGES[2]
-        for i in range(len(rows))
-    ]
+def tflite_stage_times(rows: list[dict]) -> dict:
+    """ms per stage from the run-order timeline: builtin rows carry their start time within a run
+    (XNNPACK rows do not, and their names are indices within a delegate partition, so the same name can
+    stand for ops of several stages). The front end ends with the tiling (TILE and the slice after
+    it, both builtins), the encoder at L2_NORMALIZATION (a builtin); the rest is the generator."""
+    tile = next(i for i, r in enumerate(rows) if r["op"] == "TILE")
+    after_tile = rows[tile + 1]
+    front = after_tile["start_ms"] + after_tile["avg_ms"]
+    l2 = next(r for r in rows if r["op"] == "L2_NORMALIZATION")
+    total = sum(r["ms"] for r in rows)
+    return {STAGES[0]: front, STAGES[1]: l2["start_ms"] - front, STAGES[2]: total - l2["start_ms"]}
 
 
 # === The TensorFlow profiler for the SavedModel ===
@@ -279,7 +282,7 @@ def savedmodel_profile(path, waveform, runs: int, threads: int) -> tuple[list[di
 def savedmodel_stage(node: str) -> str:
     if re.search(r"log_mel|test_time_tiling|frame|VerifyFinite|CheckNumerics", node):
         return STAGES[0]
-    if "voice_encoder" in node or "l2_normalize" in node.lower():
+    if re.search(r"voice_encoder|matmul_encoder|l2_normalize", node):
         return STAGES[1]
     return STAGES[2]
 
@@ -297,7 +300,8 @@ def table(header, rows) -> str:
     return "\n".join(lines)
 
 
-def report(title: str, rows: list[dict], stages: list[str], times: list[float], top: int) -> dict:
+def report(title: str, rows: list[dict], stages, times: list[float], top: int) -> dict:
+    """Print the tables; `stages` is a stage per row, or {stage: ms} (TFLite: `tflite_stage_times`)."""
     import numpy as np
 
     total = sum(r["ms"] for r in rows)
@@ -305,8 +309,11 @@ def report(title: str, rows: list[dict], stages: list[str], times: list[float], 
     for r in rows:
         by_type[r["op"]] += r["ms"]
     by_stage = collections.Counter()
-    for r, stage in zip(rows, stages, strict=True):
-        by_stage[stage] += r["ms"]
+    if isinstance(stages, dict):
+        by_stage.update(stages)
+    else:
+        for r, stage in zip(rows, stages, strict=True):
+            by_stage[stage] += r["ms"]
     wall = 1000 * float(np.median(times))
     print(f"\n### {title}\n")
     print(
@@ -320,10 +327,11 @@ def report(title: str, rows: list[dict], stages: list[str], times: list[float], 
         (op, f"{ms:.2f}", f"{100 * ms / total:.1f} %") for op, ms in by_type.most_common(top)
     ]))  # fmt: skip
     print()
-    heaviest = sorted(zip(rows, stages, strict=True), key=lambda x: -x[0]["ms"])[:top]
-    print(table(["op", "node", "stage", "ms per inference", "share"], [
-        (r["op"], r["node"][-60:], s, f"{r['ms']:.2f}", f"{100 * r['ms'] / total:.1f} %")
-        for r, s in heaviest
+    heaviest = sorted(rows, key=lambda r: -r["ms"])[:top]
+    print(table(["op", "node", "calls per inference", "ms per inference", "share"], [
+        (r["op"], r["node"][-60:], f"{r.get('calls', 1):g}", f"{r['ms']:.2f}",
+         f"{100 * r['ms'] / total:.1f} %")
+        for r in heaviest
     ]))  # fmt: skip
     return {
         "median_wall_ms": round(wall, 2),
@@ -424,7 +432,7 @@ def main(argv=None):
                         profiler.run()
                     text, times = profiler.profile(args.runs)
                     rows = run_order_rows(text, args.runs)
-                    stages = tflite_stages(rows)
+                    stages = tflite_stage_times(rows)
                 summary[title] = report(title, rows, stages, times, args.top)
     summary["load_average"] = os.getloadavg()
     print(json.dumps(summary))
