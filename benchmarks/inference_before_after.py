@@ -8,7 +8,8 @@ with transposed convolutions, FFT front end everywhere): `export_archive(model)`
 in int8. "after" is what `s2f export` writes now (`write_saved_model`, `convert_tflite`: the serving graph
 of `s2f_tf.serving.graph`). Random weights (latency does not depend on them). Every arm runs once per round,
 in turn, so that the load of a shared machine falls on all of them alike; the table gives the median and
-the minimum over --rounds rounds (after 3 warm-up calls) and after/before ratios of the medians. TFLite:
+the minimum over --rounds rounds (after 3 warm-up calls), after/before ratios of the medians, and the
+median process CPU time per call (all threads; less sensitive to other jobs than wall time). TFLite:
 `Interpreter(num_threads=--threads)` (XNNPACK), `set_tensor` + `invoke` at an allocated length;
 SavedModel: `tf.saved_model.load(...).signatures["serving_default"]` with --threads intra- and inter-op
 threads. Prints markdown, the load average before and after, and a JSON summary last.
@@ -127,11 +128,13 @@ def main(argv=None):
                 for _ in range(3):
                     run()
             times = {key: [] for key in arms}
+            cpu = {key: [] for key in arms}
             for _ in range(args.rounds):
                 for key, run in arms.items():
-                    start = time.perf_counter()
+                    start, start_cpu = time.perf_counter(), time.process_time()
                     run()
                     times[key].append(time.perf_counter() - start)
+                    cpu[key].append(time.process_time() - start_cpu)
             for artifact in dict.fromkeys(a for a, _ in arms):
                 before, after = (
                     1000 * np.asarray(times[(artifact, n)]) for n in ("before", "after")
@@ -144,6 +147,9 @@ def main(argv=None):
                     "after_median_ms": round(float(statistics.median(after)), 2),
                     "after_min_ms": round(float(after.min()), 2),
                 }
+                for name in ("before", "after"):
+                    cpu_ms = 1000 * statistics.median(cpu[(artifact, name)])
+                    row[f"{name}_cpu_ms"] = round(cpu_ms, 2)
                 row["ratio"] = round(row["after_median_ms"] / row["before_median_ms"], 3)
                 rows.append(row)
     load_after = os.getloadavg()
@@ -152,13 +158,16 @@ def main(argv=None):
         f"{' / '.join(f'{x:.2f}' for x in load_before)} before, "
         f"{' / '.join(f'{x:.2f}' for x in load_after)} after (1 / 5 / 15 min)\n"
     )
-    header = "| artifact | clip | before median (min) ms | after median (min) ms | after / before |"
-    print(header + "\n|---|---|---|---|---|")
+    header = (
+        "| artifact | clip | before: median (min) ms | after: median (min) ms | after / before "
+        "| CPU ms per call, before -> after |"
+    )
+    print(header + "\n|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['artifact']} | {r['seconds']:g} s | {r['before_median_ms']:.1f} "
             f"({r['before_min_ms']:.1f}) | {r['after_median_ms']:.1f} ({r['after_min_ms']:.1f}) "
-            f"| {r['ratio']:.2f} |"
+            f"| {r['ratio']:.2f} | {r['before_cpu_ms']:.1f} -> {r['after_cpu_ms']:.1f} |"
         )
     print("\n| file | before (bytes) | after (bytes) |\n|---|---|---|")
     for q in QUANTIZATIONS:
