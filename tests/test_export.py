@@ -169,11 +169,12 @@ def test_tflite_files_use_builtin_ops_only(exported):
     base, _ = exported
     for q in ("fp32", "fp16", "int8"):
         operators = tflite_operators((base / "1" / f"s2f_tiny_{q}.tflite").read_bytes())
-        # The serving graph: the generator as 2x2 convolutions + DEPTH_TO_SPACE, no TRANSPOSE_CONV;
-        # fp32's front end takes the DFT as FULLY_CONNECTED, fp16 and int8 keep RFFT2D.
-        assert "CONV_2D" in operators and "DEPTH_TO_SPACE" in operators
-        assert "TRANSPOSE_CONV" not in operators
-        assert ("RFFT2D" in operators) == (q != "fp32")
+        # The serving graph: the generator's upsampling as matrix products + DEPTH_TO_SPACE (only its
+        # 1x1 -> 4x4 seed is a TRANSPOSE_CONV); fp32 and int8 take the DFT as FULLY_CONNECTED, fp16
+        # keeps RFFT2D.
+        assert "FULLY_CONNECTED" in operators and "DEPTH_TO_SPACE" in operators
+        assert "TRANSPOSE_CONV" in operators
+        assert ("RFFT2D" in operators) == (q == "fp16")
         assert not [op for op in operators if op.startswith("Flex") or op == "CUSTOM"]
 
 
@@ -204,25 +205,26 @@ def _fully_connected_weight_types(content):
     ]
 
 
-def test_int8_file_keeps_the_mel_filterbank_float(exported):
+def test_int8_file_keeps_the_front_end_float(exported):
     base, _ = exported
     content = (base / "1" / "s2f_tiny_int8.tflite").read_bytes()
     types = _fully_connected_weight_types(content)
-    # The front end's filterbank stays float; the serving graph's other matrix products (the encoder's
-    # convolutions, the generator's seed and upsampling layers) are quantised like before.
+    # The front end's matrices (cosines, sines, the used filterbank rows) stay float; the serving
+    # graph's other matrix products (the encoder's convolutions, the generator's upsampling layers)
+    # are quantised like before.
+    front_end = [[459, 200], [459, 200], [64, 459]]
     model = preset("tiny").model
     channels = model.generator_channels
     voice = (64, *model.voice_channels, model.embedding_dim)
     assert sorted([list(map(int, shape)) for _, shape in types]) == sorted(
-        [[64, 513]]
+        front_end
         + [[out, 3 * cin] for cin, out in zip(voice[:-1], voice[1:], strict=True)]
-        + [[16 * channels[0], model.embedding_dim]]
         + [[4 * out, 4 * cin] for cin, out in zip(channels[:-1], channels[1:], strict=True)]
     )
     for kind, shape in types:
         # The converter leaves weights under 1,024 elements float (some of tiny's).
         small = int(np.prod(shape)) < 1024
-        assert kind == ("FLOAT32" if list(shape) == [64, 513] or small else "INT8"), shape
+        assert kind == ("FLOAT32" if list(shape) in front_end or small else "INT8"), shape
 
 
 def test_restoring_float_filterbank_fixes_int8_front_end(tmp_path):

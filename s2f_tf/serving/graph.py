@@ -6,9 +6,11 @@ publishing them. Measured in benchmarks/RESULTS-inference.md:
 
 - `PhaseGenerator`: each transposed convolution of the reference generator (k4, s2, PyTorch padding 1)
   becomes one 2x2 convolution with four output groups, one per output phase (written as a matrix product
-  of the four shifted views of the padded input), and a DEPTH_TO_SPACE; the 1x1 -> 4x4 seed is one
-  matrix product and the 1x1 `to_rgb` a 1x1 convolution. XNNPACK runs these about twice as fast as its
-  transposed-convolution kernels (Subconv2D), oneDNN 1.5x as fast as Conv2DBackpropInput.
+  of the four shifted views of the padded input), and a DEPTH_TO_SPACE; the 1x1 `to_rgb` is a 1x1
+  convolution. XNNPACK runs these about twice as fast as its transposed-convolution kernels (Subconv2D),
+  oneDNN 1.5x as fast as Conv2DBackpropInput. The 1x1 -> 4x4 seed stays a transposed convolution (as
+  fast as a matrix product here, and in the int8 file its weights carry 1,024 per-channel scales, not
+  the 16,384 of a [64, 16384] matrix: 190 kB less).
 - `MatmulEncoder`: the voice encoder's strided 1-D convolutions as matrix products (a reshape to frame
   pairs instead of an im2col gather), BatchNorm folded in: 4-7 % less time for the whole model.
 - the front end with `LogMelSpectrogram(dft="matmul")` (see there): the DFT as matrix products that run on
@@ -107,12 +109,8 @@ class PhaseGenerator(keras.layers.Layer):
 
         # === Weights ===
         kernel = keras.ops.convert_to_numpy(seed.kernel)  # [4, 4, C0, D]: a 1x1 input -> 4x4
-        self.seed_kernel = self._constant(
-            "seed_kernel", np.transpose(kernel, (3, 0, 1, 2)).reshape(kernel.shape[3], -1)
-        )
-        self.seed_bias = self._constant(
-            "seed_bias", np.tile(keras.ops.convert_to_numpy(seed.bias), 16)
-        )
+        self.seed_kernel = self._constant("seed_kernel", kernel)
+        self.seed_bias = self._constant("seed_bias", keras.ops.convert_to_numpy(seed.bias))
         self.up_kernels, self.up_biases = [], []
         for i, layer in enumerate(ups, start=1):
             kernel = phase_kernel(keras.ops.convert_to_numpy(layer.kernel))
@@ -137,8 +135,16 @@ class PhaseGenerator(keras.layers.Layer):
         )
 
     def call(self, embedding):
-        x = tf.matmul(tf.cast(embedding, tf.float32), self.seed_kernel) + self.seed_bias
-        x = tf.nn.relu(tf.reshape(x, [-1, 4, 4, self.seed_channels]))
+        embedding = tf.cast(embedding, tf.float32)
+        batch = embedding.shape[0] if embedding.shape[0] is not None else tf.shape(embedding)[0]
+        x = tf.nn.conv2d_transpose(
+            tf.reshape(embedding, [-1, 1, 1, embedding.shape[-1]]),
+            self.seed_kernel,
+            [batch, 4, 4, self.seed_channels],
+            strides=1,
+            padding="VALID",
+        )
+        x = tf.nn.relu(x + self.seed_bias)
         for kernel, bias, width in zip(
             self.up_kernels, self.up_biases, self.up_channels, strict=True
         ):
