@@ -31,6 +31,17 @@ from s2f_tf.models.voice_to_face import VoiceToFace
 _PHASE_TAPS = {0: (3, 1), 1: (2, 0)}
 
 
+def frozen_weight(layer, name: str, value):
+    """A non-trainable float32 weight of `layer` holding `value` (the SavedModel keeps it a variable)."""
+    return layer.add_weight(
+        name=name,
+        shape=np.shape(value),
+        initializer=keras.initializers.Constant(np.asarray(value, np.float32)),
+        trainable=False,
+        dtype="float32",
+    )
+
+
 def phase_kernel(kernel: np.ndarray) -> np.ndarray:
     """A Keras Conv2DTranspose(k4, s2, "same") kernel `[4, 4, out, in]` -> `[2, 2, in, 4 * out]`.
 
@@ -79,11 +90,12 @@ def phase_upsample(x, matrix, bias, out_channels: int):
     return tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
 
 
-@keras.saving.register_keras_serializable(package="s2f_tf")
 class PhaseGenerator(keras.layers.Layer):
-    """A reference `Generator` (`upsample="transpose"`) as plain convolutions: same input and output.
+    """A reference `Generator` (`upsample="transpose"`) without stride-2 transposed convolutions: same
+    input and output (`phase_upsample` for each doubling).
 
-    Its weights are copies of the generator's, rearranged (no training: inference only).
+    Its weights are copies of the generator's, rearranged and frozen: built for an export, not saved
+    or trained.
 
     Args:
         generator: a built `Generator` with `upsample="transpose"`.
@@ -126,13 +138,7 @@ class PhaseGenerator(keras.layers.Layer):
         self.built = True
 
     def _constant(self, name, value):
-        return self.add_weight(
-            name=name,
-            shape=value.shape,
-            initializer=keras.initializers.Constant(np.asarray(value, np.float32)),
-            trainable=False,
-            dtype="float32",
-        )
+        return frozen_weight(self, name, value)
 
     def call(self, embedding):
         embedding = tf.cast(embedding, tf.float32)
@@ -152,7 +158,6 @@ class PhaseGenerator(keras.layers.Layer):
         return tf.nn.conv2d(x, self.rgb_kernel, 1, "VALID") + self.rgb_bias
 
 
-@keras.saving.register_keras_serializable(package="s2f_tf")
 class MatmulEncoder(keras.layers.Layer):
     """A `VoiceEncoder` in inference mode as matrix products: same input and output.
 
@@ -160,6 +165,9 @@ class MatmulEncoder(keras.layers.Layer):
     frames side by side (a reshape to `[B, T/2, 2C]`) and the first half of the next pair, concatenated,
     times the kernel as a `[3C, out]` matrix. BatchNorm's moving statistics are folded into that matrix
     and a bias; ReLU follows as before; the last convolution keeps its bias, then the mean over time.
+
+    Its weights are copies of the encoder's, folded and frozen: built for an export, not saved or
+    trained.
 
     Args:
         encoder: a built `VoiceEncoder`.
@@ -192,7 +200,8 @@ class MatmulEncoder(keras.layers.Layer):
         self.relu_blocks = len(norms)
         self.built = True
 
-    _constant = PhaseGenerator._constant
+    def _constant(self, name, value):
+        return frozen_weight(self, name, value)
 
     def call(self, features, training=False):
         x = tf.cast(features, tf.float32)
@@ -216,7 +225,7 @@ def serving_graph(
     """A `VoiceToFace` with the same function as `model`, rewritten for the exported artifacts.
 
     Args:
-        model: the Keras reference (its encoder is shared, not copied).
+        model: the Keras reference (what is not rewritten is shared, not copied).
         dft: the front end's `LogMelSpectrogram(dft=...)`: "fft" or "matmul".
         generator: "phase" (`PhaseGenerator`, for a reference generator; other generators are kept) or
             "keras" (the generator as it is).
