@@ -14,6 +14,8 @@ import tensorflow as tf
 
 from s2f_tf.config import AudioConfig
 
+DFTS = ("fft", "matmul")  # how LogMelSpectrogram computes the power spectrum
+
 
 def hertz_to_mel(hertz):
     """HTK mel scale, as the reference."""
@@ -52,6 +54,28 @@ def mel_filterbank(audio: AudioConfig = AudioConfig()) -> np.ndarray:
     return filters
 
 
+def dft_matrices(audio: AudioConfig = AudioConfig()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The constants of `LogMelSpectrogram(dft="matmul")`, in float64: (cosines, sines, filters).
+
+    The Hamming window is symmetric about c = (L - 1) / 2, so the DFT (length N) at bin k of the windowed,
+    pre-emphasised frame u is e^{-i t k c} (A_k - i B_k) with t = 2 pi / N, and for n < L / 2:
+    A_k = sum_n w_n (u_n + u_{L-1-n}) cos(t k (n - c)) and B_k = sum_n w_n (u_n - u_{L-1-n}) sin(t k (n - c)),
+    so |X_k|^2 = A_k^2 + B_k^2: two `[L / 2, bins]` matrices (`cosines`, `sines`, the window inside),
+    half the products of a full DFT matrix. Only the bins where some mel filter is non-zero are kept
+    (2..460 of 513 for the reference); `filters` are the filterbank's rows for them.
+    """
+    if audio.frame_length % 2:
+        raise ValueError(f'dft="matmul" needs an even frame_length, not {audio.frame_length}')
+    filters = mel_filterbank(audio)
+    used = np.nonzero(filters.any(axis=1))[0]
+    bins = np.arange(used.min(), used.max() + 1)
+    half = audio.frame_length // 2
+    n = np.arange(half)[:, None]
+    angle = 2.0 * np.pi * bins[None, :] * (n - (audio.frame_length - 1) / 2) / audio.fft_length
+    window = np.hamming(audio.frame_length)[:half, None]
+    return window * np.cos(angle), window * np.sin(angle), filters[bins]
+
+
 def standardize(features, mean, variance):
     """(features - mean) / (std + float32 eps): the per-utterance normalisation of SPEC step 7."""
     return (features - mean) / (tf.sqrt(variance) + np.finfo(np.float32).eps)
@@ -69,6 +93,12 @@ class LogMelSpectrogram(keras.layers.Layer):
     Args:
         audio: an `AudioConfig`, or a dict of its fields (as `get_config` returns).
         normalize: subtract the per-bin mean over time and divide by (std + float32 eps) per example.
+        dft: how the power spectrum is computed, with the same numbers up to float32 rounding:
+            "fft" (default): window, `rfft` of `fft_length`, re^2 + im^2; "matmul": the bins the mel
+            filters use, as two matrix products of the frame's symmetric and antisymmetric halves (see
+            `dft_matrices`; even `frame_length`). More FLOPs than an FFT, but FULLY_CONNECTED ops that
+            LiteRT's XNNPACK runs on every thread, where the TFLite FFT (RFFT2D) is a single-threaded
+            builtin: the fp32 TFLite file uses it.
 
     Example:
     >>> layer = LogMelSpectrogram()
@@ -76,7 +106,13 @@ class LogMelSpectrogram(keras.layers.Layer):
     TensorShape([2, 101, 64])
     """
 
-    def __init__(self, audio: AudioConfig | dict | None = None, normalize: bool = True, **kwargs):
+    def __init__(
+        self,
+        audio: AudioConfig | dict | None = None,
+        normalize: bool = True,
+        dft: str = "fft",
+        **kwargs,
+    ):
         kwargs.setdefault("dtype", "float32")  # the front end stays float32 under mixed precision.
         super().__init__(**kwargs)
         if isinstance(audio, dict):
@@ -85,12 +121,20 @@ class LogMelSpectrogram(keras.layers.Layer):
         # === Config ===
         self.audio = audio or AudioConfig()
         self.normalize = normalize
+        if dft not in DFTS:
+            raise ValueError(f"dft={dft!r}: choose from {DFTS}")
+        self.dft = dft
 
         # === Constants ===
         a = self.audio
         self._filters = tf.constant(mel_filterbank(a), tf.float32)
         self._window = tf.constant(np.hamming(a.frame_length), tf.float32)
         self._offsets = tf.range(a.frame_length, dtype=tf.int32)
+        if dft == "matmul":
+            cosines, sines, filters = dft_matrices(a)
+            self._cosines = tf.constant(cosines, tf.float32)
+            self._sines = tf.constant(sines, tf.float32)
+            self._used_filters = tf.constant(filters, tf.float32)
 
     def num_frames(self, num_samples):
         return num_samples // self.audio.frame_step + 1
@@ -165,7 +209,17 @@ class LogMelSpectrogram(keras.layers.Layer):
         # Pre-emphasis per frame; the first sample's predecessor is the previous frame's last raw sample.
         previous_last = tf.pad(frames[:, :-1, -1:], [[0, 0], [1, 0], [0, 0]])
         previous = tf.concat([previous_last, frames[:, :, :-1]], axis=2)
-        frames = (frames - a.preemphasis * previous) * self._window
+        frames = frames - a.preemphasis * previous
+        if self.dft == "matmul":
+            # |X_k|^2 = A_k^2 + B_k^2 from the frame's symmetric and antisymmetric halves (dft_matrices).
+            half = a.frame_length // 2
+            first, last = frames[..., :half], tf.reverse(frames[..., half:], axis=[-1])
+            power = tf.square(tf.matmul(first + last, self._cosines)) + tf.square(
+                tf.matmul(first - last, self._sines)
+            )
+            mel = tf.matmul(power, self._used_filters)
+            return tf.math.log(tf.maximum(mel, a.log_floor))
+        frames = frames * self._window
 
         spectrum = tf.signal.rfft(frames, fft_length=[a.fft_length])
         # |X|^2 as re^2 + im^2: no sqrt round trip, and faster than the complex Abs kernel on CPU.
@@ -180,5 +234,7 @@ class LogMelSpectrogram(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"audio": vars(self.audio).copy(), "normalize": self.normalize})
+        config.update(
+            {"audio": vars(self.audio).copy(), "normalize": self.normalize, "dft": self.dft}
+        )
         return config

@@ -81,6 +81,11 @@ def test_report_and_layout(exported):
     # tiny: the float32 mel filterbank (131 kB, kept in the int8 file) outweighs the int8 savings.
     assert report["tflite"]["int8"]["size_bytes"] < report["tflite"]["fp32"]["size_bytes"]
     assert report["tflite"]["fp16"]["size_bytes"] < report["tflite"]["fp32"]["size_bytes"]
+    for q in ("fp32", "int8"):  # the outputs keep the batch of one of the TFLite input
+        interpreter = Interpreter(model_path=str(version / f"s2f_tiny_{q}.tflite"))
+        assert [list(d["shape_signature"][:1]) for d in interpreter.get_output_details()] == [
+            [1]
+        ] * 3
     contract = json.loads((version / "config.json").read_text())
     assert contract["sample_rate"] == RATE and contract["preset"] == "tiny"
     assert contract["tflite"]["inputs"]["waveform"]["shape"] == [1, None]
@@ -164,7 +169,12 @@ def test_tflite_files_use_builtin_ops_only(exported):
     base, _ = exported
     for q in ("fp32", "fp16", "int8"):
         operators = tflite_operators((base / "1" / f"s2f_tiny_{q}.tflite").read_bytes())
-        assert "RFFT2D" in operators and "TRANSPOSE_CONV" in operators
+        # The serving graph: the generator's upsampling as matrix products + DEPTH_TO_SPACE (only its
+        # 1x1 -> 4x4 seed is a TRANSPOSE_CONV); fp32 and int8 take the DFT as FULLY_CONNECTED, fp16
+        # keeps RFFT2D.
+        assert "FULLY_CONNECTED" in operators and "DEPTH_TO_SPACE" in operators
+        assert "TRANSPOSE_CONV" in operators
+        assert ("RFFT2D" in operators) == (q == "fp16")
         assert not [op for op in operators if op.startswith("Flex") or op == "CUSTOM"]
 
 
@@ -195,10 +205,26 @@ def _fully_connected_weight_types(content):
     ]
 
 
-def test_int8_file_keeps_the_mel_filterbank_float(exported):
+def test_int8_file_keeps_the_front_end_float(exported):
     base, _ = exported
     content = (base / "1" / "s2f_tiny_int8.tflite").read_bytes()
-    assert _fully_connected_weight_types(content) == [("FLOAT32", [64, 513])]
+    types = _fully_connected_weight_types(content)
+    # The front end's matrices (cosines, sines, the used filterbank rows) stay float; the serving
+    # graph's other matrix products (the encoder's convolutions, the generator's upsampling layers)
+    # are quantised like before.
+    front_end = [[459, 200], [459, 200], [64, 459]]
+    model = preset("tiny").model
+    channels = model.generator_channels
+    voice = (64, *model.voice_channels, model.embedding_dim)
+    assert sorted([list(map(int, shape)) for _, shape in types]) == sorted(
+        front_end
+        + [[out, 3 * cin] for cin, out in zip(voice[:-1], voice[1:], strict=True)]
+        + [[4 * out, 4 * cin] for cin, out in zip(channels[:-1], channels[1:], strict=True)]
+    )
+    for kind, shape in types:
+        # The converter leaves weights under 1,024 elements float (some of tiny's).
+        small = int(np.prod(shape)) < 1024
+        assert kind == ("FLOAT32" if list(shape) in front_end or small else "INT8"), shape
 
 
 def test_restoring_float_filterbank_fixes_int8_front_end(tmp_path):

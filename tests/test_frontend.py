@@ -10,7 +10,7 @@ import tensorflow as tf
 from reference_frontend import reference_logmel, reference_mel_filters
 
 from s2f_tf.config import AudioConfig
-from s2f_tf.frontend import LogMelSpectrogram, mel_filterbank
+from s2f_tf.frontend import LogMelSpectrogram, dft_matrices, mel_filterbank
 
 SAMPLE_RATE = 16000
 LOG_FLOOR = np.log(1e-5)
@@ -90,6 +90,42 @@ def test_matches_float64_reference(layer, signal, length):
     assert_matches_reference(features, waveform)
 
 
+@pytest.fixture(scope="module")
+def matmul_layer():
+    return LogMelSpectrogram(dft="matmul")
+
+
+@pytest.mark.parametrize("length", LENGTHS + [20 * SAMPLE_RATE])
+@pytest.mark.parametrize("signal", sorted(SIGNALS))
+def test_matmul_dft_matches_float64_reference(matmul_layer, layer, signal, length):
+    """The DFT as matrix products (pre-emphasis and window inside): the same tolerances as the FFT."""
+    waveform = SIGNALS[signal](length)
+    features = matmul_layer(waveform[None]).numpy()[0]
+    assert_matches_reference(features, waveform)
+    fft = layer(waveform[None]).numpy()[0]
+    assert np.abs(features - fft).max() <= 5e-4
+
+
+def test_dft_matrices_give_the_power_spectrum():
+    audio = AudioConfig()
+    cosines, sines, filters = dft_matrices(audio)
+    bins = np.arange(2, 461)  # where the 64 filters are non-zero
+    assert cosines.shape == sines.shape == (200, len(bins)) and filters.shape == (len(bins), 64)
+    frame = np.random.default_rng(0).standard_normal(400)  # (pre-emphasised) frame
+    first, last = frame[:200], frame[:199:-1]
+    power = ((first + last) @ cosines) ** 2 + ((first - last) @ sines) ** 2
+    spectrum = np.fft.rfft(frame * np.hamming(400), 1024)[bins]
+    np.testing.assert_allclose(power, np.abs(spectrum) ** 2, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(filters, mel_filterbank(audio)[bins])
+    with pytest.raises(ValueError, match="even frame_length"):
+        dft_matrices(AudioConfig(frame_length=401))
+
+
+def test_unknown_dft_is_refused():
+    with pytest.raises(ValueError, match="dft="):
+        LogMelSpectrogram(dft="wavelet")
+
+
 def test_long_speech_matches_reference_and_is_finite(dynamic):
     waveform = speech_like(20 * SAMPLE_RATE, seed=3)  # 20 s.
     features = dynamic(waveform[None]).numpy()[0]
@@ -151,8 +187,10 @@ def test_config_round_trip_gives_identical_output():
     assert config["normalize"] is False
     assert config["audio"]["num_mel_bins"] == 40
 
+    assert config["dft"] == "fft"
     restored = LogMelSpectrogram.from_config(config)
     assert restored.audio == audio and restored.normalize is False and restored.name == "front"
+    assert LogMelSpectrogram.from_config(dict(config, dft="matmul")).dft == "matmul"
     again = keras.layers.deserialize(keras.layers.serialize(original))
     assert isinstance(again, LogMelSpectrogram) and again.audio == audio
 
@@ -246,6 +284,23 @@ def test_tflite_has_builtin_ops_only(tflite_model):
     assert not any(name.startswith("Flex") or name == "CUSTOM" for name in ops), ops
     (inp,) = interpreter.get_input_details()
     assert list(inp["shape_signature"]) == [1, -1]
+
+
+def test_tflite_matmul_dft_has_no_fft_and_matches_keras(matmul_layer):
+    from ai_edge_litert.interpreter import Interpreter
+
+    serve = tf.function(matmul_layer.call, input_signature=[tf.TensorSpec([1, None], tf.float32)])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [serve.get_concrete_function()], matmul_layer
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    interpreter = Interpreter(model_content=converter.convert())
+    ops = {op["op_name"] for op in interpreter._get_ops_details()}
+    assert "FULLY_CONNECTED" in ops and not {"RFFT2D", "REAL", "IMAG", "COMPLEX_ABS"} & ops
+    for length in [0, 1, 399, 401, 16001]:
+        waveform = speech_like(length)[None]
+        got = run_litert(interpreter, waveform)
+        np.testing.assert_allclose(got, matmul_layer(waveform).numpy(), atol=1e-4, rtol=0)
 
 
 def test_tflite_matches_keras(layer, tflite_model):

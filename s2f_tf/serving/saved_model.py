@@ -15,12 +15,18 @@ from s2f_tf.models.voice_to_face import VoiceToFace
 from s2f_tf.serving import FP32_TOLERANCE, NON_FINITE
 from s2f_tf.serving.archive import export_archive
 from s2f_tf.serving.checks import ExportCheckError, check_outputs, keras_outputs, max_diff
+from s2f_tf.serving.graph import serving_graph
 
 SERVING_TAG = "serve"
+# The SavedModel's front end: TensorFlow's RFFT is fast on CPU, and the DFT as matrix products (what the
+# fp32 TFLite file runs) measured no faster there (benchmarks/RESULTS-inference.md).
+SAVED_MODEL_DFT = "fft"
 
 
 def write_saved_model(model: VoiceToFace, path) -> Path:
-    export_archive(model).write_out(str(path), verbose=False)
+    """The SavedModel of `serving_graph(model, dft=SAVED_MODEL_DFT)`: the same function as `model`, with
+    the generator as plain convolutions (`s2f_tf.serving.graph`)."""
+    export_archive(serving_graph(model, dft=SAVED_MODEL_DFT)).write_out(str(path), verbose=False)
     return Path(path)
 
 

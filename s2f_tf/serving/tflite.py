@@ -1,8 +1,9 @@
 """TFLite files of the voice-to-face model: conversion, and the checks that run them in LiteRT.
 
-`convert_tflite` writes the batch-1 `serving_default` endpoint of `export_archive` to a temporary SavedModel
-and converts it with builtin ops only (fp32, fp16 weights, int8 dynamic range). In the int8 file the front
-end's mel filterbank is switched back to float32 (`restore_float_weights`). `check_tflite` runs every file in
+`convert_tflite` writes the batch-1 `serving_default` endpoint of `export_archive` of the serving graph
+(`s2f_tf.serving.graph`) to a temporary SavedModel and converts it with builtin ops only (fp32, fp16
+weights, int8 dynamic range). In the int8 file the front end's matrices are switched back to float32
+(`restore_float_weights`). `check_tflite` runs every file in
 the LiteRT interpreter: fp32 must match Keras within a tolerance, fp16 and int8 report PSNR and relative RMS
 error against fp32. `s2f_tf.serving.export` calls both and publishes the files.
 """
@@ -17,13 +18,18 @@ import tensorflow as tf
 
 from s2f_tf.errors import first_line
 from s2f_tf.files import temporary_directory
-from s2f_tf.frontend import mel_filterbank
+from s2f_tf.frontend import dft_matrices, mel_filterbank
 from s2f_tf.models.voice_to_face import VoiceToFace
 from s2f_tf.serving import QUANTIZATIONS
 from s2f_tf.serving.archive import TFLITE_NON_FINITE, export_archive
 from s2f_tf.serving.checks import ExportCheckError, check_outputs, keras_outputs, max_diff
+from s2f_tf.serving.graph import serving_graph
 
 INT8_TARGET_PSNR_DB = 30.0
+# The front end of each TFLite file (LogMelSpectrogram(dft=...)). fp32 and int8 take the DFT as matrix
+# products (XNNPACK runs them on every thread; the int8 file keeps them float32: +0.72 MB, wen2019's
+# file 15.85 MB); fp16 keeps the FFT (float16 DFT coefficients would cost the front end precision).
+TFLITE_DFT = {"fp32": "matmul", "fp16": "fft", "int8": "matmul"}
 TEMP_PREFIX = "s2f_tflite_"  # the conversion's source SavedModel, in the system temporary folder
 
 
@@ -93,26 +99,45 @@ def restore_float_weights(content: bytes, weights: np.ndarray) -> tuple[bytes, i
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), restored
 
 
-def convert_tflite(model: VoiceToFace, quantizations=QUANTIZATIONS) -> dict[str, bytes]:
+def front_end_weights(audio, dft: str) -> list[np.ndarray]:
+    """The FULLY_CONNECTED weights (`[out, in]`) of the front end with `LogMelSpectrogram(dft=dft)`:
+    the mel filterbank, or the cosine and sine matrices and the filterbank's used rows."""
+    if dft == "matmul":
+        return [matrix.T for matrix in dft_matrices(audio)]
+    return [mel_filterbank(audio).T]
+
+
+def convert_tflite(model: VoiceToFace, quantizations=QUANTIZATIONS, dft=None) -> dict[str, bytes]:
     """TFLite flatbuffers `{quantization: bytes}` of `model` with input `waveform [1, None]`.
 
-    In the int8 file the front end's mel filterbank stays float32 (see `restore_float_weights`).
+    What is converted is `serving_graph(model, dft)`: the same function, rewritten for LiteRT
+    (`s2f_tf.serving.graph`), with the front end of `TFLITE_DFT[quantization]` unless `dft` names one for
+    all. In the int8 file the front end's matrices stay float32 (see `restore_float_weights`).
     """
+    by_dft = {}
+    for quantization in quantizations:
+        by_dft.setdefault(dft or TFLITE_DFT[quantization], []).append(quantization)
     results = {}
-    with temporary_directory(TEMP_PREFIX) as source:
-        export_archive(model, batch=1, with_wav=False, tflite=True).write_out(
-            str(source), verbose=False
-        )
-        for quantization in quantizations:
-            results[quantization] = convert_saved_model(source, quantization)
-    if "int8" in results:
-        filters = mel_filterbank(model.audio).T  # FULLY_CONNECTED weights are [out, in]
-        results["int8"], restored = restore_float_weights(results["int8"], filters)
-        if restored != 1:
-            raise ExportCheckError(
-                f"int8 TFLite: expected one mel filterbank FULLY_CONNECTED to keep float, found {restored}"
+    for front_end, group in by_dft.items():
+        with temporary_directory(TEMP_PREFIX) as source:
+            graph = serving_graph(model, dft=front_end)
+            export_archive(graph, batch=1, with_wav=False, tflite=True).write_out(
+                str(source), verbose=False
             )
-    return results
+            for quantization in group:
+                results[quantization] = convert_saved_model(source, quantization)
+        if "int8" in group:
+            weights = front_end_weights(model.audio, front_end)
+            restored = 0
+            for matrix in weights:
+                results["int8"], count = restore_float_weights(results["int8"], matrix)
+                restored += count
+            if restored != len(weights):
+                raise ExportCheckError(
+                    f"int8 TFLite: expected {len(weights)} front-end FULLY_CONNECTED weights to keep "
+                    f"float, found {restored}"
+                )
+    return {q: results[q] for q in quantizations}
 
 
 # === The checks (LiteRT) ===
