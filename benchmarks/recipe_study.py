@@ -54,7 +54,10 @@ VARIANTS = {
     "rla+sn": ("small", {"model": {**RESIZE["model"], "spectral_norm": True}, "train": BEST}),
     "rla+sn+lr5e-4": (
         "small",
-        {"model": {**RESIZE["model"], "spectral_norm": True}, "train": {**BEST, "learning_rate": 5e-4}},
+        {
+            "model": {**RESIZE["model"], "spectral_norm": True},
+            "train": {**BEST, "learning_rate": 5e-4},
+        },
     ),
     "rla+narrowD": (
         "small",
