@@ -195,7 +195,47 @@ def tables(out: Path, seeds: list[int], names: list[str]) -> dict:
             f = (lambda v: f"{100 * v:.1f}") if pct else (lambda v: f"{v:.3g}")
             cells.append(f"{f(statistics.mean(values))} [{f(min(values))}, {f(max(values))}]")
         print(f"| {name} | " + " | ".join(cells) + " |")
+    attribute_table(out, seeds, names)
     return per_variant
+
+
+def attribute_table(out: Path, seeds: list[int], names: list[str]) -> None:
+    """Per face attribute: how often a variant's face for an unseen voice shows the identity's attribute,
+    beside the oracle (the attribute predicted from the voice latents), the judge on real faces and
+    chance, mean [min, max] over the seeds (percent)."""
+    rows = {}  # (attribute, column) -> [values]
+    for seed in seeds:
+        path = out / f"c{seed}" / "eval" / "metrics.json"
+        if not path.is_file():
+            continue
+        metrics = json.loads(path.read_text())
+        models = [metrics["model"], *(c for c in metrics.get("compare", []) if "splits" in c)]
+        for model in models:
+            found = model["splits"].get("unseen", {}).get("trained", {}).get("attributes", {})
+            for attribute, entry in found.items():
+                rows.setdefault((attribute, model["name"]), []).append(entry["value"])
+                if model is models[0]:
+                    for column, value in (("oracle", entry["oracle"]["value"]),
+                                          ("real faces", entry["real_faces"]["value"]),
+                                          ("chance", entry["chance"])):  # fmt: skip
+                        rows.setdefault((attribute, column), []).append(value)
+    attributes = sorted({a for a, _ in rows})
+    if not attributes:
+        return
+    columns = [*names, "oracle", "real faces", "chance"]
+    print("\nunseen identities, attribute agreement (percent), mean [min, max]")
+    print("| attribute | " + " | ".join(columns) + " |")
+    print("|---|" + "---|" * len(columns))
+    for attribute in attributes:
+        cells = []
+        for column in columns:
+            values = rows.get((attribute, column), [])
+            cells.append(
+                f"{100 * statistics.mean(values):.1f} [{100 * min(values):.1f}, {100 * max(values):.1f}]"
+                if values
+                else "-"
+            )
+        print(f"| {attribute} | " + " | ".join(cells) + " |")
 
 
 def main(argv=None):

@@ -75,10 +75,10 @@ def start_browser(width: int = 1280, height: int = 1000, microphone=None):
 
 
 class AppProcess:
-    """`python -m s2f_tf app ARGS` in a subprocess; `url` once it serves. Output lines are collected
-    by reader threads (`stdout`, `stderr`)."""
+    """`python -m s2f_tf app ARGS` in a subprocess (in folder `cwd`); `url` once it serves. Output
+    lines are collected by reader threads (`stdout`, `stderr`)."""
 
-    def __init__(self, args, env=None, timeout: float = 300.0):
+    def __init__(self, args, env=None, timeout: float = 300.0, cwd=None):
         environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "s2f_tf", "app", *map(str, args)],
@@ -86,6 +86,7 @@ class AppProcess:
             stderr=subprocess.PIPE,
             text=True,
             env=environment,
+            cwd=cwd,
         )
         self.stdout, self.stderr = [], []
         self._lines = queue.Queue()

@@ -365,6 +365,35 @@ def test_browser_upload_shows_the_cli_face(
     assert Image.open(shot).size[0] >= 1000
 
 
+def test_browser_with_the_bundled_model(browser, tiny_dataset, tmp_path, s2f):
+    """No --model and no export in the folder: the app says it uses the model in the package, and the
+    page shows the face `s2f generate --model bundled` draws. S2F_APP_SCREENSHOT=PATH keeps the
+    screenshot (the README's is taken so)."""
+    import os
+    import shutil
+
+    from s2f_tf import bundled
+
+    reference = np.load(bundled.REFERENCE)
+    wav = tmp_path / f"{reference['names'][0]}.wav"
+    soundfile.write(wav, reference["waveforms"][0], 16000, subtype="PCM_16")
+    want, _ = cli_faces(s2f, "bundled", [wav], tmp_path / "cli")
+    app = AppProcess(
+        ["--gallery", tiny_dataset], env={"GRADIO_TEMP_DIR": str(tmp_path / "g")}, cwd=tmp_path
+    )
+    try:
+        assert any("using the bundled model" in line for line in app.stderr)
+        answer = upload(browser, app.url, wav)
+        shot = tmp_path / "app.png"
+        browser.save_screenshot(str(shot))
+    finally:
+        app.kill()
+    np.testing.assert_array_equal(answer["face"], upscale(want[wav.name], SCALE))
+    assert answer["nearest"] == 4
+    if os.environ.get("S2F_APP_SCREENSHOT"):
+        shutil.copyfile(shot, os.environ["S2F_APP_SCREENSHOT"])
+
+
 def test_browser_silence_shows_the_message_and_the_app_keeps_serving(served, browser, audio_files):
     answer = upload(browser, served.url, audio_files / "quiet.wav")
     assert answer["face"] is None
