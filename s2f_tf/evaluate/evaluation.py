@@ -1,6 +1,6 @@
 """Evaluating a work directory on a prepared dataset: generate faces, train the judges, compute everything.
 
-Data flows one way: the data source gives real faces and whole test utterances (SPEC test rule); the work
+Data flows one way: the data source gives real faces and whole test utterances (the test rule of docs/recipe.md); the work
 directory's voice encoder and generator turn each utterance into a face; classifiers trained on real
 faces of the training identities (`classifiers.py`; trained once per dataset and options, then reused from
 `judge_store.py`) judge them; `scores.py` (with `metrics.py` / `fid.py`) gives the numbers; `figures.py`

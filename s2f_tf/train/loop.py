@@ -164,7 +164,7 @@ def same_start(strategy, step: int, directory) -> int:
 
 
 def build_training(config: Config, num_classes: int, strategy, workdir, encoder_weights=None):
-    """(GANStep, step variable, Checkpoints): built inside `strategy.scope()` (TF-NOTES 2); the
+    """(GANStep, step variable, Checkpoints): built inside `strategy.scope()` (docs/recipe.md, TensorFlow pitfall 2); the
     checkpoints hold every network, both optimizers and the step (only the chief keeps them)."""
     with strategy.scope():
         gan = build_gan(config, num_classes, encoder_weights=encoder_weights)
