@@ -1,6 +1,6 @@
 """Front-end speed: LogMelSpectrogram (tf.function) vs the straightforward per-frame numpy reference.
 
-Issue 8, target 3: >= 50x faster than the per-frame numpy implementation of SPEC steps 2-7, and >= 500x
+Performance target 3 (benchmarks/RESULTS.md): >= 50x faster than the per-frame numpy implementation of docs/recipe.md, front-end steps 2-7, and >= 500x
 real time on one core. Each thread setting runs in its own process, because TensorFlow's thread pools
 are fixed once it starts.
 

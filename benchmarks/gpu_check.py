@@ -692,7 +692,7 @@ def main(argv=None) -> int:
     if args.cpu_mode:
         if gpus:
             tf.config.set_visible_devices([], "GPU")
-        use_cpu_replicas(2)  # before TensorFlow initialises (TF-NOTES 4)
+        use_cpu_replicas(2)  # before TensorFlow initialises (docs/recipe.md, TensorFlow pitfall 4)
         gpus = []
     from s2f_tf.config import preset
     from s2f_tf.data import pipeline

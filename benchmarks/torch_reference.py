@@ -1,6 +1,6 @@
-"""The reference networks and GAN step of SPEC-wen2019.md in PyTorch (CPU), the baseline to beat.
+"""The reference networks and GAN step of docs/recipe.md in PyTorch (CPU), the baseline to beat.
 
-Written from the SPEC ("Networks", "Training"), channels-first as in the reference, and as its official
+Written from docs/recipe.md ("Networks", "Losses and one training iteration"), channels-first as in the reference, and as its official
 training loop does one iteration: the frozen voice encoder and the generator run forward once, the face
 net f runs on the real and the (detached) fake batch as two separate forwards for the D/C update, and once
 more on the fake batch (through the updated f, d, c) for the G update.
@@ -62,7 +62,7 @@ class ReferenceGAN:
         self.ce = torch.nn.CrossEntropyLoss()
 
     def step(self, batch: dict) -> dict:
-        """One training iteration of SPEC "Training" (steps 1-3)."""
+        """One training iteration of docs/recipe.md "Losses and one training iteration" (steps 1-3)."""
         normalize = torch.nn.functional.normalize
         with torch.no_grad():
             e = normalize(self.encoder(batch["voice"]))

@@ -1,7 +1,7 @@
 """Reading audio files and webrtcvad voice-activity detection, shared by `prepare` and `generate`.
 
 Decoding is soundfile (libsndfile: the `FORMATS` below, 16/24/32-bit integer and float), resampling is
-`resample` (the one resampler, for every input rate), VAD is webrtcvad exactly as SPEC-wen2019.md:
+`resample` (the one resampler, for every input rate), VAD is webrtcvad exactly as docs/recipe.md:
 aggressiveness 2, 20 ms frames, a 50 ms ring buffer, a segment starts when more than 90 % of the ring is
 voiced and ends when more than 90 % is unvoiced; voiced segments are concatenated.
 

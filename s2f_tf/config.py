@@ -1,7 +1,7 @@
 """One frozen configuration tree for every stage, with named presets and a JSON round trip.
 
 `preset("wen2019")` holds the reference sizes of Wen, Raj & Singh (NeurIPS 2019) and their official code
-(see SPEC-wen2019.md); `"small"` is the demo that trains in minutes on two CPU cores; `"hq128"` goes beyond
+(see docs/recipe.md); `"small"` is the demo that trains in minutes on two CPU cores; `"hq128"` goes beyond
 the recipe (128 x 128 faces, see benchmarks/RESULTS-quality.md); `"tiny"` and `"tiny128"` (tiny sizes,
 hq128's choices) are for tests.
 The config is saved as `config.json` beside every checkpoint and export, and a resumed run compares it.
@@ -21,7 +21,7 @@ CONFIG_FILE = "config.json"  # a Config as JSON, saved beside every checkpoint a
 
 @dataclasses.dataclass(frozen=True)
 class AudioConfig:
-    """The audio front end and voice-activity detection (SPEC "Audio front end")."""
+    """The audio front end and voice-activity detection (docs/recipe.md "Audio front end")."""
 
     sample_rate: int = 16000  # Hz; everything is resampled to this.
     frame_length: int = 400  # samples per analysis frame (25 ms).
@@ -99,10 +99,10 @@ AUGMENTATIONS = ("color", "translation", "cutout")  # TrainConfig.diff_augment
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """GAN training (SPEC "Training")."""
+    """GAN training (docs/recipe.md "Losses and one training iteration")."""
 
     batch_size: int = 128  # voices per step; the same number of faces.
-    steps: int = 50_000
+    steps: int = 50_000  # the released gan_train.py loop (docs/recipe.md, "The schedule")
     learning_rate: float = 2e-4
     beta_1: float = 0.5
     beta_2: float = 0.999

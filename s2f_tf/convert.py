@@ -1,6 +1,6 @@
 """The authors' released PyTorch weights (voice_embedding.pth, generator.pth) -> the Keras models.
 
-Both files are PyTorch state dicts of an `nn.Sequential` kept as attribute `model` (SPEC-wen2019.md,
+Both files are PyTorch state dicts of an `nn.Sequential` kept as attribute `model` (docs/recipe.md,
 "Official weights file layout"). The Sequential's index counts every layer, ReLUs included, while the
 Keras stacks add ZeroPadding layers that PyTorch folds into its convolutions; walking a Keras stack and
 skipping its padding layers therefore gives each Keras layer its PyTorch index:
@@ -226,7 +226,7 @@ def from_torch(voice_path, generator_path, config: Config) -> tuple[VoiceEncoder
 def torch_outputs(voice_state, generator_state, features, config: Config):
     """What the PyTorch networks compute, run by torch itself: the independent side of a parity check.
 
-    A functional transcription of the reference forward passes (SPEC-wen2019.md "Networks") on the
+    A functional transcription of the reference forward passes (docs/recipe.md "Networks") on the
     state dicts: Conv1d(k3, s2, p1) -> BatchNorm (inference) -> ReLU blocks, a last Conv1d, mean over
     time; then the generator's ConvTranspose2d stack on the L2-normalised embedding.
 

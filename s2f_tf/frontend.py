@@ -1,7 +1,7 @@
 """The one audio front end: waveform -> normalised 64-band log-mel, in TensorFlow ops.
 
 Training, evaluation, the SavedModel and the TFLite models all call this layer, so the features a deployed
-model sees are the features it was trained on. It reproduces steps 2-7 of SPEC-wen2019.md, including the
+model sees are the features it was trained on. It reproduces steps 2-7 of docs/recipe.md, including the
 reference's two quirks: a frame that runs past the end is filled by repeating its own samples cyclically,
 and pre-emphasis carries the *previous frame's last raw sample*, not the sample before the frame.
 """
@@ -77,7 +77,7 @@ def dft_matrices(audio: AudioConfig = AudioConfig()) -> tuple[np.ndarray, np.nda
 
 
 def standardize(features, mean, variance):
-    """(features - mean) / (std + float32 eps): the per-utterance normalisation of SPEC step 7."""
+    """(features - mean) / (std + float32 eps): the per-utterance normalisation of docs/recipe.md, front-end step 7."""
     return (features - mean) / (tf.sqrt(variance) + np.finfo(np.float32).eps)
 
 

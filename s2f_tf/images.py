@@ -31,7 +31,7 @@ def to_uint8(faces):
 
 
 def to_unit_range(images):
-    """uint8 images -> float32 (x - 127.5) / 127.5, the normalisation of SPEC "Training".
+    """uint8 images -> float32 (x - 127.5) / 127.5, the normalisation of docs/recipe.md "Losses and one training iteration".
 
     A TensorFlow tensor gives a tensor (tf.data uses this); anything else a numpy array.
     """

@@ -1,7 +1,7 @@
 """Test set-up: quiet TensorFlow, two logical CPU devices (for real MirroredStrategy tests), tiny preset.
 
 The logical devices must be configured before anything initialises TensorFlow, so it happens here, at
-import time of the test session (TF-NOTES item 4).
+import time of the test session (docs/recipe.md, TensorFlow pitfall 4).
 """
 
 import dataclasses

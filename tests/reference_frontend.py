@@ -1,4 +1,4 @@
-"""A float64 numpy implementation of SPEC-wen2019.md steps 2-7, written from the spec, frame by frame.
+"""A float64 numpy implementation of docs/recipe.md steps 2-7, written from the spec, frame by frame.
 
 It is deliberately the straightforward per-frame loop of the reference (the benchmarks time it too); the
 product never uses it.

@@ -91,7 +91,7 @@ def paths(tmp_path_factory):
     p["empty_wav"] = root / "empty.wav"
     p["empty_wav"].write_bytes(b"")
 
-    # Models: a loadable SavedModel, one with its variables cut short (issue 15, case 5), a TFLite
+    # Models: a loadable SavedModel, one with its variables cut short, a TFLite
     # file of random bytes and a SavedModel folder without saved_model.pb.
     p["savedmodel"] = _tiny_savedmodel(root / "models" / "ok" / "1")
     p["cut_savedmodel"] = root / "models" / "cut" / "1"
@@ -436,7 +436,7 @@ CASES = [
             ("checkpoint-elsewhere", "{outside_ckpt}", NEW, [], "outside the checkpoint directory"),
         ]
     ],
-    # --- generate (issue 15, cases 1 and 5)
+    # --- generate (--out a directory or a file; cut-short models)
     *[
         (
             f"generate-{label}",

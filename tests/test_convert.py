@@ -1,6 +1,6 @@
 """s2f_tf.convert and `s2f import-torch`: PyTorch state dicts -> Keras, checked against PyTorch itself.
 
-The PyTorch side is tests/torch_reference_nets.py, written from the SPEC; its weights and BatchNorm
+The PyTorch side is tests/torch_reference_nets.py, written from docs/recipe.md; its weights and BatchNorm
 statistics are random, saved in both serialisation formats, imported and compared on random log-mel
 inputs of even and odd lengths.
 """
@@ -113,7 +113,7 @@ def test_reference_sizes_and_batchnorm_statistics(tmp_path):
 
 
 def test_transposed_kernel_is_not_flipped(tiny_files):
-    """The SPEC's "no kernel flip" claim, checked: flipping the kernels breaks parity by far."""
+    """docs/recipe.md's "no kernel flip" claim, checked: flipping the kernels breaks parity by far."""
     config, voice, generator, voice_path, generator_path = tiny_files
     encoder, keras_generator = convert.from_torch(voice_path, generator_path, config)
     x = features(300)
@@ -313,7 +313,7 @@ def test_import_torch_bad_file_is_one_line(tmp_path, s2f):
 @pytest.mark.parametrize("name", ["tiny", "wen2019"])
 def test_tflite_export_of_imported_weights_matches_pytorch(name, tmp_path, s2f):
     """Waveform -> the imported model's exported TFLite file vs the PyTorch nets fed the float64 numpy
-    reference front end (tiled to the test length as SPEC step 8): the product end to end."""
+    reference front end (tiled to the test length as docs/recipe.md, front-end step 8): the product end to end."""
     export = pytest.importorskip(
         "s2f_tf.serving.export", reason="s2f_tf.serving.export not present"
     )

@@ -148,7 +148,7 @@ def _prepared(summary, folder):
 
 TINY_TRAINING = "the tiny preset and 2 steps (wen2019 sizes train for hours)"
 RUNS = {
-    # README, first lines: the demo, then the app on its export.
+    # README, first lines: the demo, then the app on its export (also in docs/serving-and-devices.md).
     "s2f demo --out demo_out": Run(
         "demo",
         TINY_DEMO,  # run once per session by conftest.tiny_demo, which test_demo goes on with
@@ -165,7 +165,7 @@ RUNS = {
         why="stopped with SIGINT (Ctrl-C) once it serves",
         server=True,
     ),
-    # README, "Real data": VoxCeleb1 and VGGFace1 paths hold a tiny synthetic corpus.
+    # docs/training.md and docs/data.md: VoxCeleb1 and VGGFace1 paths hold a tiny synthetic corpus.
     "s2f prepare --meta vox1_meta.csv --voices VoxCeleb1/wav --faces vggface_64 --out data/vox1": Run(
         "real-data",
         "prepare --meta vox1_meta.csv --voices VoxCeleb1/wav --faces vggface_64 --out data/vox1"
@@ -219,7 +219,7 @@ RUNS = {
         "export --workdir runs/wen2019 --out savedmodels/wen2019",
         _both(_exists("savedmodels/wen2019/1/wen2019_int8.tflite"), _expect(version=1)),
     ),
-    # README, a synthetic corpus at VoxCeleb scale.
+    # docs/data.md, a synthetic corpus at VoxCeleb scale.
     "s2f synth --out corpus_vox --identities 1251 --utterances 8 --faces 6 --lengths voxceleb"
     " --workers 16": Run(
         "synth",
@@ -231,7 +231,7 @@ RUNS = {
         ),  # fmt: skip
         why="3 identities of one utterance and photo, 2 workers",
     ),
-    # README, the authors' weights: tiny-sized state dicts in the released layout.
+    # docs/authors-weights.md: tiny-sized state dicts in the released layout.
     "s2f import-torch --voice pretrained/voice_embedding.pth --generator pretrained/generator.pth"
     " --workdir runs/wen2019_official": Run(
         "import-torch",
@@ -262,6 +262,20 @@ RUNS = {
         " --wav my_voice.wav --out face_tflite.png",
         _both(_exists("face_tflite.png"), _expect(images=["face_tflite.png"])),
         why="a synthetic recording as my_voice.wav",
+    ),
+    # README, "The model in the package": the TFLite model shipped inside s2f_tf/bundled/.
+    "s2f generate --model bundled --wav my_voice.wav --out face.png": Run(
+        "bundled",
+        "generate --model bundled --wav my_voice.wav --out face.png",
+        _both(_exists("face.png"), _expect(images=["face.png"])),
+        why="a synthetic recording as my_voice.wav",
+    ),
+    "s2f app --model bundled": Run(
+        "bundled",
+        "app --model bundled",
+        _expect(stopped="SIGINT", requests=0),
+        why="stopped with SIGINT (Ctrl-C) once it serves",
+        server=True,
     ),
 }
 
@@ -330,16 +344,24 @@ def _stand_ins(folder: Path, group: str) -> None:
         (folder / "vggface_64").symlink_to(folder / "corpus" / "faces")
     if group == "import-torch":
         pytest.importorskip("torch", reason="import-torch needs the optional extra torch")
-        import soundfile
         from test_convert import reference_nets, save
 
         from s2f_tf.config import preset
-        from s2f_tf.serving.checks import check_clips
 
         voice, generator = reference_nets(preset("tiny"))
         (folder / "pretrained").mkdir()
         save(voice.state_dict(), folder / "pretrained" / "voice_embedding.pth")
         save(generator.state_dict(), folder / "pretrained" / "generator.pth")
+    if group == "bundled":
+        from s2f_tf import bundled
+
+        if not bundled.MODEL.is_file():
+            pytest.skip(f"this installation has no bundled model ({bundled.MODEL})")
+    if group in ("import-torch", "bundled"):
+        import soundfile
+
+        from s2f_tf.serving.checks import check_clips
+
         wave = check_clips(16000, (32000,), seed=5)[0]
         soundfile.write(folder / "my_voice.wav", wave, 16000, subtype="PCM_16")
 
@@ -397,8 +419,8 @@ def _run(text: str, run: Run, folder: Path) -> list[dict]:
     return summaries
 
 
-GROUPS = ["synth", "real-data", "import-torch", "demo"]
-HEAVY = {"real-data", "import-torch", "demo"}
+GROUPS = ["synth", "real-data", "import-torch", "bundled", "demo"]
+HEAVY = {"real-data", "import-torch", "bundled", "demo"}
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-"""examples/: each one run as a user runs it (a separate process) on a tiny configuration, and the README's
-snippets checked to be the examples' own code.
+"""examples/: each one run as a user runs it (a separate process) on a tiny configuration, and the snippets
+of the guides (docs/) checked to be the examples' own code.
 
 - train_fit.py: fit() on a tiny prepared corpus with TensorBoard and BackupAndRestore, then a checked
   export; a rerun with more steps resumes from the backup instead of starting again.
@@ -29,6 +29,8 @@ from s2f_tf.commands.quiet import TF_LOG_LINE
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 README = ROOT / "README.md"
+DOCUMENTS = [README, *sorted((ROOT / "docs").glob("*.md"))]
+SERVING_GUIDE = ROOT / "docs" / "serving-and-devices.md"
 
 
 def run_example(name, *args, timeout=600):
@@ -66,7 +68,7 @@ def png(path):
     return np.asarray(Image.open(path).convert("RGB"))
 
 
-# === README snippets are the examples' code ===
+# === The snippets of the guides are the examples' code ===
 
 
 def example_snippet(name, label):
@@ -80,10 +82,12 @@ def example_snippet(name, label):
 
 
 def readme_snippet(name, label, language="python"):
-    """The fenced block after `<!-- snippet: examples/NAME#LABEL -->` in the README."""
-    text = README.read_text()
+    """The fenced block after `<!-- snippet: examples/NAME#LABEL -->` in the README or a guide under
+    docs/ (the one document that shows it)."""
     marker = f"<!-- snippet: examples/{name}#{label} -->"
-    assert marker in text, f"README.md has no {marker}"
+    holding = [p.read_text() for p in DOCUMENTS if marker in p.read_text()]
+    assert len(holding) == 1, f"{len(holding)} documents show {marker} (README.md, docs/*.md)"
+    (text,) = holding
     match = re.search(re.escape(marker) + rf"\s*```{language}\n(.*?)```", text, re.S)
     assert match, f"no ```{language} block after {marker}"
     return match.group(1).strip()
@@ -115,7 +119,7 @@ def test_kotlin_snippet_uses_the_signature_runner_names(tiny_export):
     """Output tensors are named StatefulPartitionedCall:N; the Kotlin snippet must go by signature names."""
     from ai_edge_litert.interpreter import Interpreter
 
-    text = README.read_text()
+    text = SERVING_GUIDE.read_text()
     kotlin = re.search(r"LiteRT on Android \(Kotlin\).*?```kotlin\n(.*?)```", text, re.S).group(1)
     interpreter = Interpreter(model_path=str(tiny_export / "gen_fp32.tflite"))
     signatures = interpreter.get_signature_list()

@@ -292,7 +292,7 @@ def test_cli_export_bad_workdir_is_one_line(tmp_path, capsys):
     assert len(err) == 1 and "config.json" in err[0]
 
 
-# Issue 15, case 4: non-finite audio is refused by every artifact, not turned into a black face.
+# Non-finite audio is refused by every artifact, not turned into a black face.
 
 
 def _poisoned(clip, value, at=123):
@@ -337,7 +337,7 @@ def test_tflite_refuses_non_finite_audio(exported, quantization):
         TFLiteFaces(path)(_poisoned(clip, np.nan))
 
 
-# Issue 15, case 10: a killed export's leftovers are removed by the next export, a live one's are not.
+# A killed export's leftovers are removed by the next export, a live one's are not.
 
 
 def test_next_export_removes_what_a_killed_export_left(workdir, tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""LogMelSpectrogram against the float64 per-frame reference (SPEC steps 2-7), in Keras and in LiteRT."""
+"""LogMelSpectrogram against the float64 per-frame reference (docs/recipe.md, front-end steps 2-7), in Keras and in LiteRT."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""s2f_tf.locks: one trainer per work directory, locks that die with their process (issue 15, case 8),
+"""s2f_tf.locks: one trainer per work directory, locks that die with their process,
 and temporary directories whose owner's death can be seen."""
 
 import json

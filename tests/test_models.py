@@ -15,7 +15,7 @@ def count(weights):
 
 
 def expected_counts(config, num_classes):
-    """Trainable parameters of SPEC-wen2019.md's networks, counted by hand from the config's widths."""
+    """Trainable parameters of docs/recipe.md's networks, counted by hand from the config's widths."""
     m = config.model
     voice, previous = 0, config.audio.num_mel_bins
     for width in m.voice_channels:  # Conv1d k3 (no bias) + BN gamma/beta.

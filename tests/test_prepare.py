@@ -85,7 +85,7 @@ def test_read_meta_header_bad_and_duplicate_rows(tmp_path):
 
 
 def _inject_bad_inputs(root):
-    """Add every bad case of issue 3 to the first training identity; returns (vox id, name)."""
+    """Add every kind of bad input prepare must skip to the first training identity; returns (vox id, name)."""
     rows = _meta_rows(root)
     vox_id, name = next((r[0], r[1]) for r in rows if r[1][0] not in "ABCDE")
     good = sorted((root / "wav" / vox_id).rglob("*.wav"))[0]

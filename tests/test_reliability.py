@@ -1,12 +1,12 @@
-"""Issue 15, the cases that need more than one command line: untrusted meta files (case 2), damaged
-checkpoints (case 3) and a full disk (case 9).
+"""The reliability cases that need more than one command line (docs/reliability.md): untrusted meta
+files, damaged checkpoints and a full disk.
 
 Where the other cases are tested:
-  1 (--out is a directory / a file), 5 (cut-short SavedModel), 6 (config.json), 7 (ranges):
+  --out is a directory / a file, a cut-short SavedModel, config.json, argument ranges:
       tests/test_cli_errors.py, the table (ids generate-out-is-directory, generate-model-cut-short,
       *-config-*, *-steps-0, prepare-image-size-0, train-data-other-size, ...)
-  4 (non-finite audio, SavedModel and TFLite), 10 (a killed export's leftovers): tests/test_export.py
-  8 (one trainer per work directory, kill -9): tests/test_locks.py
+  non-finite audio (SavedModel and TFLite), a killed export's leftovers: tests/test_export.py
+  one trainer per work directory, kill -9: tests/test_locks.py
 """
 
 import json

@@ -1,5 +1,5 @@
-"""The reference networks in PyTorch, written from SPEC-wen2019.md ("Networks" and "Official weights file
-layout"): the one PyTorch copy, used by the tests (state dicts shaped like the released .pth files) and by
+"""The reference networks in PyTorch, written from docs/recipe.md ("Networks" and "The official weights
+files"): the one PyTorch copy, used by the tests (state dicts shaped like the released .pth files) and by
 the benchmarks (benchmarks/torch_reference.py, the PyTorch GAN step).
 
 Needs torch: `voice_net(channels)` / `generator_net(channels)` / `face_net(channels)` build the networks,
@@ -46,7 +46,7 @@ def generator_net(channels=(1024, 512, 256, 128, 64), embedding_dim=64, image_ch
 
 
 def face_net(channels=(32, 64, 128, 256, 512), embedding_dim=64, slope=0.2):
-    """Face `[B, 3, 64, 64]` -> embedding `[B, embedding_dim]` (SPEC "Face embedding net")."""
+    """Face `[B, 3, 64, 64]` -> embedding `[B, embedding_dim]` (docs/recipe.md "Networks")."""
     layers = [torch.nn.Conv2d(3, channels[0], 1), torch.nn.LeakyReLU(slope)]
     for width, out in zip(channels, channels[1:], strict=False):
         layers += [torch.nn.Conv2d(width, out, 4, 2, 1), torch.nn.LeakyReLU(slope)]

@@ -12,7 +12,7 @@ KEPT = "files written before are complete (each is written to a temporary name a
 
 
 def add_arguments(parser):
-    from s2f_tf.commands.argtypes import ALL_OR_COUNT, COUNT, SEED, add_paths, path
+    from s2f_tf.commands.argtypes import SEED, add_paths, path
 
     add_paths(
         parser,
@@ -39,6 +39,28 @@ def add_arguments(parser):
         help="other work directories (evaluated on the same data) or earlier evaluate outputs"
         " (directories with metrics.json) to put side by side, e.g. the female and male models",
     )
+    _judge_arguments(parser)
+    _bound_arguments(parser)
+    parser.add_argument(
+        "--seed", type=SEED, default=0, help="seed of classifiers, trials and galleries"
+    )
+    parser.add_argument(
+        "--no-fid",
+        action="store_true",
+        help="skip FID/KID even when the Inception weights are cached",
+    )
+    parser.add_argument(
+        "--no-download",
+        action="store_true",
+        help="never download the InceptionV3 ImageNet weights for FID/KID (by default they are fetched"
+        " into the Keras cache when missing; offline, FID/KID are skipped with a message)",
+    )
+
+
+def _judge_arguments(parser):
+    """The classifiers that judge the generated faces: how they are trained and cached."""
+    from s2f_tf.commands.argtypes import ALL_OR_COUNT, COUNT
+
     parser.add_argument(
         "--classifier-steps",
         type=COUNT,
@@ -58,6 +80,12 @@ def add_arguments(parser):
         help="train the judging classifiers anew instead of reusing those cached under DATA/judges/"
         " (they are trained once per dataset and options, then reused by every evaluation)",
     )
+
+
+def _bound_arguments(parser):
+    """How much of each split is evaluated, and the retrieval galleries."""
+    from s2f_tf.commands.argtypes import ALL_OR_COUNT, COUNT
+
     parser.add_argument(
         "--max-utterances",
         type=ALL_OR_COUNT,
@@ -82,20 +110,6 @@ def add_arguments(parser):
         type=COUNT,
         default=100,
         help="identities per retrieval gallery (default: 100)",
-    )
-    parser.add_argument(
-        "--seed", type=SEED, default=0, help="seed of classifiers, trials and galleries"
-    )
-    parser.add_argument(
-        "--no-fid",
-        action="store_true",
-        help="skip FID/KID even when the Inception weights are cached",
-    )
-    parser.add_argument(
-        "--no-download",
-        action="store_true",
-        help="never download the InceptionV3 ImageNet weights for FID/KID (by default they are fetched"
-        " into the Keras cache when missing; offline, FID/KID are skipped with a message)",
     )
 
 

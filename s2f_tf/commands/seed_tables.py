@@ -19,14 +19,10 @@ def run(args):
     from pathlib import Path
 
     from s2f_tf.commands import stages as run_stages
-    from s2f_tf.data.info import load_info
-    from s2f_tf.errors import S2FError
-    from s2f_tf.evaluate import seed_table1, seed_tables
-    from s2f_tf.evaluate.report import METRICS, REPORT
+    from s2f_tf.evaluate.report import REPORT
 
     started = time.perf_counter()
     out = Path(args.out)
-    corpus, tables = out / "corpus", out / "seed_tables"
     models = {  # model -> (gender of its dataset, data, work directory)
         "general": (None, out / "data", out / "workdir"),
         "female": ("f", out / "data_female", out / "workdir_female"),
@@ -35,6 +31,36 @@ def run(args):
     precision = run_stages.precision_choice(args.precision)
     timings = {}
     stages = run_stages.Stages(out, timings)
+    coincide = _prepare_datasets(args, out / "corpus", models, timings)
+    for model, (_, data, work) in models.items():
+        for name, argv in run_stages.model_stages(args, data, work, precision["precision"]):
+            run_stages.stage(name, argv, timings, label=f"{name} {model}")
+    evaluations = _evaluate_models(args, out, models, stages)
+
+    table_started = time.perf_counter()
+    written = _write_tables(out / "seed_tables", models, evaluations, coincide)
+    timings["tables"] = round(time.perf_counter() - table_started, 1)
+    timings["total"] = round(time.perf_counter() - started, 1)
+    print(f"\nseed tables: {written['report']} and {written['table1']}", flush=True)
+    return {
+        "seconds": timings["total"],
+        **written,
+        "same_voices": coincide,
+        "evaluations": {k: str(v / REPORT) for k, v in evaluations.items()},
+        **precision,
+        "stages": timings,
+        "skipped": stages.skipped,
+    }
+
+
+def _prepare_datasets(args, corpus, models, timings) -> dict:
+    """The corpus and each model's dataset, checked: enough identities, and each gender's unseen
+    voices exactly the general dataset's. Returns {gender model: its coinciding-splits checks}."""
+    from s2f_tf.commands import stages as run_stages
+    from s2f_tf.data.info import load_info
+    from s2f_tf.errors import S2FError
+    from s2f_tf.evaluate import seed_tables
+
     for model, (gender, data, _) in models.items():
         for name, argv in run_stages.corpus_stages(args, corpus, data, gender):
             run_stages.stage(name, argv, timings, label=f"{name} {model}")
@@ -49,9 +75,16 @@ def run(args):
     for model, checks in coincide.items():
         if not checks["unseen_utterances"]:
             raise S2FError(f"{models[model][1]}: its unseen voices are not the general dataset's")
-    for model, (_, data, work) in models.items():
-        for name, argv in run_stages.model_stages(args, data, work, precision["precision"]):
-            run_stages.stage(name, argv, timings, label=f"{name} {model}")
+    return coincide
+
+
+def _evaluate_models(args, out, models, stages) -> dict:
+    """The general model on all voices (the demo's own evaluation), each gender's model with the general
+    one compared on that gender's dataset. Returns {model: its evaluation folder}."""
+    from pathlib import Path
+
+    from s2f_tf.commands import stages as run_stages
+    from s2f_tf.evaluate.report import REPORT
 
     general_work = models["general"][2]
     evaluations = {"general": out / "evaluation"}  # the demo's own evaluation
@@ -65,7 +98,7 @@ def run(args):
     )  # fmt: skip
     for model in ("female", "male"):
         _, data, work = models[model]
-        evaluations[model] = tables / f"{model}_voices"
+        evaluations[model] = out / "seed_tables" / f"{model}_voices"
         stages.run(
             "evaluate",
             run_stages.evaluate_flags(
@@ -75,33 +108,28 @@ def run(args):
             lambda summary: (Path(summary["out"]) / REPORT).is_file(),
             label=f"evaluate {model}",
         )
+    return evaluations
 
-    table_started = time.perf_counter()
+
+def _write_tables(tables, models, evaluations, coincide) -> dict:
+    """seed_tables.md (Table 2) and table1.png (Table 1) under `tables`; their paths."""
+    from s2f_tf.evaluate import seed_table1, seed_tables
+    from s2f_tf.evaluate.report import METRICS, REPORT
+
+    general_work = models["general"][2]
     table1 = {
         model: seed_table1.table1_rows(
             models[model][1], model, general_work, models[model][2], TABLE1_IDENTITIES
         )
         for model in ("female", "male")
     }
-    written = seed_tables.write(
+    return seed_tables.write(
         tables,
         {k: seed_tables.load_evaluation(v / METRICS) for k, v in evaluations.items()},
         coincide,
         table1,
         [str(v / REPORT) for v in evaluations.values()],
     )
-    timings["tables"] = round(time.perf_counter() - table_started, 1)
-    timings["total"] = round(time.perf_counter() - started, 1)
-    print(f"\nseed tables: {written['report']} and {written['table1']}", flush=True)
-    return {
-        "seconds": timings["total"],
-        **written,
-        "same_voices": coincide,
-        "evaluations": {k: str(v / REPORT) for k, v in evaluations.items()},
-        **precision,
-        "stages": timings,
-        "skipped": stages.skipped,
-    }
 
 
 def _check_enough(model, info, identities):

@@ -1,6 +1,6 @@
 """Training crops read straight from the voice shards: the bytes a crop covers and nothing else.
 
-The front end normalises every utterance by its own per-band mean and variance over time (SPEC step 7),
+The front end normalises every utterance by its own per-band mean and variance over time (docs/recipe.md, front-end step 7),
 so a training crop of T frames would need the log-mel of the whole utterance; `s2f prepare` stores those
 moments, and beside each voice shard an index (`s2f_tf.data.shards.index_path`) of where each record's
 int16 samples lie in the file. A batch is then planned in one go (one crop length per batch, a start per
@@ -10,7 +10,7 @@ A VoxCeleb1 record averages ~8 s; a `wen2019` crop 5.5 s: reading records whole 
 each several times (tf.data read, CRC, parse, decode), which was most of the input pipeline's CPU.
 
 A crop of frames [start, start + T) reads from the start of frame start - 1 (its last raw sample feeds
-the first frame's pre-emphasis, SPEC step 4; frame 0 has none) to the end of frame start + T - 1, or to
+the first frame's pre-emphasis, docs/recipe.md, front-end step 4; frame 0 has none) to the end of frame start + T - 1, or to
 the end of the utterance, where the front end fills the last frames cyclically from the samples there are.
 `LogMelSpectrogram.crop_features` featurises such a batch: on the accelerator (`train.features_on =
 "device"`) or in tf.data ("pipeline" for a split whose features do not fit in memory). Both give what

@@ -12,7 +12,7 @@ Shards store utterances longest first, so utterances too short for the preset ar
 Training: one random crop length T in [train_min_frames, train_max_frames] per batch (each element's T is
 drawn from a stateless seed keyed by its batch index, so a batch always shares it), utterances shorter than
 `min_utterance_frames` dropped.
-Evaluation: whole utterances; shorter than `test_frames` -> tiled and cut at `test_frames` (SPEC step 8).
+Evaluation: whole utterances; shorter than `test_frames` -> tiled and cut at `test_frames` (docs/recipe.md, front-end step 8).
 Faces: uint8 -> (x - 127.5) / 127.5, random horizontal flip with `flip_probability` when training.
 
 Under tf.distribute, pass the `tf.distribute.InputContext` and the per-replica batch size: files are sharded
@@ -294,7 +294,7 @@ def _with_voice_faces(ds, info, config: Config, split, batch_size, seed):
 
 
 def eval_voices(data_dir, config: Config, split: str, *, input_context=None) -> tf.data.Dataset:
-    """Every utterance of `split` in file order, one at a time, by the SPEC test rule:
+    """Every utterance of `split` in file order, one at a time, by the test rule of docs/recipe.md:
     {"voice" [1, T, 64] (T >= test_frames), "voice_label" [1] int32, "gender" [1] string ("m"/"f"),
     "identity" [1] string, "utterance" [1] string, "samples" [1, N] int16 (the VAD'd waveform)}.
     """
@@ -339,7 +339,7 @@ def voice_dataset(
     """Voices only (pretraining): {"voice", "voice_label"}.
 
     training=True: shuffled random crops as `train_dataset`, `batch_size` per replica, repeated unless
-    repeat=False. training=False: every utterance once, whole, by the SPEC test rule, batches of one
+    repeat=False. training=False: every utterance once, whole, by the test rule of docs/recipe.md, batches of one
     (lengths differ; `batch_size` is not used), repeated only if repeat=True.
     """
     if training:

@@ -1,6 +1,6 @@
 """Evaluating a work directory on a prepared dataset: generate faces, train the judges, compute everything.
 
-Data flows one way: the data source gives real faces and whole test utterances (SPEC test rule); the work
+Data flows one way: the data source gives real faces and whole test utterances (the test rule of docs/recipe.md); the work
 directory's voice encoder and generator turn each utterance into a face; classifiers trained on real
 faces of the training identities (`classifiers.py`; trained once per dataset and options, then reused from
 `judge_store.py`) judge them; `scores.py` (with `metrics.py` / `fid.py`) gives the numbers; `figures.py`
@@ -226,7 +226,35 @@ def evaluate(
         data_source, info, config.model, options, fallback=out, retrain=options.retrain_judges
     )
     judges_seconds = time.perf_counter() - judges_started
-    result = {
+    result = _header(options, judges, cache, extractor, fid_message, info)
+    references = {}
+    models = _judge_models(
+        workdir, compare, data_source, info, judges, options, extractor, out, name, references
+    )
+    result["model"], result["compare"], pictured = models
+    shown = picture_split(options)
+    result["compare_figure"] = (
+        evaluation_figures.compare_figure(shown, pictured, references[shown], info, out)
+        if len(pictured) > 1
+        else None
+    )
+    del references, pictured
+    result["figures"] = evaluation_figures.model_figures(result["model"], workdir, out)
+    if result["compare_figure"]:
+        result["figures"].append(result["compare_figure"])
+    result["proof_of_learning"] = report.proof_of_learning(result["model"])
+    result["attributes"] = attributes.overview(result["model"], judges.summary, info)
+    result["seconds"] = {  # wall time: the judges (trained or restored) and everything
+        "judges": round(judges_seconds, 1),
+        "total": round(time.perf_counter() - started, 1),
+    }
+    report.write(out, result)
+    return result
+
+
+def _header(options, judges, cache, extractor, fid_message, info) -> dict:
+    """The result's first fields: the options, the judges, the FID features and the data's sizes."""
+    return {
         "options": dataclasses.asdict(options),
         "classifiers": {**judges.summary, **cache},
         "fid_features": getattr(extractor, "name", None) if extractor is not None else None,
@@ -239,38 +267,29 @@ def evaluate(
             for split in ("train", *options.splits)
         },
     }
-    references = {}
+
+
+def _judge_models(
+    workdir, compare, data_source, info, judges, options, extractor, out, name, references
+):
+    """The model of `workdir`, then each of `compare`, judged alike. Returns (its entry, the compared
+    entries, [(name, first faces)] of the models judged here, for the comparison picture); `references`
+    gets the real faces of the picture's split."""
     shown = picture_split(options)  # the comparison picture's split: a few faces kept per model
     kept = {shown: None}
-    result["model"] = evaluate_model(
+    model = evaluate_model(
         workdir, data_source, info, judges, options, extractor, out, name, references, kept
     )
-    pictured = [(result["model"]["name"], kept[shown])]  # (name, first faces) of models judged here
-    result["compare"] = []
+    pictured = [(model["name"], kept[shown])]  # (name, first faces) of models judged here
+    compared = []
     for path in compare:
         kept = {shown: None}
-        result["compare"].append(
+        compared.append(
             _compare_entry(path, data_source, info, judges, options, extractor, references, kept)
         )
         if kept[shown] is not None:  # a work directory judged here, not an earlier evaluation
-            pictured.append((result["compare"][-1]["name"], kept[shown]))
-    result["compare_figure"] = (
-        evaluation_figures.compare_figure(shown, pictured, references[shown], info, out)
-        if len(pictured) > 1
-        else None
-    )
-    del references, kept, pictured
-    result["figures"] = evaluation_figures.model_figures(result["model"], workdir, out)
-    if result["compare_figure"]:
-        result["figures"].append(result["compare_figure"])
-    result["proof_of_learning"] = report.proof_of_learning(result["model"])
-    result["attributes"] = attributes.overview(result["model"], judges.summary, info)
-    result["seconds"] = {  # wall time: the judges (trained or restored) and everything
-        "judges": round(judges_seconds, 1),
-        "total": round(time.perf_counter() - started, 1),
-    }
-    report.write(out, result)
-    return result
+            pictured.append((compared[-1]["name"], kept[shown]))
+    return model, compared, pictured
 
 
 def _config_and_data(workdir, data_source, options):

@@ -175,7 +175,7 @@ class PipelineSource:
         return self.pipeline.collect_faces(ds, size)
 
     def voices(self, split, config, keep=None):
-        """Every utterance of `split` by the SPEC test rule (as `pipeline.eval_voices`: one per element,
+        """Every utterance of `split` by the test rule of docs/recipe.md (as `pipeline.eval_voices`: one per element,
         batched by 1); with `keep` only the selected ones, featurised after the selection."""
         if split == UNSEEN:
             info = self.info()
@@ -235,7 +235,9 @@ def _selected_voices(info, config, split, keep):
     frontend = LogMelSpectrogram(config.audio)
     test_frames = config.audio.test_frames
 
-    def test_rule(features):  # SPEC step 8: shorter than test_frames -> tiled, cut at test_frames
+    def test_rule(
+        features,
+    ):  # docs/recipe.md, front-end step 8: shorter than test_frames -> tiled, cut at test_frames
         frames = tf.shape(features)[0]
         tiled = tf.tile(features, [(test_frames + frames - 1) // frames, 1])[:test_frames]
         return tf.cond(frames < test_frames, lambda: tiled, lambda: features)

@@ -1,7 +1,7 @@
 """Voice -> face, written once: features -> embedding -> L2 normalise -> generator.
 
 `voice_embedding` is the generator's input (the frozen encoder in inference mode, normalised);
-`TileToMinFrames` is the test-time tiling of SPEC-wen2019.md step 8; `faces_from_features` chains them
+`TileToMinFrames` is the test-time tiling of docs/recipe.md step 8; `faces_from_features` chains them
 with the generator; `VoiceToFace` puts the front end (`LogMelSpectrogram`) in front, and returns the face
 as floats and as a uint8 image. Training (samples), evaluation, `s2f import-torch`'s parity check, the
 export checks, the SavedModel and the TFLite files all run these.
@@ -36,7 +36,7 @@ def faces_from_features(voice_encoder, generator, features):
 
 def tile_to_min_frames(features, min_frames: int):
     """Features `[batch, frames, bins]` -> at least `min_frames` frames: the test-time rule of
-    SPEC-wen2019.md step 8 (see `TileToMinFrames`, the layer of the exported models)."""
+    docs/recipe.md step 8 (see `TileToMinFrames`, the layer of the exported models)."""
     frames = tf.shape(features)[1]
     repeats = (min_frames + frames - 1) // tf.maximum(frames, 1)
     tiled = tf.tile(features, tf.stack([1, tf.maximum(repeats, 1), 1]))
@@ -45,7 +45,7 @@ def tile_to_min_frames(features, min_frames: int):
 
 @keras.saving.register_keras_serializable(package="s2f_tf")
 class TileToMinFrames(keras.layers.Layer):
-    """Features `[batch, frames, bins]` -> at least `min_frames` frames (SPEC-wen2019.md step 8).
+    """Features `[batch, frames, bins]` -> at least `min_frames` frames (docs/recipe.md step 8).
 
     A sequence shorter than `min_frames` is repeated whole until it is at least that long and then cut at
     `min_frames`; a longer one is returned unchanged (the whole recording is used).

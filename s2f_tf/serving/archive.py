@@ -1,5 +1,5 @@
 """The one `keras.export.ExportArchive` of the voice -> face model, that the SavedModel and TFLite writers
-both trace (never a plain `tf.Module`: see TF-NOTES item 1), and the non-finite input guards it carries.
+both trace (never a plain `tf.Module`: see docs/recipe.md, TensorFlow pitfall 1), and the non-finite input guards it carries.
 """
 
 from __future__ import annotations

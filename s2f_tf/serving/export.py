@@ -9,7 +9,7 @@ renamed only after every check has passed (an existing version is never overwrit
     OUT/<version>/export_report.json                                    parity figures, sizes, paths
 
 The SavedModel and the TFLite source are written with `keras.export.ExportArchive` (never a plain
-`tf.Module`: see TF-NOTES item 1). Checks: the SavedModel is reloaded with the TF1 session loader (what TF
+`tf.Module`: see docs/recipe.md, TensorFlow pitfall 1). Checks: the SavedModel is reloaded with the TF1 session loader (what TF
 Serving does) and both signatures are run and compared with the Keras model; each TFLite file runs in the
 LiteRT interpreter on clips from 1 sample to 20 s; fp32 must match Keras within `tolerance`, fp16 and int8
 report PSNR against fp32. `archive` builds the one export archive, `saved_model` and `tflite` write and

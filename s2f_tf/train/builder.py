@@ -102,7 +102,7 @@ def load_encoder_weights(encoder, path, config: Config) -> None:
 
 
 def build_gan(config: Config, num_classes: int, encoder_weights=None) -> GANStep:
-    """Models + optimizers (slots built) + the step. Call inside `strategy.scope()` (TF-NOTES 2).
+    """Models + optimizers (slots built) + the step. Call inside `strategy.scope()` (docs/recipe.md, TensorFlow pitfall 2).
 
     The voice encoder is loaded from `encoder_weights` when given and frozen either way.
     """

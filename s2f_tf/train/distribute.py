@@ -12,7 +12,7 @@ from s2f_tf.train.cluster import workers
 
 
 def use_cpu_replicas(count: int) -> None:
-    """Split the CPU into `count` logical devices (before TensorFlow initialises; TF-NOTES 4)."""
+    """Split the CPU into `count` logical devices (before TensorFlow initialises; docs/recipe.md, TensorFlow pitfall 4)."""
     cpus = tf.config.list_physical_devices("CPU")
     try:
         tf.config.set_logical_device_configuration(

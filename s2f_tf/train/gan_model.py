@@ -15,7 +15,7 @@ class VoiceToFaceGAN(keras.Model):
     """Keras users train the recipe with `compile(g_optimizer, d_optimizer)` + `fit(dataset)`.
 
     The dataset yields the GANStep batch dicts. Works under any tf.distribute strategy: build it and
-    compile it inside `strategy.scope()` (the optimizers' slots are built in `compile`, TF-NOTES 2).
+    compile it inside `strategy.scope()` (the optimizers' slots are built in `compile`, docs/recipe.md, TensorFlow pitfall 2).
     Standard callbacks (TensorBoard, BackupAndRestore, ModelCheckpoint) apply.
 
     Args:
@@ -76,7 +76,7 @@ class VoiceToFaceGAN(keras.Model):
             augmentations=self.augmentations,
         )
         self.gan_step.build_optimizers()
-        # Metric variables too must exist before the first traced step (TF-NOTES 2).
+        # Metric variables too must exist before the first traced step (docs/recipe.md, TensorFlow pitfall 2).
         self.trackers = {k: keras.metrics.Mean(name=k) for k in self.gan_step.metrics}
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.built = True

@@ -66,7 +66,6 @@ def train_gan(
         # Each worker's clock would stop it at its own step, and the others would wait forever.
         raise S2FError("a time budget needs one host: workers could stop at different steps")
     total_steps = steps if steps is not None else train.steps
-    global_batch = train.batch_size
     chief = is_chief(strategy)
 
     keras.utils.set_random_seed(train.seed)  # the initial weights (a resumed run restores them)
@@ -80,12 +79,55 @@ def train_gan(
         lambda context: dataset_fn(context, start_step=start)
     )
     batches = iter(dataset)
-    distributed_step = make_distributed_step(strategy, gan, global_batch, train.jit_compile)
-
+    distributed_step = make_distributed_step(strategy, gan, train.batch_size, train.jit_compile)
     log = TrainingLog(workdir, gan, train, preview, chief, total_steps, start, progress)
-    last_saved = restored
-    step = start
     deadline = None if time_budget is None else time.perf_counter() + time_budget
+    step, last_saved, stopped_by = _train_steps(
+        (distributed_step, batches), step_var, checkpoints, log, train,
+        (start, total_steps), restored, deadline,
+    )  # fmt: skip
+    log.close()
+    if step == start and start > 0:
+        last_saved = restored  # nothing to do: already trained this far
+    elapsed = time.perf_counter() - log.started
+    # Stop the input pipeline now, while we wait for it, rather than at some later garbage collection.
+    teardown = time.perf_counter()
+    del batches, dataset
+    teardown = time.perf_counter() - teardown
+    run = {"workdir": str(workdir), "start": start, "restored": restored, "step": step}
+    return _finish(strategy, log, run, stopped_by, last_saved, elapsed, teardown, train.batch_size)
+
+
+def _finish(strategy, log, run, stopped_by, last_saved, elapsed, teardown, global_batch) -> dict:
+    """After the last step: the workers leave together, the log is flushed; the run's summary."""
+    step, start = run["step"], run["start"]
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        # Leave together: the first worker hosts the cluster's coordination service, and the others
+        # log heartbeat errors if it is gone while they still tear their input down.
+        _over_workers(strategy, step)
+    log.flush()
+    trained = step - start
+    return {
+        "workdir": run["workdir"],
+        "steps": step,
+        "resumed_from": start if run["restored"] else None,
+        "steps_this_run": trained,
+        "stopped_by": stopped_by,
+        "seconds": round(elapsed, 2),
+        "seconds_per_step": round(elapsed / trained, 4) if trained else None,
+        "input_teardown_seconds": round(teardown, 2),
+        "replicas": strategy.num_replicas_in_sync,
+        "global_batch_size": global_batch,
+        "checkpoint": last_saved,
+        "final": log.final(),
+    }
+
+
+def _train_steps(runner, step_var, checkpoints, log, train, span, last_saved, deadline):
+    """`runner` = (distributed step, batch iterator): steps from `span` = (start, total) until total or the `deadline` (perf_counter seconds; None:
+    none): each step logged, a checkpoint every `checkpoint_every` steps and at the end, a preview every
+    `image_every`. Returns (the last step, the last checkpoint saved, "steps" or "time_budget")."""
+    (distributed_step, batches), (step, total_steps) = runner, span
     stopped_by = "steps"
     while step < total_steps:
         metrics = {k: float(v) for k, v in distributed_step(next(batches)).items()}
@@ -101,34 +143,7 @@ def train_gan(
             log.draw_preview(step)
         if last:
             break
-    log.close()
-    if step == start and start > 0:
-        last_saved = restored  # nothing to do: already trained this far
-    elapsed = time.perf_counter() - log.started
-    # Stop the input pipeline now, while we wait for it, rather than at some later garbage collection.
-    teardown = time.perf_counter()
-    del batches, dataset
-    teardown = time.perf_counter() - teardown
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        # Leave together: the first worker hosts the cluster's coordination service, and the others
-        # log heartbeat errors if it is gone while they still tear their input down.
-        _over_workers(strategy, step)
-    log.flush()
-    trained = step - start
-    return {
-        "workdir": str(workdir),
-        "steps": step,
-        "resumed_from": start if restored else None,
-        "steps_this_run": trained,
-        "stopped_by": stopped_by,
-        "seconds": round(elapsed, 2),
-        "seconds_per_step": round(elapsed / trained, 4) if trained else None,
-        "input_teardown_seconds": round(teardown, 2),
-        "replicas": strategy.num_replicas_in_sync,
-        "global_batch_size": global_batch,
-        "checkpoint": last_saved,
-        "final": log.final(),
-    }
+    return step, last_saved, stopped_by
 
 
 def _over_workers(strategy, step: int) -> tuple[float, float, float]:
@@ -164,7 +179,7 @@ def same_start(strategy, step: int, directory) -> int:
 
 
 def build_training(config: Config, num_classes: int, strategy, workdir, encoder_weights=None):
-    """(GANStep, step variable, Checkpoints): built inside `strategy.scope()` (TF-NOTES 2); the
+    """(GANStep, step variable, Checkpoints): built inside `strategy.scope()` (docs/recipe.md, TensorFlow pitfall 2); the
     checkpoints hold every network, both optimizers and the step (only the chief keeps them)."""
     with strategy.scope():
         gan = build_gan(config, num_classes, encoder_weights=encoder_weights)

@@ -1,6 +1,6 @@
 """The GAN step of Wen, Raj & Singh (2019), written once and driven by both the custom loop and `fit()`.
 
-One iteration (SPEC "Training"):
+One iteration (docs/recipe.md "Losses and one training iteration"):
 1. e = normalize(E(voice)), e = normalize(e + 0.05 * N(0, 1)), fake = G(e); E is frozen, inference mode.
 2. D/C update: BCE(d(f(face)), 1) + BCE(d(f(fake)), 0) + CE(c(f(face)), face_label) on f, d and c, with
    `fake` a constant. The classifier learns from real faces only.
@@ -143,7 +143,7 @@ class GANStep:
         )
 
     def build_optimizers(self):
-        """Create the optimizer slots now (TF-NOTES 2: never lazily inside a replica context)."""
+        """Create the optimizer slots now (docs/recipe.md, TensorFlow pitfall 2: never lazily inside a replica context)."""
         self.g_optimizer.build(self.g_variables)
         self.d_optimizer.build(self.d_variables)
 
