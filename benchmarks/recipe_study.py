@@ -33,36 +33,40 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 S2F = [sys.executable, "-m", "s2f_tf"]
 
-# name -> (base preset, overrides of its config sections)
-RESIZE = {"model": {"generator_upsample": "resize"}}
+# name -> (base preset, overrides of its config sections). Every "small..." variant starts from the small
+# preset as it was before these studies (SMALL_2026_11: transposed convolutions, no spectral norm, learning
+# rate 2e-4, no L1, no DiffAugment); "rla+sn+lr5e-4" is the small preset since 2026-12.
+SMALL_2026_11 = {
+    "model": {"generator_upsample": "transpose", "spectral_norm": False},
+    "train": {"learning_rate": 2e-4, "reconstruction_weight": 0.0, "diff_augment": ""},
+}
+RESIZE = {"generator_upsample": "resize"}
+SN = {"spectral_norm": True}
 AUGMENT = "color,translation,cutout"
 BEST = {"reconstruction_weight": 10.0, "diff_augment": AUGMENT}
+
+
+def _on_2026_11(model=None, train=None) -> tuple[str, dict]:
+    return "small", {
+        "model": {**SMALL_2026_11["model"], **(model or {})},
+        "train": {**SMALL_2026_11["train"], **(train or {})},
+    }
+
+
 VARIANTS = {
-    "small": ("small", {}),
-    "small+resize": ("small", RESIZE),
-    "small+l1": ("small", {"train": {"reconstruction_weight": 10.0}}),
-    "small+aug": ("small", {"train": {"diff_augment": AUGMENT}}),
-    "small+resize+l1": ("small", {**RESIZE, "train": {"reconstruction_weight": 10.0}}),
-    "small+resize+aug": ("small", {**RESIZE, "train": {"diff_augment": AUGMENT}}),
-    "small+resize+l1+aug": (
-        "small",
-        {**RESIZE, "train": {"reconstruction_weight": 10.0, "diff_augment": AUGMENT}},
-    ),
-    "rla+lr5e-4": ("small", {**RESIZE, "train": {**BEST, "learning_rate": 5e-4}}),
-    "rla+l1x30": ("small", {**RESIZE, "train": {**BEST, "reconstruction_weight": 30.0}}),
-    "rla+hinge": ("small", {**RESIZE, "train": {**BEST, "adversarial_loss": "hinge"}}),
-    "rla+sn": ("small", {"model": {**RESIZE["model"], "spectral_norm": True}, "train": BEST}),
-    "rla+sn+lr5e-4": (
-        "small",
-        {
-            "model": {**RESIZE["model"], "spectral_norm": True},
-            "train": {**BEST, "learning_rate": 5e-4},
-        },
-    ),
-    "rla+narrowD": (
-        "small",
-        {"model": {**RESIZE["model"], "face_channels": (8, 16, 32, 64, 128)}, "train": BEST},
-    ),
+    "small": _on_2026_11(),
+    "small+resize": _on_2026_11(RESIZE),
+    "small+l1": _on_2026_11(train={"reconstruction_weight": 10.0}),
+    "small+aug": _on_2026_11(train={"diff_augment": AUGMENT}),
+    "small+resize+l1": _on_2026_11(RESIZE, {"reconstruction_weight": 10.0}),
+    "small+resize+aug": _on_2026_11(RESIZE, {"diff_augment": AUGMENT}),
+    "small+resize+l1+aug": _on_2026_11(RESIZE, BEST),
+    "rla+lr5e-4": _on_2026_11(RESIZE, {**BEST, "learning_rate": 5e-4}),
+    "rla+l1x30": _on_2026_11(RESIZE, {**BEST, "reconstruction_weight": 30.0}),
+    "rla+hinge": _on_2026_11(RESIZE, {**BEST, "adversarial_loss": "hinge"}),
+    "rla+sn": _on_2026_11({**RESIZE, **SN}, BEST),
+    "rla+sn+lr5e-4": _on_2026_11({**RESIZE, **SN}, {**BEST, "learning_rate": 5e-4}),
+    "rla+narrowD": _on_2026_11({**RESIZE, "face_channels": (8, 16, 32, 64, 128)}, BEST),
 }
 
 # (split, metric key, label) of the table.

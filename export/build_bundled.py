@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from s2f_tf import bundled  # noqa: E402
 from s2f_tf.files import atomic_file, atomic_write_bytes, atomic_write_json, atomic_write_text  # noqa: E402
 
-MAX_BYTES = 5 * 1024 * 1024  # the limit on the shipped file
+MAX_BYTES = 5 * 1024 * 1024  # what a package may carry (the shipped file stays under 5 MiB)
 
 
 def run_demo(work: Path, seed: int, precision: str) -> None:

@@ -227,7 +227,20 @@ def test_config_checks_the_options():
         CONFIG.replace(train={"reconstruction_weight": -1.0})
     with pytest.raises(ValueError, match="feature_matching_weight must be >= 0"):
         CONFIG.replace(train={"feature_matching_weight": -1.0})
-    assert CONFIG.train.pairs_faces and not preset("small").train.pairs_faces
+    assert CONFIG.train.pairs_faces and not preset("wen2019").train.pairs_faces
+    assert not preset("hq128").train.pairs_faces  # not measured at 128 px
+
+
+def test_the_demo_preset_carries_the_measured_recipe():
+    """The small preset (the demo's) draws with the choices of benchmarks/recipe_study.py's best variant;
+    the reference stays the reference."""
+    small, reference = preset("small"), preset("wen2019")
+    assert small.model.generator_upsample == "resize" and small.model.spectral_norm
+    assert small.train.learning_rate == 5e-4 and small.train.reconstruction_weight == 10.0
+    assert small.train.augmentations == ("color", "translation", "cutout")
+    assert small.train.pairs_faces and small.train.adversarial_loss == "bce"
+    assert reference.model.generator_upsample == "transpose" and not reference.model.spectral_norm
+    assert reference.train.learning_rate == 2e-4
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,8 @@ def test_phase_convolution_equals_the_transposed_convolution(size, cin, cout):
 
 @pytest.mark.parametrize("name", ["tiny", "small"])
 def test_phase_generator_equals_the_generator(name):
-    config = preset(name)
+    # the reference's transposed convolutions at the preset's sizes (small upsamples by resize since 2026-12)
+    config = preset(name).replace(model={"generator_upsample": "transpose"})
     keras.utils.set_random_seed(3)
     generator = build_generator(config)
     fast = PhaseGenerator(generator)
