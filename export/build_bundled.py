@@ -112,7 +112,8 @@ def main() -> int:
     atomic_write_json(bundled.FOLDER / "export_report.json", relative_paths(report, version))
     metrics = json.loads((evaluation / "metrics.json").read_text())
     atomic_write_json(bundled.FOLDER / "metrics.json", relative_paths(metrics, evaluation))
-    atomic_write_text(bundled.FOLDER / "report.md", (evaluation / "report.md").read_text())
+    report_text = (evaluation / "report.md").read_text().replace(f"{args.work}/", "")
+    atomic_write_text(bundled.FOLDER / "report.md", report_text)
 
     from s2f_tf.serving.inference import load_model
 
