@@ -37,6 +37,9 @@ import time
 from pathlib import Path
 
 S2F = [sys.executable, "-m", "s2f_tf"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from recipe_study import SMALL_2026_11  # noqa: E402
+
 # Ablations of hq128: (base preset, config overrides); trained like the presets (`--presets NAME`).
 R1 = {"train": {"r1_gamma": 1.0}}
 VARIANTS = {
@@ -44,6 +47,8 @@ VARIANTS = {
     "hq128-R1-transpose": ("hq128", {**R1, "model": {"generator_upsample": "transpose"}}),
     "hq128-noSN": ("hq128", {"model": {"spectral_norm": False}}),
     "hq128-bce": ("hq128", {"train": {"adversarial_loss": "bce"}}),
+    # the small preset as it was before its 2026-12 recipe (benchmarks/recipe_study.py)
+    "small-2026-11": ("small", SMALL_2026_11),
 }
 
 
