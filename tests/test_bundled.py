@@ -101,3 +101,10 @@ def test_the_wheel_carries_the_bundle(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in (bundled.MODEL.name, "config.json", "reference.npz", "metrics.json"):
         assert f"s2f_tf/bundled/{name}" in names
+
+
+def test_the_app_names_it_without_a_path():
+    from s2f_tf.serving.face_app import FaceApp
+    from s2f_tf.serving.inference import load_model
+
+    assert FaceApp(load_model(bundled.NAME)).describe() == f"bundled: {bundled.DESCRIPTION}"

@@ -92,6 +92,10 @@ class FaceApp:
         self._count_lock = threading.Lock()
 
     def describe(self) -> str:
+        from s2f_tf import bundled
+
+        if self.model.path is not None and Path(self.model.path) == bundled.MODEL:
+            return f"bundled: {bundled.DESCRIPTION}"
         kind = "TFLite" if str(self.model.path).endswith(".tflite") else "SavedModel"
         return f"{kind} {self.model.path}"
 
