@@ -80,16 +80,33 @@ def _cpu_seconds() -> float:
 def run_config(record: dict, config, data_dir: str, num_classes: int, strategy, limits: dict):
     """Build, warm up and time one configuration, filling `record` as it goes (what was measured before
     a failure stays); returns the trained GAN step."""
-    import numpy as np
+    memory = _memory_names(_devices(strategy))
+    gan, step, batches, traces = _build(record, config, data_dir, num_classes, strategy, memory)
+    seen = set()  # crop lengths (their tensor shape) run so far
+    one_step = _stepper(step, batches, strategy, seen)
+    wait, compute, _, _ = one_step()
+    record["first_batch_s"] = round(wait, 2)
+    record["first_step_s"] = round(compute, 2)
+    t0 = time.perf_counter()
+    for _ in range(limits["warmup_steps"]):
+        one_step()
+    record["warmup_steps"] = limits["warmup_steps"]
+    record["warmup_s"] = round(time.perf_counter() - t0, 2)
+    measured = _steady_state(one_step, limits)
+    limits["pending"].append(_drop_in_background(batches, record))
+    _record_steady_state(record, measured, traces, seen, config.train.batch_size, memory)
+    return gan
 
+
+def _build(record: dict, config, data_dir: str, num_classes: int, strategy, memory):
+    """(the GAN step, its distributed step, [the batches' iterator], the tracings list), each timed
+    into `record`."""
     from s2f_tf.train.builder import build_gan
     from s2f_tf.train.data import gan_dataset_fn
 
     global_batch = config.train.batch_size
-    devices = _devices(strategy)
-    memory = _memory_names(devices)
     record.update(
-        devices=devices,
+        devices=_devices(strategy),
         global_batch=global_batch,
         per_replica_batch=global_batch // strategy.num_replicas_in_sync,
         crop_frames=[config.audio.train_min_frames, config.audio.train_max_frames],
@@ -97,7 +114,6 @@ def run_config(record: dict, config, data_dir: str, num_classes: int, strategy, 
     gc.collect()
     record["memory_before_bytes"] = _memory(memory, "current")
     _reset_memory(memory)
-    deadline = limits["deadline"]
     t0 = time.perf_counter()
     with strategy.scope():
         gan = build_gan(config, num_classes)
@@ -105,17 +121,19 @@ def run_config(record: dict, config, data_dir: str, num_classes: int, strategy, 
     t0 = time.perf_counter()
     dataset_fn = gan_dataset_fn(data_dir, config)
     dataset = strategy.distribute_datasets_from_function(lambda c: dataset_fn(c, start_step=0))
-    batches = [iter(dataset)]  # a list, so that the iterator can be dropped (and timed) below
+    batches = [iter(dataset)]  # a list, so that the iterator can be dropped (and timed) later
     record["dataset_s"] = round(time.perf_counter() - t0, 2)
     step, traces = make_distributed_step(
         strategy, gan, global_batch, config.train.jit_compile, dataset.element_spec
     )
+    return gan, step, batches, traces
 
-    seen = set()  # crop lengths (their tensor shape) run so far
+
+def _stepper(step, batches: list, strategy, seen: set):
+    """A function running one step: (input wait s, step s, losses, whether the crop length is new);
+    it reads the losses back every step, as train_gan does."""
 
     def one_step():
-        """(input wait s, step s, losses, whether the crop length is new); reads the losses back every
-        step, as train_gan does."""
         w0 = time.perf_counter()
         batch = next(batches[0])
         w1 = time.perf_counter()
@@ -130,18 +148,16 @@ def run_config(record: dict, config, data_dir: str, num_classes: int, strategy, 
         seen.add(length)
         return w1 - w0, w2 - w1, values, new
 
-    wait, compute, _, _ = one_step()
-    record["first_batch_s"] = round(wait, 2)
-    record["first_step_s"] = round(compute, 2)
-    t0 = time.perf_counter()
-    for _ in range(limits["warmup_steps"]):
-        one_step()
-    record["warmup_steps"] = limits["warmup_steps"]
-    record["warmup_s"] = round(time.perf_counter() - t0, 2)
+    return one_step
 
+
+def _steady_state(one_step, limits: dict) -> dict:
+    """Steps after warm-up until `limits` say stop: their input waits, wall times, losses, compute
+    times by whether the crop length was new, and the wall and process CPU seconds they took."""
     waits, walls, losses, by_length = [], [], {}, {True: [], False: []}
     cpu0 = _cpu_seconds()
     steady0 = time.perf_counter()
+    deadline = limits["deadline"]
     stop = min(deadline, steady0 + max(0.0, limits["share_end"] - steady0))
     while len(walls) < limits["steps"]:
         if len(walls) >= limits["min_steps"] and time.perf_counter() >= stop:
@@ -156,7 +172,15 @@ def run_config(record: dict, config, data_dir: str, num_classes: int, strategy, 
             losses.setdefault(key, []).append(value)
     steady = time.perf_counter() - steady0
     cpu = _cpu_seconds() - cpu0
-    limits["pending"].append(_drop_in_background(batches, record))
+    return {"waits": waits, "walls": walls, "losses": losses, "by_length": by_length,
+            "steady": steady, "cpu": cpu}  # fmt: skip
+
+
+def _record_steady_state(record, measured, traces, seen, global_batch, memory) -> None:
+    import numpy as np
+
+    waits, walls, by_length = measured["waits"], measured["walls"], measured["by_length"]
+    steady, cpu = measured["steady"], measured["cpu"]
     n = len(walls)
     record.update(
         steps=n,
@@ -179,10 +203,9 @@ def run_config(record: dict, config, data_dir: str, num_classes: int, strategy, 
         input_wait_share=round(sum(waits) / sum(walls), 4) if n else None,
         host_cpu_s_per_step=round(cpu / n, 3) if n else None,
         peak_memory_bytes=_memory(memory, "peak"),
-        losses={k: round(float(np.mean(v)), 4) for k, v in losses.items()},
+        losses={k: round(float(np.mean(v)), 4) for k, v in measured["losses"].items()},
         status="ok" if n else "no steady-state steps (time budget)",
     )
-    return gan
 
 
 def strategy_for(replicas: int, gpus: int, cache: dict):
