@@ -239,54 +239,66 @@ def torch_outputs(voice_state, generator_state, features, config: Config):
         (embedding `[batch, embedding_dim]` not normalised, face `[batch, 64, 64, 3]`) as numpy.
     """
     torch = _import_torch()
-    functional = torch.nn.functional
-
-    def tensor(state, key):
-        return torch.from_numpy(np.ascontiguousarray(state[key]))
-
-    blocks = len(config.model.voice_channels)
     with torch.no_grad():
         x = torch.from_numpy(
             np.ascontiguousarray(np.asarray(features, np.float32).transpose(0, 2, 1))
         )
-        for i in range(blocks):
-            x = functional.conv1d(
-                x, tensor(voice_state, f"model.{3 * i}.weight"), stride=2, padding=1
-            )
-            bn = {
-                k: tensor(voice_state, f"model.{3 * i + 1}.{k}")
-                for k in ("weight", "bias", "running_mean", "running_var")
-            }
-            x = functional.batch_norm(
-                x,
-                bn["running_mean"],
-                bn["running_var"],
-                bn["weight"],
-                bn["bias"],
-                training=False,
-                eps=config.model.batchnorm_epsilon,
-            )
-            x = functional.relu(x)
-        last = 3 * blocks
-        x = functional.conv1d(
-            x,
-            tensor(voice_state, f"model.{last}.weight"),
-            tensor(voice_state, f"model.{last}.bias"),
-            stride=2,
-            padding=1,
-        )
-        embedding = x.mean(dim=2)
-        y = functional.normalize(embedding, dim=1)[:, :, None, None]
-        layers = len(config.model.generator_channels) + 1
-        for i in range(layers):
-            first, last = i == 0, i == layers - 1
-            y = functional.conv_transpose2d(
-                y,
-                tensor(generator_state, f"model.{2 * i}.weight"),
-                tensor(generator_state, f"model.{2 * i}.bias"),
-                stride=1 if first or last else 2,
-                padding=0 if first or last else 1,
-            )
-            if not last:
-                y = functional.relu(y)
+        embedding = _torch_voice_encoder(torch, voice_state, x, config)
+        y = _torch_generator(torch, generator_state, embedding, config)
     return embedding.numpy(), y.numpy().transpose(0, 2, 3, 1)
+
+
+def _tensor(torch, state, key):
+    return torch.from_numpy(np.ascontiguousarray(state[key]))
+
+
+def _torch_voice_encoder(torch, voice_state, x, config: Config):
+    """The reference voice encoder on features `x` [batch, mels, frames]: the embedding, not normalised."""
+    functional = torch.nn.functional
+    blocks = len(config.model.voice_channels)
+    for i in range(blocks):
+        x = functional.conv1d(
+            x, _tensor(torch, voice_state, f"model.{3 * i}.weight"), stride=2, padding=1
+        )
+        bn = {
+            k: _tensor(torch, voice_state, f"model.{3 * i + 1}.{k}")
+            for k in ("weight", "bias", "running_mean", "running_var")
+        }
+        x = functional.batch_norm(
+            x,
+            bn["running_mean"],
+            bn["running_var"],
+            bn["weight"],
+            bn["bias"],
+            training=False,
+            eps=config.model.batchnorm_epsilon,
+        )
+        x = functional.relu(x)
+    last = 3 * blocks
+    x = functional.conv1d(
+        x,
+        _tensor(torch, voice_state, f"model.{last}.weight"),
+        _tensor(torch, voice_state, f"model.{last}.bias"),
+        stride=2,
+        padding=1,
+    )
+    return x.mean(dim=2)
+
+
+def _torch_generator(torch, generator_state, embedding, config: Config):
+    """The reference generator on the L2-normalised embedding: faces [batch, 3, S, S]."""
+    functional = torch.nn.functional
+    y = functional.normalize(embedding, dim=1)[:, :, None, None]
+    layers = len(config.model.generator_channels) + 1
+    for i in range(layers):
+        first, last = i == 0, i == layers - 1
+        y = functional.conv_transpose2d(
+            y,
+            _tensor(torch, generator_state, f"model.{2 * i}.weight"),
+            _tensor(torch, generator_state, f"model.{2 * i}.bias"),
+            stride=1 if first or last else 2,
+            padding=0 if first or last else 1,
+        )
+        if not last:
+            y = functional.relu(y)
+    return y

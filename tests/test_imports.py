@@ -19,6 +19,8 @@ LAYERS = [
         "s2f_tf.locks",
         "s2f_tf.pools",
         "s2f_tf.config",
+        "s2f_tf.config_tree",
+        "s2f_tf.presets",
         "s2f_tf.onednn",
     ),
     ("s2f_tf.audio", "s2f_tf.frontend", "s2f_tf.images", "s2f_tf.losses"),

@@ -36,18 +36,12 @@ def add_arguments(parser):
 
 
 def run(args):
-    import signal
     import sys
-    import threading
     import time
 
-    from s2f_tf.errors import S2FError
     from s2f_tf.serving import app
 
-    if not 0 <= args.port <= 65535:
-        raise S2FError(f"--port {args.port}: must be 0 (a free port) to 65535")
-    if args.max_seconds <= 0 or args.max_mb <= 0:
-        raise S2FError("--max-seconds and --max-mb must be positive")
+    _check_arguments(args)
     app.import_gradio()  # before the slow part: a missing extra is one line, at once
     if not app.is_loopback(args.host):
         print(
@@ -56,10 +50,35 @@ def run(args):
             file=sys.stderr,
             flush=True,
         )
+    start = time.perf_counter()
+    face_app = _face_app(args)
+    url, startup, reason = _serve_until_stopped(face_app, args.host, args.port, start)
+    print(f"s2f app: stopped ({reason})", file=sys.stderr, flush=True)
+    return {
+        "url": url,
+        "model": str(face_app.model.path),
+        "gallery": args.gallery,
+        "requests": face_app.requests,
+        "startup_seconds": round(startup, 2),
+        "stopped": reason,
+    }
+
+
+def _check_arguments(args):
+    from s2f_tf.errors import S2FError
+
+    if not 0 <= args.port <= 65535:
+        raise S2FError(f"--port {args.port}: must be 0 (a free port) to 65535")
+    if args.max_seconds <= 0 or args.max_mb <= 0:
+        raise S2FError("--max-seconds and --max-mb must be positive")
+
+
+def _face_app(args):
+    """The app's model (and, with --gallery, the gallery of real faces), loaded."""
     from s2f_tf.commands.model_choice import chosen_model
+    from s2f_tf.serving import app
     from s2f_tf.serving.inference import load_model
 
-    start = time.perf_counter()
     model = load_model(chosen_model(args.model, "app"))
     print(f"s2f app: model {model.path} loaded", flush=True)
     gallery = None
@@ -72,9 +91,19 @@ def run(args):
             f" ({gallery.voice_split} voices)",
             flush=True,
         )
-    face_app = app.FaceApp(
+    return app.FaceApp(
         model, gallery, max_seconds=args.max_seconds, max_bytes=int(args.max_mb * 1e6)
     )
+
+
+def _serve_until_stopped(face_app, host, port, start):
+    """Serve the page until SIGINT or SIGTERM; returns (url, start-up seconds, the signal's name)."""
+    import signal
+    import threading
+    import time
+
+    from s2f_tf.serving import app
+
     # Explicit handlers: Ctrl-C stops the app even where SIGINT was ignored when it started (a shell
     # starts background jobs that way), and SIGTERM stops it the same way.
     stop, received = threading.Event(), []
@@ -85,7 +114,7 @@ def run(args):
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        page, url = app.serve(face_app, args.host, args.port)
+        page, url = app.serve(face_app, host, port)
         try:
             startup = time.perf_counter() - start
             print(
@@ -98,13 +127,4 @@ def run(args):
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-    reason = received[0] if received else "closed"
-    print(f"s2f app: stopped ({reason})", file=sys.stderr, flush=True)
-    return {
-        "url": url,
-        "model": str(model.path),
-        "gallery": args.gallery,
-        "requests": face_app.requests,
-        "startup_seconds": round(startup, 2),
-        "stopped": reason,
-    }
+    return url, startup, received[0] if received else "closed"

@@ -31,87 +31,21 @@ from pathlib import Path
 
 from s2f_tf.errors import S2FError
 from s2f_tf.evaluate import attributes, evaluation_figures, report
-from s2f_tf.evaluate.fid import inception_extractor
+from s2f_tf.evaluate.eval_options import SPLITS, EvalOptions  # noqa: F401  (SPLITS: its old home)
+from s2f_tf.evaluate.evaluation_inputs import (  # noqa: F401  (REFERENCE_SALT: its old home)
+    REFERENCE_SALT,
+    config_and_data,
+    dataset_size,
+    feature_extractor,
+    reference_faces,
+)
 from s2f_tf.evaluate.generation import embed_voices, render, untrained_generator
 from s2f_tf.evaluate.judge_store import load_or_train
-from s2f_tf.evaluate.judges import (
-    Faces,
-    face_counts,
-    load_split_faces,
-    split_info,
-)
+from s2f_tf.evaluate.judges import split_info
 from s2f_tf.evaluate.scores import split_metrics
-from s2f_tf.evaluate.sources import SEEN, UNSEEN, choose, lookup
-
-SPLITS = ("train_heldout", "val", "test", UNSEEN)
-
-
-@dataclasses.dataclass(frozen=True)
-class EvalOptions:
-    """How to evaluate.
-
-    splits: voice splits to evaluate; "train_heldout" (held-out utterances of training identities) gives
-        identity top-k; "val"/"test" are unseen identities, "unseen" is both (val labels first, then test
-        labels shifted past them): training never looks at either, so together they give the tightest
-        interval on unseen identities.
-    classifier_steps / classifier_batch / classifier_learning_rate: training of the face classifiers.
-    classifier_faces: at most this many real faces per training identity for the classifiers, held-out
-        share included (a seeded subset; None or 0: all).
-    heldout_fraction: share of each training identity's real faces kept out of classifier training; they
-        measure the classifiers and serve as the real faces of the seen-identity metrics.
-    max_utterances: at most this many utterances per identity and split (a seeded subset; None or 0: all).
-    max_faces: at most this many real reference faces per identity of an unseen split (None or 0: all).
-    gallery_size: identities per retrieval gallery (SF2F: 100).
-    grid_identities: rows of the face grids.
-    seed: one seed for classifier training, the subsets, impostor and gallery draws and the untrained
-        generator.
-    judge_cache: reuse the classifiers trained earlier on this dataset with these options (and cache them).
-    retrain_judges: train them anew and replace the cached ones.
-    inception_cache: directory holding the InceptionV3 weights (default: the Keras cache).
-    download_inception: fetch the InceptionV3 weights into it when they are missing (`fid.inception_extractor`;
-        the environment variable S2F_NO_DOWNLOAD forbids it whatever this says).
-    """
-
-    splits: tuple[str, ...] = ("train_heldout", UNSEEN)
-    classifier_steps: int = 300
-    classifier_batch: int = 64
-    classifier_learning_rate: float = 1e-3
-    classifier_faces: int | None = 50
-    heldout_fraction: float = 0.2
-    max_utterances: int | None = 20
-    max_faces: int | None = 50
-    gallery_size: int = 100
-    grid_identities: int = 8
-    seed: int = 0
-    judge_cache: bool = True
-    retrain_judges: bool = False
-    inception_cache: str | None = None
-    download_inception: bool = True
-
-
-REFERENCE_SALT = 2  # sources.choose salt of the unseen splits' reference faces
-
+from s2f_tf.evaluate.sources import SEEN, lookup
 
 # === One work directory ===
-
-
-def reference_faces(source, info, split, judges, options) -> Faces:
-    """The real faces the generated ones of `split` are compared with: the judges' held-out faces for
-    the seen identities, else at most `options.max_faces` per identity of the split (a seeded subset)."""
-    if split == SEEN:
-        return judges.heldout
-    keep = None
-    if options.max_faces:
-        counts = face_counts(source, info, split)
-        keep = choose(counts, options.max_faces, options.seed, salt=REFERENCE_SALT)
-    return load_split_faces(source, info, split, keep)
-
-
-def dataset_size(info, reference: Faces) -> int:
-    """The side in pixels of the dataset's faces (what the judges were trained at): the prepared
-    dataset's `image_size`, else that of its real faces `reference`."""
-    size = getattr(info, "image_size", None)
-    return int(size) if size else int(reference.images.shape[1])
 
 
 def evaluate_model(
@@ -139,10 +73,31 @@ def evaluate_model(
     from s2f_tf import workdir as wd
 
     config, encoder, generator = wd.load_inference_models(workdir)
+    model = _model_entry(workdir, config, info, judges, name)
+    generators = {"trained": generator, "untrained": untrained_generator(config, options.seed)}
+    references = {} if references is None else references
+    for split in options.splits:
+        voices = embed_voices(source, split, config, encoder, options.max_utterances, options.seed)
+        if split not in references:
+            references[split] = reference_faces(source, info, split, judges, options)
+        model["splits"][split] = {}
+        for kind, generator_of_kind in generators.items():  # one generator's faces held at a time
+            _judge_generator(
+                model, kind, generator_of_kind, split, voices, references[split], info, judges,
+                options, extractor, out, first_faces,
+            )  # fmt: skip
+    return model
+
+
+def _model_entry(workdir, config, info, judges, name) -> dict:
+    """A model's entry before any split is judged: its names, checkpoint and whether its labels.json
+    matches the dataset's training identities."""
+    from s2f_tf import workdir as wd
+
     labels = wd.load_labels(workdir).get("train")
     names = split_info(info, "train")["names"]
     data_names = [lookup(names, i) for i in range(judges.num_classes)]
-    model = {
+    return {
         "name": name or Path(workdir).name,
         "workdir": str(workdir),
         "config": config.name,
@@ -153,37 +108,32 @@ def evaluate_model(
         "splits": {},
         "figures": [],
     }
-    generators = {"trained": generator, "untrained": untrained_generator(config, options.seed)}
-    references = {} if references is None else references
-    for split in options.splits:
-        voices = embed_voices(source, split, config, encoder, options.max_utterances, options.seed)
-        seen = split == SEEN
-        labelled = attributes.split_table(info, "train" if seen else split)
-        if split not in references:
-            references[split] = reference_faces(source, info, split, judges, options)
-        reference = references[split]
-        size = dataset_size(info, reference)
-        model["splits"][split] = {}
-        for kind, generator_of_kind in generators.items():  # one generator's faces held at a time
-            faces = render(voices, generator_of_kind, size=size)
-            if kind == "trained":
-                model["image_size"], model["judged_at"] = faces.native_size, size
-                if first_faces is not None and split in first_faces:
-                    first_faces[split] = evaluation_figures.first_faces_of(
-                        faces, options.grid_identities
-                    )
-            model["splits"][split][kind] = split_metrics(
-                faces, reference, judges, seen, options, extractor, labelled
+
+
+def _judge_generator(
+    model, kind, generator, split, voices, reference, info, judges, options, extractor, out,
+    first_faces,
+) -> None:  # fmt: skip
+    """One generator's (`kind`: "trained" or "untrained") faces of `split` drawn, judged into
+    model["splits"][split][kind] and, with `out`, drawn into a grid."""
+    seen = split == SEEN
+    labelled = attributes.split_table(info, "train" if seen else split)
+    size = dataset_size(info, reference)
+    faces = render(voices, generator, size=size)
+    if kind == "trained":
+        model["image_size"], model["judged_at"] = faces.native_size, size
+        if first_faces is not None and split in first_faces:
+            first_faces[split] = evaluation_figures.first_faces_of(faces, options.grid_identities)
+    model["splits"][split][kind] = split_metrics(
+        faces, reference, judges, seen, options, extractor, labelled
+    )
+    if out is not None:
+        names = split_info(info, "train" if seen else split)["names"]
+        model["figures"].append(
+            evaluation_figures.split_grid(
+                out, model["name"], kind, split, faces, reference, names, options
             )
-            if out is not None:
-                names = split_info(info, "train" if seen else split)["names"]
-                model["figures"].append(
-                    evaluation_figures.split_grid(
-                        out, model["name"], kind, split, faces, reference, names, options
-                    )
-                )
-            del faces
-    return model
+        )
 
 
 # === The whole evaluation ===
@@ -219,8 +169,8 @@ def evaluate(
     options = options or EvalOptions()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    config, info = _config_and_data(workdir, data_source, options)
-    extractor, fid_message = _feature_extractor(extractor, options)
+    config, info = config_and_data(workdir, data_source, options)
+    extractor, fid_message = feature_extractor(extractor, options)
     judges_started = time.perf_counter()
     judges, cache = load_or_train(
         data_source, info, config.model, options, fallback=out, retrain=options.retrain_judges
@@ -290,27 +240,6 @@ def _judge_models(
         if kept[shown] is not None:  # a work directory judged here, not an earlier evaluation
             pictured.append((compared[-1]["name"], kept[shown]))
     return model, compared, pictured
-
-
-def _config_and_data(workdir, data_source, options):
-    """(the work directory's config, the dataset info); S2FError for a split that is not there."""
-    from s2f_tf import workdir as wd
-
-    for split in options.splits:
-        if split not in SPLITS:
-            raise S2FError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
-    config = wd.load_config(workdir)
-    info = data_source.info()
-    for split in options.splits:
-        split_info(info, split)
-    return config, info
-
-
-def _feature_extractor(extractor, options):
-    """(FID/KID feature extractor or None, what the report says of it)."""
-    if extractor == "auto":
-        return inception_extractor(options.inception_cache, download=options.download_inception)
-    return extractor, "custom feature extractor" if extractor is not None else "FID/KID disabled"
 
 
 def _compare_entry(

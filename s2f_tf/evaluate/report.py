@@ -1,10 +1,20 @@
-"""metrics.json and report.md of an evaluation, and the demo's "proof of learning" verdicts."""
+"""metrics.json and report.md of an evaluation (the numbers written by `report_format`, the demo's
+"proof of learning" verdicts decided by `proof`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from s2f_tf.evaluate.sources import SEEN
+from s2f_tf.evaluate.proof import TARGETS, proof_of_learning  # noqa: F401  (their old home)
+from s2f_tf.evaluate.report_format import (
+    fmt,
+    fmt_bound,
+    fmt_chance,
+    fmt_short,
+    resized,
+    split_title,
+    value_of,
+)
 from s2f_tf.files import atomic_write_json, atomic_write_text
 
 METRICS = "metrics.json"  # what an evaluation writes into its output directory
@@ -32,102 +42,6 @@ ROWS = [
     ("kid_face_embedding", "KID, face-embedding space", "num"),
     ("spectral_top_octave_ratio", "top-octave spectral power, generated / real", "ratio"),
 ]
-
-# The demo's proof-of-learning targets: (label, split selector, metric key, target kind, target).
-TARGETS = [
-    ("identity top-1, seen identities", "seen", "identity_top1", "x_chance", 5.0),
-    ("gender agreement, unseen identities", "unseen", "gender_agreement", "at_least", 0.85),
-    ("1:2 matching, unseen identities", "unseen", "matching", "at_least", 0.65),
-]
-
-
-def _value(entry):
-    return entry.get("value") if isinstance(entry, dict) else None
-
-
-def proof_of_learning(model):
-    """Each proof-of-learning target with the trained and untrained values and whether the trained one meets it.
-
-    Seen = the "train_heldout" split; unseen = the first evaluated split that is not. A target whose split
-    was not evaluated is reported with `passed: None`.
-    """
-    splits = model["splits"]
-    unseen = next((s for s in splits if s != SEEN), None)
-    checks = []
-    for label, selector, key, kind, target in TARGETS:
-        split = SEEN if selector == "seen" else unseen
-        entry = splits.get(split, {}) if split else {}
-        trained = entry.get("trained", {}).get(key)
-        untrained = entry.get("untrained", {}).get(key)
-        threshold = target
-        if kind == "x_chance" and trained:
-            threshold = target * trained["chance"]
-        value = _value(trained)
-        checks.append(
-            {
-                "criterion": label,
-                "split": split,
-                "target": f">= {target:g} x chance" if kind == "x_chance" else f">= {target:.0%}",
-                "threshold": threshold if value is not None else None,
-                "trained": trained,
-                "untrained": untrained,
-                "passed": None if value is None else bool(value >= threshold),
-            }
-        )
-    return checks
-
-
-def fmt(entry, kind="pct"):
-    """A metric entry as text: '61.7 % [58.1, 64.9] (n=4620)' or '0.245 [0.23, 0.26] (n=...)'."""
-    if entry is None:
-        return "-"
-    value = _value(entry)
-    if value is None:
-        return "-"
-    if kind == "pct":
-        scale, unit, spec = 100.0, " %", ".1f"
-    elif kind == "ratio":
-        scale, unit, spec = 1.0, "", ".3g"
-    else:
-        scale, unit, spec = 1.0, "", ".4f" if abs(value) < 1 else ".1f"
-    text = f"{value * scale:{spec}}{unit}"
-    if entry.get("ci95"):
-        lo, hi = entry["ci95"]
-        text += f" [{lo * scale:{spec}}, {hi * scale:{spec}}]"
-    if "n" in entry:
-        text += f" (n={entry['n']})"
-    elif "n_fake" in entry:
-        text += f" (n={entry['n_real']} real / {entry['n_fake']} generated)"
-    elif "std_over_subsets" in entry:
-        text += f" ± {entry['std_over_subsets']:.4f}"
-    return text
-
-
-def _chance(entry):
-    if isinstance(entry, dict) and "chance" in entry:
-        return f"{entry['chance'] * 100:.1f} %"
-    return ""
-
-
-def _bound(value, what):
-    return f"all {what}" if not value else f"at most {value} {what}"
-
-
-def resized(model) -> str:
-    """'128 px faces judged at 64 px' when a model's faces were resized to the dataset's size for
-    judging; '' when they were not (or an earlier evaluation did not record the sizes)."""
-    native, judged = model.get("image_size"), model.get("judged_at")
-    if not native or not judged or native == judged:
-        return ""
-    return f"{native} px faces judged at {judged} px"
-
-
-def _split_title(split):
-    return (
-        "seen identities, held-out utterances (train_heldout)"
-        if split == SEEN
-        else f"unseen identities ({split})"
-    )
 
 
 def render(result) -> str:
@@ -163,9 +77,9 @@ def _overview(result) -> list[str]:
     ]
     o = result["options"]
     lines.append(
-        f"- bounds: {_bound(o.get('max_utterances'), 'utterances')} per identity and split,"
-        f" {_bound(o.get('max_faces'), 'real reference faces')} per unseen identity, judges on"
-        f" {_bound(o.get('classifier_faces'), 'faces')} per training identity, galleries of"
+        f"- bounds: {fmt_bound(o.get('max_utterances'), 'utterances')} per identity and split,"
+        f" {fmt_bound(o.get('max_faces'), 'real reference faces')} per unseen identity, judges on"
+        f" {fmt_bound(o.get('classifier_faces'), 'faces')} per training identity, galleries of"
         f" {o.get('gallery_size')} identities (`s2f evaluate --full` lifts the first two)"
     )
     c = result["classifiers"]
@@ -174,7 +88,7 @@ def _overview(result) -> list[str]:
         f"{c['heldout_faces']} held-out faces"
         + (f"; reused from `{c['cache']}`" if c.get("judges") == "cached" else ""),
         f"  - identity classifier on held-out real faces: top-1 {fmt(c['identity'].get('heldout_real_top1'))}"
-        f" (chance {_chance(c['identity'].get('heldout_real_top1'))}), top-5 "
+        f" (chance {fmt_chance(c['identity'].get('heldout_real_top1'))}), top-5 "
         f"{fmt(c['identity'].get('heldout_real_top5'))}",
         f"  - gender classifier on held-out real faces: {fmt(c['gender'].get('heldout_real_accuracy'))}",
         f"- FID/KID: {result['fid_message']}",
@@ -216,7 +130,7 @@ def _split_section(split, kinds) -> list[str]:
     trained, untrained = kinds["trained"], kinds["untrained"]
     lines = [
         "",
-        f"## {_split_title(split)}",
+        f"## {split_title(split)}",
         "",
         f"{trained['samples']} utterances of {trained['identities']} identities; "
         f"{trained['reference_faces']} real faces; retrieval galleries of {trained['gallery_size']} identities.",
@@ -228,7 +142,7 @@ def _split_section(split, kinds) -> list[str]:
         if key in trained:
             lines.append(
                 f"| {label} | {fmt(trained[key], kind)} | {fmt(untrained.get(key), kind)} | "
-                f"{_chance(trained[key])} |"
+                f"{fmt_chance(trained[key])} |"
             )
     by_gender = trained["by_gender"]
     if by_gender:
@@ -272,7 +186,7 @@ def _attributes(result) -> list[str]:
         n = next(iter(trained.values()))["n"]
         lines += [
             "",
-            f"### {_split_title(split)}: {n} utterances",
+            f"### {split_title(split)}: {n} utterances",
             "",
             "| attribute | voice-linked | chance | real-face accuracy | oracle | generated |"
             " untrained generator |",
@@ -281,16 +195,10 @@ def _attributes(result) -> list[str]:
         for name, entry in trained.items():
             lines.append(
                 f"| {name.replace('_', ' ')} | {found['voice_link'].get(name, '?')} |"
-                f" {_chance(entry)} | {fmt(entry.get('real_faces'))} | {_short(entry.get('oracle'))} |"
-                f" {fmt(entry)} | {_short(untrained.get(name))} |"
+                f" {fmt_chance(entry)} | {fmt(entry.get('real_faces'))} | {fmt_short(entry.get('oracle'))} |"
+                f" {fmt(entry)} | {fmt_short(untrained.get(name))} |"
             )
     return lines
-
-
-def _short(entry):
-    """A fraction in % without its interval ('-' when missing)."""
-    value = _value(entry)
-    return "-" if value is None else f"{value * 100:.1f} %"
 
 
 def _comparison(result) -> list[str]:
@@ -319,7 +227,7 @@ def _comparison(result) -> list[str]:
     ]
     for split in model["splits"]:
         lines += [
-            f"### {_split_title(split)}",
+            f"### {split_title(split)}",
             "",
             "| model | " + " | ".join(c[1] for c in columns) + " |",
             "|---" * (1 + len(columns)) + "|",
@@ -330,8 +238,8 @@ def _comparison(result) -> list[str]:
                 continue
             cells = [
                 "-"
-                if _value(m.get(k)) is None
-                else (f"{_value(m[k]) * 100:.1f} %" if kind == "pct" else f"{_value(m[k]):.3g}")
+                if value_of(m.get(k)) is None
+                else (f"{value_of(m[k]) * 100:.1f} %" if kind == "pct" else f"{value_of(m[k]):.3g}")
                 for k, _, kind in columns
             ]
             origin = f", from `{entry['source']}`" if entry.get("source") else ""
@@ -356,7 +264,7 @@ def summary(result):
     for split, kinds in result["model"]["splits"].items():
         out["splits"][split] = {
             kind: {
-                key: _value(values.get(key))
+                key: value_of(values.get(key))
                 for key in ("identity_top1", "gender_agreement", "matching", "recall@1", "fid")
                 if key in values
             }

@@ -77,8 +77,29 @@ def _directory_size(path: Path) -> int:
 
 def contract(config, name: str, version: int, quantizations) -> dict:
     """The input/output contract written to config.json beside the artifacts."""
+    outputs = _outputs(config)
+    return {
+        "name": name,
+        "version": version,
+        "preset": config.name,
+        "sample_rate": config.audio.sample_rate,
+        "test_frames": config.audio.test_frames,
+        "saved_model": _saved_model_contract(config.audio.sample_rate, outputs),
+        "tflite": {
+            "files": {q: f"{name}_{q}.tflite" for q in quantizations},
+            "signature": "serving_default",
+            "inputs": {"waveform": {"dtype": "float32", "shape": [1, None]}},
+            "outputs": {k: dict(v, shape=[1] + v["shape"][1:]) for k, v in outputs.items()},
+            "note": "resize_tensor_input + allocate_tensors for every new length",
+        },
+        "config": config.to_dict(),
+    }
+
+
+def _outputs(config) -> dict:
+    """What every signature returns: the face (uint8 and float) and the voice embedding."""
     size = config.model.image_size
-    outputs = {
+    return {
         "face": {
             "dtype": "uint8",
             "shape": [None, size, size, 3],
@@ -95,48 +116,36 @@ def contract(config, name: str, version: int, quantizations) -> dict:
             "meaning": "L2-normalised voice embedding fed to the generator",
         },
     }
-    rate = config.audio.sample_rate
+
+
+def _saved_model_contract(rate: int, outputs: dict) -> dict:
+    """The SavedModel's tag and its two signatures: waveform samples, and encoded WAV files."""
     return {
-        "name": name,
-        "version": version,
-        "preset": config.name,
-        "sample_rate": rate,
-        "test_frames": config.audio.test_frames,
-        "saved_model": {
-            "tag": SERVING_TAG,
-            "signatures": {
-                "serving_default": {
-                    "inputs": {
-                        "waveform": {
-                            "dtype": "float32",
-                            "shape": [None, None],
-                            "meaning": f"mono samples at {rate} Hz in [-1, 1]; one length per batch",
-                        }
-                    },
-                    "outputs": outputs,
+        "tag": SERVING_TAG,
+        "signatures": {
+            "serving_default": {
+                "inputs": {
+                    "waveform": {
+                        "dtype": "float32",
+                        "shape": [None, None],
+                        "meaning": f"mono samples at {rate} Hz in [-1, 1]; one length per batch",
+                    }
                 },
-                "from_wav": {
-                    "inputs": {
-                        "wav": {
-                            "dtype": "string",
-                            "shape": [None],
-                            "meaning": f'encoded 16-bit PCM WAV files at {rate} Hz (REST: {{"b64": ...}})',
-                        }
-                    },
-                    "outputs": outputs,
-                    "other_sample_rates": "rejected with InvalidArgumentError (not resampled)",
-                    "channels": "downmixed to mono (mean)",
+                "outputs": outputs,
+            },
+            "from_wav": {
+                "inputs": {
+                    "wav": {
+                        "dtype": "string",
+                        "shape": [None],
+                        "meaning": f'encoded 16-bit PCM WAV files at {rate} Hz (REST: {{"b64": ...}})',
+                    }
                 },
+                "outputs": outputs,
+                "other_sample_rates": "rejected with InvalidArgumentError (not resampled)",
+                "channels": "downmixed to mono (mean)",
             },
         },
-        "tflite": {
-            "files": {q: f"{name}_{q}.tflite" for q in quantizations},
-            "signature": "serving_default",
-            "inputs": {"waveform": {"dtype": "float32", "shape": [1, None]}},
-            "outputs": {k: dict(v, shape=[1] + v["shape"][1:]) for k, v in outputs.items()},
-            "note": "resize_tensor_input + allocate_tensors for every new length",
-        },
-        "config": config.to_dict(),
     }
 
 
@@ -200,11 +209,7 @@ def export(
                     "report_path": str(target / REPORT),
                     "seconds": round(time.time() - start, 1),
                 }
-                atomic_write_json(
-                    staging / CONTRACT, contract(config, name, version, quantizations)
-                )
-                atomic_write_json(staging / REPORT, report)
-                _make_readable(staging)  # mkdtemp gives 0700; TF Serving may run as another user
+                _publish(staging, report, contract(config, name, version, quantizations))
         except FileExistsError:
             raise S2FError(f"{target} appeared while exporting; not overwritten") from None
     return report
@@ -247,6 +252,13 @@ def _write_and_check(staging: Path, target: Path, model, clips, quantizations, t
         (staging / filename).write_bytes(content)
         tflite_report[quantization]["path"] = str(target / filename)
     return saved_model_report, tflite_report
+
+
+def _publish(staging: Path, report: dict, the_contract: dict) -> None:
+    """Write config.json (the contract) and the report into `staging`, readable by all."""
+    atomic_write_json(staging / CONTRACT, the_contract)
+    atomic_write_json(staging / REPORT, report)
+    _make_readable(staging)  # mkdtemp gives 0700; TF Serving may run as another user
 
 
 class _Progress:

@@ -177,22 +177,11 @@ def generate(
         out.rmdir()
     people = sample_identities(identities, seed)
     workers = max(1, min(workers or os.cpu_count() or 1, len(people)))
-    totals = np.zeros(5)
     with atomic_directory(out) as tmp:
         write_meta(tmp / "vox1_meta.csv", people)
         attributes.write(tmp / attributes.FILE, people)
         jobs = [(tmp, p, i, utterances, faces, seed, lengths) for i, p in enumerate(people)]
-        bar = tqdm.tqdm(total=len(jobs), desc="synth", unit="id", leave=False)
-        if workers == 1:
-            for job in jobs:
-                totals += render_identity(*job)
-                bar.update()
-        else:
-            with process_pool(workers) as pool:
-                for result in pool.map(render_identity, *zip(*jobs, strict=True)):
-                    totals += result
-                    bar.update()
-        bar.close()
+        totals = _render_all(jobs, workers)
     held_out = sum(p.name[0] in HELD_OUT_LETTERS for p in people)
     return {
         "out": str(out),
@@ -215,3 +204,21 @@ def generate(
             "faces_ms_each": round(float(1000 * totals[4] / max(totals[1], 1)), 2),
         },
     }
+
+
+def _render_all(jobs, workers: int) -> np.ndarray:
+    """Run `render_identity` on every job (in a process pool when workers > 1); the summed totals
+    (utterances, faces, audio seconds, voice CPU s, face CPU s)."""
+    totals = np.zeros(5)
+    bar = tqdm.tqdm(total=len(jobs), desc="synth", unit="id", leave=False)
+    if workers == 1:
+        for job in jobs:
+            totals += render_identity(*job)
+            bar.update()
+    else:
+        with process_pool(workers) as pool:
+            for result in pool.map(render_identity, *zip(*jobs, strict=True)):
+                totals += result
+                bar.update()
+    bar.close()
+    return totals

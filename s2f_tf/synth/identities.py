@@ -143,8 +143,17 @@ def _names(rng, genders, held_out):
 
 
 def _traits(rng, gender, age, community):
-    male = gender == "m"
+    """(voice traits, face traits, skin tone name, hair colour name) of one identity, drawn from `rng`
+    in a fixed order: the voice first, then the face (whose width follows the vocal tract's length)."""
     accent = COMMUNITIES[community]
+    voice, vtl = _voice_traits(rng, gender, age, accent)
+    face, skin_tone, hair_colour = _face_traits(rng, gender, age, accent, vtl)
+    return voice, face, skin_tone, hair_colour
+
+
+def _voice_traits(rng, gender, age, accent):
+    """(VoiceTraits, vocal-tract length in cm)."""
+    male = gender == "m"
     vtl = float(np.clip(rng.normal(17.0, 0.6) if male else rng.normal(14.6, 0.5), 13.4, 18.8))
     vtl -= 0.25 if age == "young" else 0.0
     f0 = float(np.exp(rng.normal(np.log(118.0), 0.12) if male else rng.normal(np.log(205.0), 0.1)))
@@ -169,7 +178,11 @@ def _traits(rng, gender, age, community):
         open_quotient=float(rng.uniform(0.6, 0.72) if not male else rng.uniform(0.45, 0.6)),
         f0_range=float(rng.uniform(2.0, 4.5) * accent["f0_range"]),
     )
+    return voice, vtl
 
+
+def _face_traits(rng, gender, age, accent, vtl):
+    male, senior = gender == "m", age == "senior"
     width = 92.0 + (vtl - 13.4) / 5.4 * 32.0 + rng.normal(0, 2.5)
     hair_colour = list(HAIR_COLOURS)[rng.choice(len(HAIR_COLOURS), p=accent["hair"])]
     hair = HAIR_COLOURS[hair_colour]
@@ -208,7 +221,7 @@ def _traits(rng, gender, age, community):
             rng.uniform(0.5, 1.0) if senior else rng.uniform(0.0, 0.3) if age == "adult" else 0.0
         ),
     )
-    return voice, face, skin_tone, hair_colour
+    return face, skin_tone, hair_colour
 
 
 def sample_identities(count: int, seed: int = 0) -> list[Identity]:

@@ -100,19 +100,7 @@ def pretrain_voice(
     per_epoch = max(1, min(config.pretrain.checkpoint_every, total))
     epochs = -(-total // per_epoch)
     keras.utils.set_random_seed(config.pretrain.seed)
-    with strategy.scope():
-        encoder = VoiceEncoder.from_model_config(config.model, name="voice_encoder")
-        classifier = SpeakerClassifier(
-            encoder, num_classes, audio=config.audio, name="speaker_classifier"
-        )
-        classifier.build((None, None, config.audio.num_mel_bins))
-        optimizer = keras.optimizers.Adam(config.pretrain.learning_rate)
-        optimizer.build(classifier.trainable_variables)
-        classifier.compile(
-            optimizer=optimizer,
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        )
+    encoder, classifier = _compiled_classifier(config, num_classes, strategy)
     started = time.perf_counter()
     history = classifier.fit(
         _as_pairs(train_dataset),
@@ -120,13 +108,7 @@ def pretrain_voice(
         epochs=epochs,
         shuffle=False,  # the tf.data input is shuffled already (and Keras warns that it ignores True)
         verbose=(1 if sys.stdout.isatty() else 2) if progress else 0,
-        callbacks=[
-            # Kept after success so that a rerun with more --steps continues.
-            keras.callbacks.BackupAndRestore(
-                str(workdir / wd.PRETRAIN_CHECKPOINTS), delete_checkpoint=False
-            ),
-            keras.callbacks.TensorBoard(str(workdir / wd.LOGS / "pretrain")),
-        ],
+        callbacks=_callbacks(workdir),
     )
     elapsed = time.perf_counter() - started
     top1, count = speaker_top1(classifier, heldout)
@@ -142,3 +124,31 @@ def pretrain_voice(
         "heldout_utterances": count,
         "num_speakers": num_classes,
     }
+
+
+def _compiled_classifier(config: Config, num_classes: int, strategy) -> tuple:
+    """(the new voice encoder, its speaker classifier built and compiled under `strategy`)."""
+    with strategy.scope():
+        encoder = VoiceEncoder.from_model_config(config.model, name="voice_encoder")
+        classifier = SpeakerClassifier(
+            encoder, num_classes, audio=config.audio, name="speaker_classifier"
+        )
+        classifier.build((None, None, config.audio.num_mel_bins))
+        optimizer = keras.optimizers.Adam(config.pretrain.learning_rate)
+        optimizer.build(classifier.trainable_variables)
+        classifier.compile(
+            optimizer=optimizer,
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        )
+    return encoder, classifier
+
+
+def _callbacks(workdir: Path) -> list:
+    return [
+        # Kept after success so that a rerun with more --steps continues.
+        keras.callbacks.BackupAndRestore(
+            str(workdir / wd.PRETRAIN_CHECKPOINTS), delete_checkpoint=False
+        ),
+        keras.callbacks.TensorBoard(str(workdir / wd.LOGS / "pretrain")),
+    ]
