@@ -8,7 +8,7 @@ import tensorflow as tf
 from s2f_tf.config import AudioConfig
 from s2f_tf.models import Models
 from s2f_tf.models.voice_to_face import voice_embedding
-from s2f_tf.train.step import GANStep
+from s2f_tf.train.step import GANStep, step_options
 
 
 class VoiceToFaceGAN(keras.Model):
@@ -84,18 +84,7 @@ class VoiceToFaceGAN(keras.Model):
     @classmethod
     def from_config(cls, models: Models, config, **kwargs):
         """The GAN of `config`: its train section's loss options and its audio front end."""
-        train = config.train
-        return cls(
-            models,
-            embedding_noise=train.embedding_noise,
-            audio=config.audio,
-            adversarial_loss=train.adversarial_loss,
-            r1_gamma=train.r1_gamma,
-            reconstruction_weight=train.reconstruction_weight,
-            feature_matching_weight=train.feature_matching_weight,
-            augmentations=train.augmentations,
-            **kwargs,
-        )
+        return cls(models, **step_options(config), **kwargs)
 
     @property
     def metrics(self):

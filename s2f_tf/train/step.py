@@ -101,19 +101,7 @@ class GANStep:
     @classmethod
     def from_config(cls, models: Models, g_optimizer, d_optimizer, config) -> GANStep:
         """The step of `config` (its train section's loss options and its audio front end)."""
-        train = config.train
-        return cls(
-            models,
-            g_optimizer,
-            d_optimizer,
-            embedding_noise=train.embedding_noise,
-            audio=config.audio,
-            adversarial_loss=train.adversarial_loss,
-            r1_gamma=train.r1_gamma,
-            reconstruction_weight=train.reconstruction_weight,
-            feature_matching_weight=train.feature_matching_weight,
-            augmentations=train.augmentations,
-        )
+        return cls(models, g_optimizer, d_optimizer, **step_options(config))
 
     @property
     def metrics(self) -> tuple[str, ...]:
@@ -261,3 +249,18 @@ def _sum_over_replicas(values):
     if context is None or context.num_replicas_in_sync == 1:
         return values
     return context.all_reduce(tf.distribute.ReduceOp.SUM, values)
+
+
+def step_options(config) -> dict:
+    """The keyword arguments of `GANStep` (and `VoiceToFaceGAN`) that `config` sets: its train section's
+    loss options and its audio front end."""
+    train = config.train
+    return {
+        "embedding_noise": train.embedding_noise,
+        "audio": config.audio,
+        "adversarial_loss": train.adversarial_loss,
+        "r1_gamma": train.r1_gamma,
+        "reconstruction_weight": train.reconstruction_weight,
+        "feature_matching_weight": train.feature_matching_weight,
+        "augmentations": train.augmentations,
+    }
