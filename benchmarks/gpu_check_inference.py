@@ -7,6 +7,8 @@ import statistics
 import time
 from pathlib import Path
 
+import s2f_tf  # noqa: F401 - before TensorFlow starts, also when imported alone (s2f_tf.onednn)
+
 LATENCY_SECONDS = (1, 3, 10)
 
 

@@ -10,6 +10,8 @@ import statistics
 import threading
 import time
 
+import s2f_tf  # noqa: F401 - before TensorFlow starts, also when imported alone (s2f_tf.onednn)
+
 
 def make_distributed_step(strategy, gan, global_batch_size: int, jit_compile: bool, element_spec):
     """The step as `train_gan` runs it (s2f_tf/train/loop.py: `strategy.run` inside one tf.function, the
