@@ -25,8 +25,17 @@ import pytest  # noqa: E402
 
 import s2f_tf  # noqa: E402,F401 - before TensorFlow, as users run it: oneDNN on (s2f_tf.onednn)
 
-# isort: split
-import tensorflow as tf  # noqa: E402
+# TensorFlow's start-up lines (written before absl's logging starts, whatever TF_CPP_MIN_LOG_LEVEL says)
+# would otherwise reach the terminal after the summary of every pytest-xdist worker.
+_stderr, _devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+os.dup2(_devnull, 2)
+os.close(_devnull)
+try:
+    # isort: split
+    import tensorflow as tf  # noqa: E402
+finally:
+    os.dup2(_stderr, 2)
+    os.close(_stderr)
 
 _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(
