@@ -64,8 +64,9 @@ def _tiny() -> Config:
 def _hq128() -> Config:
     """128 x 128 faces beyond the 2019 recipe: the small preset's voice encoder (and audio), a generator
     that upsamples by resize + 3x3 conv, a spectrally normalised face embedder one block deeper, hinge
-    losses and the generator average. No R1 penalty: in benchmarks/RESULTS-quality.md's budget it cost
-    23 % of the step and every metric (`train.r1_gamma` turns it on)."""
+    losses, and small's training recipe (L1 to a paired real face, DiffAugment, learning rate 5e-4, the
+    warmed-up generator average). No R1 penalty: in benchmarks/RESULTS-quality.md's budget it cost 23 %
+    of the step and every metric (`train.r1_gamma` turns it on)."""
     small = _small()
     return small.replace(
         name="hq128",
@@ -76,23 +77,16 @@ def _hq128() -> Config:
             "generator_upsample": "resize",
             "spectral_norm": True,
         },
-        # As measured in RESULTS-quality.md: small's schedule before it became the 12-minute demo's
-        # (6,000 steps, the constant-momentum average), without small's later L1, DiffAugment and
-        # learning rate (not measured at 128 px).
-        train={
-            "adversarial_loss": "hinge",
-            "steps": 6000,
-            "generator_ema_warmup": False,
-            "learning_rate": 2e-4,
-            "reconstruction_weight": 0.0,
-            "diff_augment": "",
-        },
+        # 2,000 steps: about twice the demo's training time. Measured on three corpus draws against the
+        # constant-momentum average without L1 and DiffAugment at learning rate 2e-4 (this preset until
+        # 2026-12; benchmarks/RESULTS-quality.md, "hq128 since 2026-12").
+        train={"adversarial_loss": "hinge", "steps": 2000},
     )
 
 
 def _tiny128() -> Config:
-    """The tiny preset's sizes with hq128's choices at 128 px, and the R1 penalty: for tests of the
-    128-px path and of every option it uses."""
+    """The tiny preset's sizes with hq128's choices at 128 px (L1 and DiffAugment included), and the R1
+    penalty: for tests of the 128-px path and of every option it uses."""
     hq = _hq128()
     return _tiny().replace(
         name="tiny128",
@@ -107,6 +101,9 @@ def _tiny128() -> Config:
             "adversarial_loss": hq.train.adversarial_loss,
             "r1_gamma": 1.0,
             "generator_ema": hq.train.generator_ema,
+            "generator_ema_warmup": hq.train.generator_ema_warmup,
+            "reconstruction_weight": hq.train.reconstruction_weight,
+            "diff_augment": hq.train.diff_augment,
         },
     )
 

@@ -23,7 +23,7 @@ from s2f_tf.train.gan_model import VoiceToFaceGAN
 from s2f_tf.train.loop import make_distributed_step
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_worker import NUM_CLASSES, toy_batches, toy_dataset_fn  # noqa: E402
+from train_worker import NUM_CLASSES, recipe_batches, toy_batches, toy_dataset_fn  # noqa: E402
 
 TINY128 = preset("tiny128")
 BATCH = 8
@@ -106,7 +106,14 @@ def test_hinge_losses_and_r1_penalty_values():
 def test_r1_metric_is_half_gamma_times_the_squared_input_gradient():
     """The step's R1 term, against an independent computation on the same weights (a plain face
     embedder: spectral norm would move its state in the first forward pass)."""
-    config = TINY128.replace(model={"spectral_norm": False}, train={"r1_gamma": 3.0})
+    config = TINY128.replace(
+        model={"spectral_norm": False},
+        train={
+            "r1_gamma": 3.0,
+            "reconstruction_weight": 0.0,
+            "diff_augment": "",
+        },  # R1 on the real face
+    )
     keras.utils.set_random_seed(2)
     gan = build_gan(config, NUM_CLASSES)
     batch = {k: v[0] for k, v in toy_batches(1, BATCH, image_size=128).items()}
@@ -128,7 +135,7 @@ def _custom_loop(strategy, steps=3, config=TINY128):
     keras.utils.set_random_seed(1)
     with strategy.scope():
         gan = build_gan(config, NUM_CLASSES)
-    dataset = tf.data.Dataset.from_tensor_slices(toy_batches(steps, BATCH, image_size=128))
+    dataset = tf.data.Dataset.from_tensor_slices(recipe_batches(steps, BATCH, image_size=128))
     batches = iter(strategy.experimental_distribute_dataset(dataset))
     step = make_distributed_step(strategy, gan, BATCH)
     return gan, [{k: float(v) for k, v in step(next(batches)).items()} for _ in range(steps)]
@@ -143,7 +150,7 @@ def test_hq128_step_is_exact_across_replica_counts_and_keeps_replicas_in_sync():
     strategy = make_strategy("mirrored")
     assert strategy.num_replicas_in_sync == 2
     two, losses_two = _custom_loop(strategy)
-    assert set(losses_two[0]) == set(two.METRICS) | {"loss/d_r1"}
+    assert set(losses_two[0]) == set(two.METRICS) | {"loss/d_r1", "loss/g_reconstruction"}
     for a, b in zip(losses_one, losses_two, strict=True):
         for key in a:
             assert abs(a[key] - b[key]) <= 1e-4 * max(1.0, abs(a[key])), key
@@ -164,17 +171,19 @@ def test_fit_driver_runs_the_hq128_step_like_the_custom_loop():
     keras.utils.set_random_seed(1)
     models = build_models(TINY128, NUM_CLASSES)
     t = TINY128.train
-    gan = VoiceToFaceGAN(models, adversarial_loss=t.adversarial_loss, r1_gamma=t.r1_gamma)
+    gan = VoiceToFaceGAN.from_config(models, TINY128)
     gan.compile(adam(t), adam(t))
-    dataset = tf.data.Dataset.from_tensor_slices(toy_batches(3, BATCH, image_size=128))
+    dataset = tf.data.Dataset.from_tensor_slices(recipe_batches(3, BATCH, image_size=128))
     history = gan.fit(dataset, epochs=1, verbose=0)
-    assert set(history.history) == set(reference.METRICS) | {"loss/d_r1"}
+    assert set(history.history) == set(reference.METRICS) | {"loss/d_r1", "loss/g_reconstruction"}
     for a, b in zip(_weights(reference.models), _weights(models), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
 def test_time_budget_stops_training_with_a_checkpoint_and_a_rerun_continues(tmp_path):
-    config = TINY128.replace(train={"checkpoint_every": 100, "image_every": 100})
+    config = TINY128.replace(
+        train={"checkpoint_every": 100, "image_every": 100, "reconstruction_weight": 0.0}
+    )  # toy batches carry no paired real face
     strategy = tf.distribute.get_strategy()
     dataset_fn = toy_dataset_fn(4, image_size=128)
     first = loop.train_gan(

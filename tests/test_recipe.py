@@ -25,7 +25,7 @@ from s2f_tf.train.gan_model import VoiceToFaceGAN
 from s2f_tf.train.loop import make_distributed_step
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_worker import NUM_CLASSES, toy_batches  # noqa: E402
+from train_worker import NUM_CLASSES, recipe_batches  # noqa: E402
 
 BATCH = 8
 # The identity draws: no colour change, no shift (floor(0.5 * (2r + 1)) - r = 0), cutout in a corner.
@@ -118,14 +118,7 @@ def test_l1_distance_golden_values():
 
 
 def _recipe_batch(steps=1, seed=0):
-    batches = toy_batches(steps, BATCH, seed=seed)
-    rng = np.random.default_rng(seed + 1)
-    batches["voice_face"] = rng.uniform(-1, 1, batches["face"].shape).astype(np.float32)
-    found = np.ones((steps, BATCH), np.float32)
-    found[:, -1] = 0  # the last identity of every batch has no face
-    batches["voice_face_found"] = found
-    batches["augment"] = rng.uniform(0, 1, (steps, BATCH, len(STREAMS), PARAMS)).astype(np.float32)
-    return batches
+    return recipe_batches(steps, BATCH, seed=seed)
 
 
 def test_step_reports_the_masked_reconstruction_term():
@@ -228,7 +221,7 @@ def test_config_checks_the_options():
     with pytest.raises(ValueError, match="feature_matching_weight must be >= 0"):
         CONFIG.replace(train={"feature_matching_weight": -1.0})
     assert CONFIG.train.pairs_faces and not preset("wen2019").train.pairs_faces
-    assert not preset("hq128").train.pairs_faces  # not measured at 128 px
+    assert preset("hq128").train.pairs_faces and preset("tiny128").train.pairs_faces
 
 
 def test_the_demo_preset_carries_the_measured_recipe():

@@ -19,6 +19,7 @@ import tensorflow as tf  # noqa: E402
 
 from s2f_tf.config import preset  # noqa: E402
 from s2f_tf.train import loop  # noqa: E402
+from s2f_tf.train.augment import PARAMS, STREAMS  # noqa: E402
 from s2f_tf.train.builder import build_gan  # noqa: E402
 from s2f_tf.train.distribute import make_strategy  # noqa: E402
 
@@ -36,6 +37,21 @@ def toy_batches(count, batch_size, seed=0, image_size=64):
         "face_label": rng.integers(0, NUM_CLASSES, (count, batch_size)).astype("int32"),
         "noise": rng.standard_normal((count, batch_size, 64)).astype("float32"),
     }
+
+
+def recipe_batches(count, batch_size, seed=0, image_size=64):
+    """toy_batches with what the recipe's step also reads: a real face of each voice's identity (none
+    for the last identity of every batch) and the DiffAugment draws."""
+    batches = toy_batches(count, batch_size, seed=seed, image_size=image_size)
+    rng = np.random.default_rng(seed + 1)
+    batches["voice_face"] = rng.uniform(-1, 1, batches["face"].shape).astype(np.float32)
+    found = np.ones((count, batch_size), np.float32)
+    found[:, -1] = 0
+    batches["voice_face_found"] = found
+    batches["augment"] = rng.uniform(0, 1, (count, batch_size, len(STREAMS), PARAMS)).astype(
+        np.float32
+    )
+    return batches
 
 
 def toy_dataset_fn(global_batch, slow=False, image_size=64):
