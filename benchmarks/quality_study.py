@@ -38,15 +38,19 @@ from pathlib import Path
 
 S2F = [sys.executable, "-m", "s2f_tf"]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hq128_study import HQ128_2026_11  # noqa: E402
 from recipe_study import SMALL_2026_11  # noqa: E402
 
-# Ablations of hq128: (base preset, config overrides); trained like the presets (`--presets NAME`).
-R1 = {"train": {"r1_gamma": 1.0}}
+# Ablations of hq128 as it was until 2026-12 (benchmarks/hq128_study.py: HQ128_2026_11, with its 6,000
+# steps): (base preset, config overrides); trained like the presets (`--presets NAME`).
+_OLD = {"train": {**HQ128_2026_11["train"], "steps": 6000}}
+_R1 = {"train": {**_OLD["train"], "r1_gamma": 1.0}}
 VARIANTS = {
-    "hq128-R1": ("hq128", R1),
-    "hq128-R1-transpose": ("hq128", {**R1, "model": {"generator_upsample": "transpose"}}),
-    "hq128-noSN": ("hq128", {"model": {"spectral_norm": False}}),
-    "hq128-bce": ("hq128", {"train": {"adversarial_loss": "bce"}}),
+    "hq128-2026-11": ("hq128", _OLD),
+    "hq128-R1": ("hq128", _R1),
+    "hq128-R1-transpose": ("hq128", {**_R1, "model": {"generator_upsample": "transpose"}}),
+    "hq128-noSN": ("hq128", {**_OLD, "model": {"spectral_norm": False}}),
+    "hq128-bce": ("hq128", {"train": {**_OLD["train"], "adversarial_loss": "bce"}}),
     # the small preset as it was before its 2026-12 recipe (benchmarks/recipe_study.py)
     "small-2026-11": ("small", SMALL_2026_11),
 }

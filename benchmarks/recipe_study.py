@@ -166,11 +166,12 @@ def model_metrics(metrics: dict) -> dict:
     return found
 
 
-def tables(out: Path, seeds: list[int], names: list[str]) -> dict:
+def tables(out: Path, seeds: list[int], names: list[str], evaluation: str = "eval") -> dict:
+    """The headline table of `names` over `seeds`, from each seed's evaluation folder `evaluation`."""
     per_variant = {n: {label: [] for _, _, label in HEADLINES} | {"s/step": []} for n in names}
     for seed in seeds:
         root = out / f"c{seed}"
-        metrics_path = root / "eval" / "metrics.json"
+        metrics_path = root / evaluation / "metrics.json"
         if not metrics_path.is_file():
             continue
         found = model_metrics(json.loads(metrics_path.read_text()))
@@ -199,17 +200,19 @@ def tables(out: Path, seeds: list[int], names: list[str]) -> dict:
             f = (lambda v: f"{100 * v:.1f}") if pct else (lambda v: f"{v:.3g}")
             cells.append(f"{f(statistics.mean(values))} [{f(min(values))}, {f(max(values))}]")
         print(f"| {name} | " + " | ".join(cells) + " |")
-    attribute_table(out, seeds, names)
+    attribute_table(out, seeds, names, evaluation)
     return per_variant
 
 
-def attribute_table(out: Path, seeds: list[int], names: list[str]) -> None:
+def attribute_table(
+    out: Path, seeds: list[int], names: list[str], evaluation: str = "eval"
+) -> None:
     """Per face attribute: how often a variant's face for an unseen voice shows the identity's attribute,
     beside the oracle (the attribute predicted from the voice latents), the judge on real faces and
     chance, mean [min, max] over the seeds (percent)."""
     rows = {}  # (attribute, column) -> [values]
     for seed in seeds:
-        path = out / f"c{seed}" / "eval" / "metrics.json"
+        path = out / f"c{seed}" / evaluation / "metrics.json"
         if not path.is_file():
             continue
         metrics = json.loads(path.read_text())

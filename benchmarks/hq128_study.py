@@ -1,0 +1,106 @@
+"""hq128 variants at a fixed number of steps on several corpus draws, judged natively at 128 px.
+
+    python benchmarks/hq128_study.py --out DIR [--seeds 0 1 2] [--variants hq128-2026-11 hq128]
+        [--steps 2000] [--tables]
+
+Each corpus seed S (DIR/cS): `s2f synth --identities 120 --utterances 20 --faces 20 --seed S --lengths
+voxceleb`, `s2f prepare` at 64 and at 128 px of the same files, and `s2f pretrain-voice --preset small`
+on the 64-px data (hq128 shares small's voice encoder). Each variant (VARIANTS) trains `--steps` steps
+in mixed bfloat16 precision with `s2f train --seed S` into DIR/cS/runs/VARIANT; one `s2f evaluate` per
+seed on the 128-px data judges every variant with the same judges (DIR/cS/eval128, `--no-fid`). Every
+stage is skipped when its output exists. `--tables` prints recipe_study's tables (mean [min, max]).
+Run it from a snapshot worktree of a commit, with `PYTHONPATH` at that tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from recipe_study import run, tables  # noqa: E402
+
+# hq128 as it was until 2026-12: 6,000 steps (cut to --steps here), the constant-momentum generator
+# average, no L1, no DiffAugment, learning rate 2e-4.
+HQ128_2026_11 = {
+    "train": {
+        "generator_ema_warmup": False,
+        "learning_rate": 2e-4,
+        "reconstruction_weight": 0.0,
+        "diff_augment": "",
+    }
+}
+VARIANTS = {
+    "hq128-2026-11": HQ128_2026_11,
+    "hq128-2026-11+warmup": {"train": {**HQ128_2026_11["train"], "generator_ema_warmup": True}},
+    "hq128": {},  # since 2026-12: small's recipe (warm-up average, L1, DiffAugment, lr 5e-4)
+}
+
+
+def corpus(root: Path, seed: int) -> None:
+    if not (root / "corpus" / "vox1_meta.csv").is_file():
+        run("synth", "--out", root / "corpus", "--identities", 120, "--utterances", 20, "--faces", 20,
+            "--seed", seed, "--lengths", "voxceleb")  # fmt: skip
+    for size in (64, 128):
+        if not (root / f"data{size}" / "dataset.json").is_file():
+            run("prepare", "--meta", root / "corpus" / "vox1_meta.csv", "--voices", root / "corpus" / "wav",
+                "--faces", root / "corpus" / "faces", "--out", root / f"data{size}", "--image-size",
+                size)  # fmt: skip
+    if not (root / "enc" / "voice_encoder.weights.h5").is_file():
+        run("pretrain-voice", "--data", root / "data64", "--workdir", root / "enc", "--preset", "small",
+            "--seed", seed, "--no-progress")  # fmt: skip
+
+
+def train(root: Path, seed: int, name: str, steps: int) -> dict:
+    from s2f_tf.config import preset
+    from s2f_tf.workdir import save_or_check_config
+
+    workdir = root / "runs" / name
+    done = workdir / "study_train.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = preset("hq128").replace(**VARIANTS[name]) if VARIANTS[name] else preset("hq128")
+    save_or_check_config(workdir, config.replace(train={"steps": steps, "mixed_precision": True}))
+    load, started = os.getloadavg(), time.perf_counter()
+    summary = run("train", "--data", root / "data128", "--workdir", workdir, "--encoder",
+                  root / "enc" / "voice_encoder.weights.h5", "--seed", seed, "--no-progress")  # fmt: skip
+    summary["wall_seconds"] = round(time.perf_counter() - started, 1)
+    summary["loadavg_before_after"] = [round(load[0], 2), round(os.getloadavg()[0], 2)]
+    done.write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--variants", nargs="+", default=["hq128-2026-11", "hq128"], choices=list(VARIANTS)
+    )
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument(
+        "--tables", action="store_true", help="only print the tables of what exists"
+    )
+    args = parser.parse_args(argv)
+    if not args.tables:
+        for seed in args.seeds:
+            root = args.out / f"c{seed}"
+            corpus(root, seed)
+            for name in args.variants:
+                train(root, seed, name, args.steps)
+            out, runs = root / "eval128", [root / "runs" / n for n in args.variants]
+            listed = out / "study_variants.json"
+            if not (listed.is_file() and json.loads(listed.read_text()) == args.variants):
+                run("evaluate", "--data", root / "data128", "--workdir", runs[0], "--out", out,
+                    "--no-fid", *(["--compare", *runs[1:]] if len(runs) > 1 else []))  # fmt: skip
+                listed.write_text(json.dumps(args.variants))
+    tables(args.out, args.seeds, args.variants, "eval128")
+
+
+if __name__ == "__main__":
+    main()
