@@ -1,14 +1,16 @@
 """hq128 variants at a fixed number of steps on several corpus draws, judged natively at 128 px.
 
     python benchmarks/hq128_study.py --out DIR [--seeds 0 1 2] [--variants hq128-2026-11 hq128]
-        [--steps 2000] [--tables]
+        [--steps 2000] [--checkpoints 1500] [--tables]
 
 Each corpus seed S (DIR/cS): `s2f synth --identities 120 --utterances 20 --faces 20 --seed S --lengths
 voxceleb`, `s2f prepare` at 64 and at 128 px of the same files, and `s2f pretrain-voice --preset small`
 on the 64-px data (hq128 shares small's voice encoder). Each variant (VARIANTS) trains `--steps` steps
 in mixed bfloat16 precision with `s2f train --seed S` into DIR/cS/runs/VARIANT; one `s2f evaluate` per
-seed on the 128-px data judges every variant with the same judges (DIR/cS/eval128, `--no-fid`). Every
-stage is skipped when its output exists. `--tables` prints recipe_study's tables (mean [min, max]).
+seed on the 128-px data judges every variant with the same judges (DIR/cS/eval128, `--no-fid`), and
+each variant's checkpoints at `--checkpoints` steps beside them (as NAME@STEP: a copy of the work
+directory holding only that checkpoint; training keeps the last three, 250 steps apart). Every stage is
+skipped when its output exists. `--tables` prints recipe_study's tables (mean [min, max]).
 Run it from a snapshot worktree of a commit, with `PYTHONPATH` at that tree.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -75,6 +78,27 @@ def train(root: Path, seed: int, name: str, steps: int) -> dict:
     return summary
 
 
+def at_step(root: Path, name: str, step: int) -> str:
+    """RUNS/NAME@STEP: RUNS/NAME's files with only its checkpoint of step `step` (the one evaluation
+    reads); its study_train.json counts `step` steps. The copy's name."""
+    source, copy = root / "runs" / name, root / "runs" / f"{name}@{step}"
+    if not (copy / "study_train.json").is_file():
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(
+            source, copy, ignore=shutil.ignore_patterns("checkpoints", "logs", "samples")
+        )
+        (copy / "checkpoints").mkdir()
+        found = list((source / "checkpoints").glob(f"ckpt-{step}.*"))
+        if not found:
+            sys.exit(f"{source}/checkpoints has no checkpoint of step {step}")
+        for path in found:
+            shutil.copy2(path, copy / "checkpoints" / path.name)
+        summary = json.loads((source / "study_train.json").read_text())
+        summary["steps_judged"] = step
+        (copy / "study_train.json").write_text(json.dumps(summary, indent=2))
+    return copy.name
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True)
@@ -83,6 +107,7 @@ def main(argv=None):
         "--variants", nargs="+", default=["hq128-2026-11", "hq128"], choices=list(VARIANTS)
     )
     parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--checkpoints", type=int, nargs="*", default=[], help="steps also judged")
     parser.add_argument(
         "--tables", action="store_true", help="only print the tables of what exists"
     )
@@ -93,13 +118,17 @@ def main(argv=None):
             corpus(root, seed)
             for name in args.variants:
                 train(root, seed, name, args.steps)
-            out, runs = root / "eval128", [root / "runs" / n for n in args.variants]
+            names = args.variants + [
+                at_step(root, n, step) for n in args.variants for step in args.checkpoints
+            ]
+            out, runs = root / "eval128", [root / "runs" / n for n in names]
             listed = out / "study_variants.json"
-            if not (listed.is_file() and json.loads(listed.read_text()) == args.variants):
+            if not (listed.is_file() and json.loads(listed.read_text()) == names):
                 run("evaluate", "--data", root / "data128", "--workdir", runs[0], "--out", out,
                     "--no-fid", *(["--compare", *runs[1:]] if len(runs) > 1 else []))  # fmt: skip
-                listed.write_text(json.dumps(args.variants))
-    tables(args.out, args.seeds, args.variants, "eval128")
+                listed.write_text(json.dumps(names))
+    names = args.variants + [f"{n}@{step}" for n in args.variants for step in args.checkpoints]
+    tables(args.out, args.seeds, names, "eval128")
 
 
 if __name__ == "__main__":

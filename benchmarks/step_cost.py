@@ -1,7 +1,7 @@
 """What each recipe variant costs per training step, side by side in one process.
 
-    python benchmarks/step_cost.py [--variants small small+resize ...] [--batch 32] [--frames 200]
-        [--rounds 5] [--steps 5] [--threads 2]
+    python benchmarks/step_cost.py [--variants small small+resize ...] [--presets small hq128 ...]
+        [--batch 32] [--frames 200] [--rounds 5] [--steps 5] [--threads 2]
 
 Every variant of `benchmarks/recipe_study.py` (a preset and config overrides) builds its GAN step
 (`build_gan`, float32 unless the variant says otherwise) on one random batch of the variant's shapes (voice
@@ -49,11 +49,29 @@ def batch_for(config, batch: int, frames: int, classes: int, seed: int = 0) -> d
     return data
 
 
+def configs(variants: list[str], presets: list[str], precision: str) -> dict:
+    """Row name -> config: recipe_study's variants, then the named presets as they are now."""
+    from recipe_study import variant_config
+
+    from s2f_tf.config import preset
+
+    found = {name: variant_config(name, precision) for name in variants}
+    for name in presets:
+        config = preset(name)
+        found[f"preset {name}"] = config.replace(
+            train={"mixed_precision": precision == "mixed_bfloat16"}
+        )
+    return found
+
+
 def main(argv=None) -> dict:
-    from recipe_study import VARIANTS, variant_config
+    from recipe_study import VARIANTS
+
+    from s2f_tf.config import PRESETS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--presets", nargs="*", default=[], choices=PRESETS)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--classes", type=int, default=91)
@@ -69,9 +87,11 @@ def main(argv=None) -> dict:
     tf.config.threading.set_inter_op_parallelism_threads(1)
     from s2f_tf.train.builder import build_gan
 
+    rows = configs(args.variants, args.presets, args.precision)
+    if not rows:
+        parser.error("name at least one of --variants and --presets")
     runners = {}
-    for name in args.variants:
-        config = variant_config(name, args.precision)
+    for name, config in rows.items():
         gan = build_gan(config, args.classes)
         batch = batch_for(config, args.batch, args.frames, args.classes)
         step = tf.function(lambda b, gan=gan: gan(b, args.batch))
@@ -86,14 +106,15 @@ def main(argv=None) -> dict:
                 run()
             times[name].append((time.perf_counter() - start) / args.steps)
     medians = {k: statistics.median(v) for k, v in times.items()}
-    first = medians[args.variants[0]]
+    first_name = next(iter(medians))
+    first = medians[first_name]
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "native")
     print(
         f"\nbatch {args.batch}+{args.batch}, {args.frames} frames, {args.precision}, {args.threads}"
         f" threads, ONEDNN_MAX_CPU_ISA={isa}, {args.rounds} rounds x {args.steps} steps;"
         f" load {os.getloadavg()}"
     )
-    print(f"| variant | s/step | / {args.variants[0]} |\n|---|---|---|")
+    print(f"| variant | s/step | / {first_name} |\n|---|---|---|")
     for name, median in medians.items():
         print(f"| {name} | {median:.4f} | {median / first:.2f} |")
     summary = {
