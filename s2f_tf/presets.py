@@ -20,7 +20,7 @@ def _small() -> Config:
             generator_channels=(256, 128, 64, 32, 16),
             face_channels=(16, 32, 64, 128, 256),
             # Beyond the 2019 recipe, each measured on three corpus draws (benchmarks/recipe_study.py,
-            # benchmarks/RESULTS-quality.md): nearest x2 + 3x3 conv upsampling (no checkerboard) and a
+            # benchmarks/RESULTS-recipe.md): nearest x2 + 3x3 conv upsampling (no checkerboard) and a
             # spectrally normalised face embedder.
             generator_upsample="resize",
             spectral_norm=True,
