@@ -100,7 +100,7 @@ def environment(isa: str, onednn: str) -> dict:
     return env
 
 
-def main(argv=None) -> dict:
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="wen2019")
     parser.add_argument("--batch", type=int, default=128)
@@ -114,38 +114,68 @@ def main(argv=None) -> dict:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--onednn", default="on", help=argparse.SUPPRESS)
     parser.add_argument("--arms", default=",".join(ARMS), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.child:
-        args.arms = args.arms.split(",")
-        print(json.dumps(child(args)))
-        return {}
+    return parser.parse_args(argv)
 
+
+def processes_for(args) -> list[tuple]:
+    """(ISA, oneDNN "on"/"off", arms) of each child process: one per --isas ISA, then the Eigen one."""
     processes = [(isa, "on", ARMS) for isa in args.isas.split(",")]
     if not args.no_eigen:
         processes.append((EIGEN, "off", ("fp32", "bf16")))
+    return processes
+
+
+def run_child(isa: str, onednn: str, arms, forwarded: list[str]) -> dict:
+    """Start one child process with its ISA cap and oneDNN setting: its times (see `child`)."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", *forwarded, f"--onednn={onednn}",
+         f"--arms={','.join(arms)}"],
+        env=environment(isa, onednn), capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode != 0:
+        sys.exit(f"{isa} oneDNN {onednn}: the child failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_rounds(args, processes: list[tuple]) -> tuple[dict, list[float]]:
+    """--rounds rounds, each starting every process in turn: ({(ISA, oneDNN): {arm: [seconds, ...] or
+    "fails: ..."}}, the 1-minute load average after each process)."""
     times = {(isa, onednn): {arm: [] for arm in arms} for isa, onednn, arms in processes}
     forwarded = [f"--{k}={getattr(args, k)}" for k in ("preset", "batch", "frames", "classes",
                                                         "threads", "steps")]  # fmt: skip
     loads = []
     for round_ in range(args.rounds):
         for isa, onednn, arms in processes:
-            done = subprocess.run(
-                [sys.executable, __file__, "--child", *forwarded, f"--onednn={onednn}",
-                 f"--arms={','.join(arms)}"],
-                env=environment(isa, onednn), capture_output=True, text=True,
-            )  # fmt: skip
-            if done.returncode != 0:
-                sys.exit(f"{isa} oneDNN {onednn}: the child failed:\n{done.stderr[-2000:]}")
-            for arm, values in json.loads(done.stdout.strip().splitlines()[-1]).items():
+            for arm, values in run_child(isa, onednn, arms, forwarded).items():
                 cell = times[isa, onednn]
                 cell[arm] = values if isinstance(values, str) else cell[arm] + values
             loads.append(os.getloadavg()[0])
             print(f"round {round_ + 1}/{args.rounds}: {isa} oneDNN {onednn} done", file=sys.stderr)
+    return times, loads
 
-    def median(cell, arm):
-        values = cell.get(arm)
-        return statistics.median(values) if isinstance(values, list) and values else None
 
+def median(cell: dict, arm: str):
+    """The median of an arm's seconds, or None where it has none (or failed)."""
+    values = cell.get(arm)
+    return statistics.median(values) if isinstance(values, list) and values else None
+
+
+def table_row(isa: str, label: str, source: dict, torch_s: float) -> dict:
+    """Print the row of `source`'s s2f_tf medians beside PyTorch's (`torch_s`); its summary."""
+    row = {arm: median(source, arm) for arm in ("fp32", "bf16")}
+    cells = [f"{row[a]:.3f}" if row[a] else str(source.get(a, "-"))[:60] for a in ("fp32", "bf16")]
+    ratios = [f"{torch_s / row[a]:.2f}x" if row[a] and torch_s else "-" for a in row]
+    print(f"| {isa} | {label} | {' | '.join(cells)} | {torch_s:.3f} | {' | '.join(ratios)} |")
+    return {
+        **{a: (round(v, 3) if v else source.get(a)) for a, v in row.items()},
+        "pytorch": round(torch_s, 3),
+        "fp32_speedup": round(torch_s / row["fp32"], 3) if row["fp32"] else None,
+    }
+
+
+def print_table(args, processes: list[tuple], times: dict, loads: list[float]) -> dict:
+    """Print the table: a row per ISA with oneDNN on, each followed by the oneDNN-off (Eigen) row
+    against that ISA's PyTorch. Returns {"<ISA> oneDNN <on | off (Eigen)>": the row's summary}."""
     eigen = times.get((EIGEN, "off"), {})
     print(
         f"\n{args.preset} GAN step, batch {args.batch}+{args.batch}, {args.frames} frames,"
@@ -164,20 +194,19 @@ def main(argv=None) -> dict:
         for label, source in (("on", cell), ("off (Eigen)", eigen)):
             if label != "on" and not eigen:
                 continue
-            row = {arm: median(source, arm) for arm in ("fp32", "bf16")}
-            cells = [
-                f"{row[a]:.3f}" if row[a] else str(source.get(a, "-"))[:60]
-                for a in ("fp32", "bf16")
-            ]
-            ratios = [f"{torch_s / row[a]:.2f}x" if row[a] and torch_s else "-" for a in row]
-            print(
-                f"| {isa} | {label} | {' | '.join(cells)} | {torch_s:.3f} | {' | '.join(ratios)} |"
-            )
-            summary[f"{isa} oneDNN {label}"] = {
-                **{a: (round(v, 3) if v else source.get(a)) for a, v in row.items()},
-                "pytorch": round(torch_s, 3),
-                "fp32_speedup": round(torch_s / row["fp32"], 3) if row["fp32"] else None,
-            }
+            summary[f"{isa} oneDNN {label}"] = table_row(isa, label, source, torch_s)
+    return summary
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    if args.child:
+        args.arms = args.arms.split(",")
+        print(json.dumps(child(args)))
+        return {}
+    processes = processes_for(args)
+    times, loads = run_rounds(args, processes)
+    summary = print_table(args, processes, times, loads)
     print(json.dumps({"cpu_isa": summary, "loadavg": [min(loads), max(loads)]}))
     return summary
 

@@ -84,16 +84,20 @@ def arms_for(directory: Path, clip, threads: int) -> dict:
     return arms
 
 
-def main(argv=None):
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="wen2019")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--seconds", type=float, nargs="+", default=[10.0, 3.0])
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def random_model(args):
+    """(config, the `VoiceToFace` model of --preset with random weights), TensorFlow set to --threads
+    intra- and inter-op threads."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
-    import numpy as np
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
@@ -101,58 +105,80 @@ def main(argv=None):
     from s2f_tf.config import preset
     from s2f_tf.models import build_generator, build_voice_encoder
     from s2f_tf.serving.archive import build_inference_model
-    from s2f_tf.serving.checks import check_clips
 
     config = preset(args.preset)
     keras.utils.set_random_seed(0)
-    model = build_inference_model(config, build_voice_encoder(config), build_generator(config))
-    load_before = os.getloadavg()
-    rows, summary = [], {"preset": args.preset, "threads": args.threads, "rounds": args.rounds}
-    with tempfile.TemporaryDirectory(prefix="s2f_before_after_") as tmp:
-        for name, write in (("before", write_before), ("after", write_after)):
-            (Path(tmp) / name).mkdir()
-            write(model, Path(tmp) / name)
-        sizes = {
-            (name, q): (Path(tmp) / name / f"{q}.tflite").stat().st_size
-            for name in ("before", "after")
-            for q in QUANTIZATIONS
-        }
-        for seconds in args.seconds:
-            rate = config.audio.sample_rate
-            clip = check_clips(rate, (int(seconds * rate),), seed=1)[0][None]
-            arms = {}
-            for name in ("before", "after"):
-                for artifact, run in arms_for(Path(tmp) / name, clip, args.threads).items():
-                    arms[(artifact, name)] = run
-            for run in arms.values():
-                for _ in range(3):
-                    run()
-            times = {key: [] for key in arms}
-            cpu = {key: [] for key in arms}
-            for _ in range(args.rounds):
-                for key, run in arms.items():
-                    start, start_cpu = time.perf_counter(), time.process_time()
-                    run()
-                    times[key].append(time.perf_counter() - start)
-                    cpu[key].append(time.process_time() - start_cpu)
-            for artifact in dict.fromkeys(a for a, _ in arms):
-                before, after = (
-                    1000 * np.asarray(times[(artifact, n)]) for n in ("before", "after")
-                )
-                row = {
-                    "artifact": artifact,
-                    "seconds": seconds,
-                    "before_median_ms": round(float(statistics.median(before)), 2),
-                    "before_min_ms": round(float(before.min()), 2),
-                    "after_median_ms": round(float(statistics.median(after)), 2),
-                    "after_min_ms": round(float(after.min()), 2),
-                }
-                for name in ("before", "after"):
-                    cpu_ms = 1000 * statistics.median(cpu[(artifact, name)])
-                    row[f"{name}_cpu_ms"] = round(cpu_ms, 2)
-                row["ratio"] = round(row["after_median_ms"] / row["before_median_ms"], 3)
-                rows.append(row)
-    load_after = os.getloadavg()
+    return config, build_inference_model(
+        config, build_voice_encoder(config), build_generator(config)
+    )
+
+
+def write_artifacts(model, tmp: Path) -> dict:
+    """Write the "before" and "after" artifacts into `tmp`/before and `tmp`/after: the sizes of their
+    TFLite files, {(name, quantization): bytes}."""
+    for name, write in (("before", write_before), ("after", write_after)):
+        (tmp / name).mkdir()
+        write(model, tmp / name)
+    return {
+        (name, q): (tmp / name / f"{q}.tflite").stat().st_size
+        for name in ("before", "after")
+        for q in QUANTIZATIONS
+    }
+
+
+def time_rounds(arms: dict, rounds: int) -> tuple[dict, dict]:
+    """3 warm-up calls of every arm, then `rounds` rounds calling each arm once in turn: ({arm: wall
+    seconds per call}, {arm: process CPU seconds per call})."""
+    for run in arms.values():
+        for _ in range(3):
+            run()
+    times = {key: [] for key in arms}
+    cpu = {key: [] for key in arms}
+    for _ in range(rounds):
+        for key, run in arms.items():
+            start, start_cpu = time.perf_counter(), time.process_time()
+            run()
+            times[key].append(time.perf_counter() - start)
+            cpu[key].append(time.process_time() - start_cpu)
+    return times, cpu
+
+
+def artifact_row(artifact: str, seconds: float, times: dict, cpu: dict) -> dict:
+    """One artifact's row: median and minimum ms before and after, CPU ms per call, after / before."""
+    import numpy as np
+
+    before, after = (1000 * np.asarray(times[(artifact, n)]) for n in ("before", "after"))
+    row = {
+        "artifact": artifact,
+        "seconds": seconds,
+        "before_median_ms": round(float(statistics.median(before)), 2),
+        "before_min_ms": round(float(before.min()), 2),
+        "after_median_ms": round(float(statistics.median(after)), 2),
+        "after_min_ms": round(float(after.min()), 2),
+    }
+    for name in ("before", "after"):
+        cpu_ms = 1000 * statistics.median(cpu[(artifact, name)])
+        row[f"{name}_cpu_ms"] = round(cpu_ms, 2)
+    row["ratio"] = round(row["after_median_ms"] / row["before_median_ms"], 3)
+    return row
+
+
+def clip_rows(tmp: Path, config, seconds: float, args) -> list[dict]:
+    """Time every artifact under `tmp`, before and after, on a `seconds` clip: one row per artifact."""
+    from s2f_tf.serving.checks import check_clips
+
+    rate = config.audio.sample_rate
+    clip = check_clips(rate, (int(seconds * rate),), seed=1)[0][None]
+    arms = {}
+    for name in ("before", "after"):
+        for artifact, run in arms_for(tmp / name, clip, args.threads).items():
+            arms[(artifact, name)] = run
+    times, cpu = time_rounds(arms, args.rounds)
+    return [artifact_row(a, seconds, times, cpu) for a in dict.fromkeys(a for a, _ in arms)]
+
+
+def print_tables(args, rows: list[dict], sizes: dict, load_before, load_after) -> None:
+    """The run's line (load averages included), the latency table and the TFLite sizes table."""
     print(
         f"{args.preset}, {args.threads} threads, {args.rounds} alternating rounds; load average "
         f"{' / '.join(f'{x:.2f}' for x in load_before)} before, "
@@ -172,6 +198,19 @@ def main(argv=None):
     print("\n| file | before (bytes) | after (bytes) |\n|---|---|---|")
     for q in QUANTIZATIONS:
         print(f"| TFLite {q} | {sizes[('before', q)]:,} | {sizes[('after', q)]:,} |")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    config, model = random_model(args)
+    load_before = os.getloadavg()
+    rows, summary = [], {"preset": args.preset, "threads": args.threads, "rounds": args.rounds}
+    with tempfile.TemporaryDirectory(prefix="s2f_before_after_") as tmp:
+        sizes = write_artifacts(model, Path(tmp))
+        for seconds in args.seconds:
+            rows += clip_rows(Path(tmp), config, seconds, args)
+    load_after = os.getloadavg()
+    print_tables(args, rows, sizes, load_before, load_after)
     summary.update(
         rows=rows,
         sizes={f"{n} {q}": s for (n, q), s in sizes.items()},

@@ -107,36 +107,40 @@ def run_stage(args, disk=None) -> dict:
     }
 
 
-def one_size(root: Path, identities: int, options) -> dict:
-    root.mkdir(parents=True, exist_ok=True)
-    corpus, data = root / "corpus", root / "data"
-    workdir = root / "workdir"
-    results = {}
-    stopped = [False]  # --until: the named stage was the last one
-    steps = str(options.train_steps)
+class Stages:
+    """Runs the stages of one size by name, each once: its record is kept as `root`/<name>.json and read
+    back on a rerun; after the stage named --until, none runs. `results`: {name: record}, in order."""
 
-    def stage(name, argv, disk=None, skip_if=None):
-        done = root / f"{name}.json"
-        if stopped[0]:
+    def __init__(self, root: Path, identities: int, until: str | None):
+        self.root, self.identities, self.until = root, identities, until
+        self.results = {}
+        self.stopped = False  # --until: the named stage was the last one
+
+    def __call__(self, name, argv, disk=None, skip_if=None):
+        done = self.root / f"{name}.json"
+        if self.stopped:
             return None
-        if name == options.until:
-            stopped[0] = True
+        if name == self.until:
+            self.stopped = True
         if done.is_file():
-            results[name] = json.loads(done.read_text())
-            return results[name]
+            self.results[name] = json.loads(done.read_text())
+            return self.results[name]
         if skip_if is not None and Path(skip_if).exists():
-            raise SystemExit(f"{skip_if} exists but {done} does not: remove {root} and rerun")
-        print(f"[{identities}] {name} ...", flush=True)
-        results[name] = run_stage(argv, disk)
-        done.write_text(json.dumps(results[name]))
-        return results[name]
+            raise SystemExit(f"{skip_if} exists but {done} does not: remove {self.root} and rerun")
+        print(f"[{self.identities}] {name} ...", flush=True)
+        self.results[name] = run_stage(argv, disk)
+        done.write_text(json.dumps(self.results[name]))
+        return self.results[name]
 
+
+def data_stages(stage: Stages, corpus: Path, data: Path, options) -> None:
+    """Synthesise the corpus and prepare it (at --workers-study identities, also on one worker)."""
     stage(
         "synth",
-        ["synth", "--out", str(corpus), "--identities", str(identities)]
+        ["synth", "--out", str(corpus), "--identities", str(stage.identities)]
         + ["--utterances", str(options.utterances), "--faces", str(options.faces)]
         + ["--lengths", "voxceleb", "--seed", "0"],
-        disk=root,
+        disk=stage.root,
         skip_if=corpus,
     )
     stage(
@@ -145,55 +149,80 @@ def one_size(root: Path, identities: int, options) -> dict:
         + ["--faces", str(corpus / "faces"), "--out", str(data), "--min-frames", "300"],
         disk=data,
     )
-    if (
-        identities == options.workers_study
-    ):  # utterances/s with one worker vs the default (all cores)
+    if stage.identities == options.workers_study:  # utterances/s: one worker vs all cores (default)
         stage(
             "prepare_1_worker",
             ["prepare", "--meta", str(corpus / "vox1_meta.csv"), "--voices", str(corpus / "wav")]
-            + ["--faces", str(corpus / "faces"), "--out", str(root / "data_1_worker")]
+            + ["--faces", str(corpus / "faces"), "--out", str(stage.root / "data_1_worker")]
             + ["--min-frames", "300", "--workers", "1"],
-            disk=root / "data_1_worker",
+            disk=stage.root / "data_1_worker",
         )
-    if stopped[0]:
-        return results
+
+
+def train_stages(stage: Stages, data: Path, workdir: Path, train_steps: int) -> None:
+    """Start `pretrain-voice`, train --train-steps steps with the features in the input pipeline and
+    on the device (each from scratch), then resume for one more step."""
     common = ["--data", str(data), "--workdir", str(workdir), "--preset", "wen2019"]
     stage("pretrain_start", ["pretrain-voice", *common, "--steps", "1", "--no-progress"])
     for mode in ("pipeline", "device"):  # each from scratch: same steps, same start
-        if not (root / f"train_{mode}.json").is_file():
+        if not (stage.root / f"train_{mode}.json").is_file():
             subprocess.run(["rm", "-rf", str(workdir / "checkpoints")], check=True)
         stage(
             f"train_{mode}",
-            ["train", *common, "--steps", steps, "--no-progress", "--features-on", mode],
+            ["train", *common, "--steps", str(train_steps), "--no-progress", "--features-on", mode],
         )
     # Resume: the last run's checkpoint is restored, and one more step is trained.
     stage(
         "train_resume",
-        ["train", *common, "--steps", str(options.train_steps + 1), "--no-progress"],
+        ["train", *common, "--steps", str(train_steps + 1), "--no-progress"],
     )
-    if (root / "pipeline.json").is_file():
-        results["pipeline"] = json.loads((root / "pipeline.json").read_text())
-    else:
-        from voice_pipeline import pipeline_cost
 
-        print(f"[{identities}] input pipeline ...", flush=True)
-        rows = pipeline_cost(
-            str(data), "wen2019", 128, options.pipeline_warmup, options.pipeline_batches
-        )
-        results["pipeline"] = [
-            {"mode": m, "wall_s_per_batch": w, "cpu_s_per_batch": c, "build_s": b}
-            for m, w, c, b in rows
-        ]
-        (root / "pipeline.json").write_text(json.dumps(results["pipeline"]))
-    if options.skip_evaluate:
-        return results
+
+def pipeline_rows(root: Path, data: Path, identities: int, options) -> list[dict]:
+    """The input pipeline's cost per wen2019 batch in each featurisation mode, kept as
+    `root`/pipeline.json and read back on a rerun."""
+    if (root / "pipeline.json").is_file():
+        return json.loads((root / "pipeline.json").read_text())
+    from voice_pipeline import pipeline_cost
+
+    print(f"[{identities}] input pipeline ...", flush=True)
+    rows = pipeline_cost(
+        str(data), "wen2019", 128, options.pipeline_warmup, options.pipeline_batches
+    )
+    rows = [
+        {"mode": m, "wall_s_per_batch": w, "cpu_s_per_batch": c, "build_s": b}
+        for m, w, c, b in rows
+    ]
+    (root / "pipeline.json").write_text(json.dumps(rows))
+    return rows
+
+
+def evaluate_stages(stage: Stages, data: Path, workdir: Path) -> None:
+    """Evaluate twice with the bounded defaults (training the judges, then reusing them), evaluate
+    everything, and export."""
+    root = stage.root
     evaluate = ["evaluate", "--data", str(data), "--workdir", str(workdir), "--no-fid"]
     stage("evaluate_first", evaluate + ["--out", str(root / "eval1")])
     stage("evaluate_cached_judges", evaluate + ["--out", str(root / "eval2")])
     stage("evaluate_full", evaluate + ["--out", str(root / "eval_full"), "--full"])
     stage("export", ["export", "--workdir", str(workdir), "--out", str(root / "savedmodels")])
 
-    return results
+
+def one_size(root: Path, identities: int, options) -> dict:
+    """Every stage of one size, in its folder `root`: {stage name: its record, "pipeline": [...]}."""
+    root.mkdir(parents=True, exist_ok=True)
+    corpus, data = root / "corpus", root / "data"
+    workdir = root / "workdir"
+    stage = Stages(root, identities, options.until)
+    data_stages(stage, corpus, data, options)
+    if stage.stopped:
+        return stage.results
+    train_stages(stage, data, workdir, options.train_steps)
+    stage.results["pipeline"] = pipeline_rows(root, data, identities, options)
+    if options.skip_evaluate:
+        return stage.results
+    evaluate_stages(stage, data, workdir)
+    return stage.results
 
 
 def _row(identities, name, r):

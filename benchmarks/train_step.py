@@ -183,7 +183,7 @@ def compare_bf16(data_dir: Path, steps: int, preset: str = "small", batches: int
     return summary
 
 
-def main(argv=None) -> dict:
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", default="fp32,bf16")
     parser.add_argument("--threads", type=int, default=2)
@@ -202,15 +202,14 @@ def main(argv=None) -> dict:
         help="instead: float32 vs mixed_bfloat16 loss curves on the small preset",
     )
     parser.add_argument("--compare-steps", type=int, default=300)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    configure_threads(args.threads, args.inter_op)
-    if args.compare_bf16 is not None:
-        return compare_bf16(args.compare_bf16, args.compare_steps)
-    import tensorflow as tf
+
+def build_runners(args) -> tuple[dict, dict, dict]:
+    """({name: one training step}, {variant: its tf.function}, the s2f_tf batch): the PyTorch reference
+    (unless --no-torch), then each of --variants."""
     import torch
 
-    from benchmarks.rounds import alternate
     from benchmarks.torch_reference import ReferenceGAN, random_batch
 
     runners = {}
@@ -225,16 +224,19 @@ def main(argv=None) -> dict:
         step, _ = tf_step_fn(variant, args.classes, args.batch)
         steps[variant] = step
         runners[variant] = lambda s=step: {k: float(v) for k, v in s(batch).items()}
+    return runners, steps, batch
 
-    first = {}
-    for name, run in runners.items():  # warm-up (traces the tf.functions)
+
+def warm_up(runners: dict) -> None:
+    """One untimed step of each runner (traces the tf.functions); its time to standard error."""
+    for name, run in runners.items():
         start = time.perf_counter()
         run()
-        first[name] = time.perf_counter() - start
-        print(f"warm-up {name}: {first[name]:.2f} s", file=sys.stderr, flush=True)
-    times = alternate(runners, args.reps)
+        print(f"warm-up {name}: {time.perf_counter() - start:.2f} s", file=sys.stderr, flush=True)
 
-    medians = {k: statistics.median(v) for k, v in times.items()}
+
+def print_times(args, times: dict, medians: dict) -> None:
+    """The table of step times: median, min, max and the speed-up over the reference where it ran."""
     base = medians.get("pytorch")
     print(
         f"\nbatch {args.batch}+{args.batch}, {args.frames} frames, {args.classes} classes, "
@@ -246,20 +248,41 @@ def main(argv=None) -> dict:
         ratio = f"{base / medians[name]:.2f}x" if base else "-"
         print(f"| {name} | {medians[name]:.3f} | {min(values):.3f} | {max(values):.3f} | {ratio} |")
 
-    profiles = {}
-    if args.profile is not None:
-        for variant, step in steps.items():
-            logdir = args.profile / variant
-            tf.profiler.experimental.start(str(logdir))
-            step(batch)["loss/d_adversarial"].numpy()
-            tf.profiler.experimental.stop()
-            profiles[variant] = {"ops": top_ops(logdir), "layers": top_ops(logdir, 20, _layer)}
-            for view, rows in profiles[variant].items():
-                print(f"\ntop {view}, {variant} (self time of one step, summed over threads)")
-                print("| name | s | share |\n|---|---|---|")
-                for row in rows:
-                    print(f"| {row['op']} | {row['seconds']} | {row['share']:.1%} |")
 
+def profile_steps(root: Path, steps: dict, batch: dict) -> dict:
+    """Trace one more step of each variant into `root`/<variant>; print and return its top ops and
+    layers by self time."""
+    import tensorflow as tf
+
+    profiles = {}
+    for variant, step in steps.items():
+        logdir = root / variant
+        tf.profiler.experimental.start(str(logdir))
+        step(batch)["loss/d_adversarial"].numpy()
+        tf.profiler.experimental.stop()
+        profiles[variant] = {"ops": top_ops(logdir), "layers": top_ops(logdir, 20, _layer)}
+        for view, rows in profiles[variant].items():
+            print(f"\ntop {view}, {variant} (self time of one step, summed over threads)")
+            print("| name | s | share |\n|---|---|---|")
+            for row in rows:
+                print(f"| {row['op']} | {row['seconds']} | {row['share']:.1%} |")
+    return profiles
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    configure_threads(args.threads, args.inter_op)
+    if args.compare_bf16 is not None:
+        return compare_bf16(args.compare_bf16, args.compare_steps)
+    from benchmarks.rounds import alternate
+
+    runners, steps, batch = build_runners(args)
+    warm_up(runners)
+    times = alternate(runners, args.reps)
+    medians = {k: statistics.median(v) for k, v in times.items()}
+    base = medians.get("pytorch")
+    print_times(args, times, medians)
+    profiles = profile_steps(args.profile, steps, batch) if args.profile is not None else {}
     summary = {
         "medians_s": {k: round(v, 3) for k, v in medians.items()},
         "speedup_vs_pytorch": {k: round(base / v, 3) for k, v in medians.items()} if base else {},
