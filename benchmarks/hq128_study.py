@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from recipe_study import run, tables  # noqa: E402
+from recipe_study import evaluate, run, tables, train_config  # noqa: E402
 
 # hq128 as it was until 2026-12: 6,000 steps (cut to --steps here), the constant-momentum generator
 # average, no L1, no DiffAugment, learning rate 2e-4.
@@ -59,23 +57,12 @@ def corpus(root: Path, seed: int) -> None:
 
 
 def train(root: Path, seed: int, name: str, steps: int) -> dict:
+    """`s2f train --seed SEED` of variant `name` on the 128-px data, in mixed bfloat16."""
     from s2f_tf.config import preset
-    from s2f_tf.workdir import save_or_check_config
 
-    workdir = root / "runs" / name
-    done = workdir / "study_train.json"
-    if done.is_file():
-        return json.loads(done.read_text())
-    workdir.mkdir(parents=True, exist_ok=True)
     config = preset("hq128").replace(**VARIANTS[name]) if VARIANTS[name] else preset("hq128")
-    save_or_check_config(workdir, config.replace(train={"steps": steps, "mixed_precision": True}))
-    load, started = os.getloadavg(), time.perf_counter()
-    summary = run("train", "--data", root / "data128", "--workdir", workdir, "--encoder",
-                  root / "enc" / "voice_encoder.weights.h5", "--seed", seed, "--no-progress")  # fmt: skip
-    summary["wall_seconds"] = round(time.perf_counter() - started, 1)
-    summary["loadavg_before_after"] = [round(load[0], 2), round(os.getloadavg()[0], 2)]
-    done.write_text(json.dumps(summary, indent=2))
-    return summary
+    config = config.replace(train={"mixed_precision": True})
+    return train_config(root, name, config, steps, data="data128", args=("--seed", seed))
 
 
 def at_step(root: Path, name: str, step: int) -> str:
@@ -121,12 +108,7 @@ def main(argv=None):
             names = args.variants + [
                 at_step(root, n, step) for n in args.variants for step in args.checkpoints
             ]
-            out, runs = root / "eval128", [root / "runs" / n for n in names]
-            listed = out / "study_variants.json"
-            if not (listed.is_file() and json.loads(listed.read_text()) == names):
-                run("evaluate", "--data", root / "data128", "--workdir", runs[0], "--out", out,
-                    "--no-fid", *(["--compare", *runs[1:]] if len(runs) > 1 else []))  # fmt: skip
-                listed.write_text(json.dumps(names))
+            evaluate(root, names, data="data128", evaluation="eval128")
     names = args.variants + [f"{n}@{step}" for n in args.variants for step in args.checkpoints]
     tables(args.out, args.seeds, names, "eval128")
 

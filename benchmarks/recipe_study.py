@@ -117,6 +117,13 @@ def variant_config(name: str, precision: str):
 
 def train(root: Path, name: str, steps: int, precision: str) -> dict:
     """`s2f train` of variant `name` for `steps` steps (resumes; a finished run is read back)."""
+    return train_config(root, name, variant_config(name, precision), steps)
+
+
+def train_config(root: Path, name: str, config, steps: int, data: str = "data", args=()) -> dict:
+    """`s2f train` of `config` for `steps` steps on ROOT/DATA in ROOT/runs/NAME with the corpus's voice
+    encoder, and `args` (resumes; a finished run is read back). Its summary, with the wall time and the
+    load average before and after, also kept in ROOT/runs/NAME/study_train.json."""
     from s2f_tf.workdir import save_or_check_config
 
     workdir = root / "runs" / name
@@ -126,11 +133,11 @@ def train(root: Path, name: str, steps: int, precision: str) -> dict:
         if summary.get("steps") == steps:
             return summary
     workdir.mkdir(parents=True, exist_ok=True)
-    save_or_check_config(workdir, variant_config(name, precision).replace(train={"steps": steps}))
+    save_or_check_config(workdir, config.replace(train={"steps": steps}))
     load = os.getloadavg()
     started = time.perf_counter()
-    summary = run("train", "--data", root / "data", "--workdir", workdir, "--encoder",
-                  root / "enc" / "voice_encoder.weights.h5", "--no-progress")  # fmt: skip
+    summary = run("train", "--data", root / data, "--workdir", workdir, "--encoder",
+                  root / "enc" / "voice_encoder.weights.h5", *args, "--no-progress")  # fmt: skip
     summary["wall_seconds"] = round(time.perf_counter() - started, 1)
     summary["loadavg_before"] = [round(x, 2) for x in load]
     summary["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
@@ -138,16 +145,17 @@ def train(root: Path, name: str, steps: int, precision: str) -> dict:
     return summary
 
 
-def evaluate(root: Path, names: list[str]) -> dict:
-    """One evaluation of every variant of this seed (redone when the variant list changed)."""
-    out = root / "eval"
+def evaluate(root: Path, names: list[str], data: str = "data", evaluation: str = "eval") -> dict:
+    """One evaluation of every variant of this seed on ROOT/DATA into ROOT/EVALUATION (redone when the
+    variant list changed)."""
+    out = root / evaluation
     listed = out / "study_variants.json"
     if (out / "metrics.json").is_file() and listed.is_file():
         if json.loads(listed.read_text()) == names:
             return json.loads((out / "metrics.json").read_text())
     runs = [root / "runs" / n for n in names]
     compare = ["--compare", *runs[1:]] if len(runs) > 1 else []
-    run("evaluate", "--data", root / "data", "--workdir", runs[0], "--out", out, "--no-fid",
+    run("evaluate", "--data", root / data, "--workdir", runs[0], "--out", out, "--no-fid",
         *compare)  # fmt: skip
     listed.write_text(json.dumps(names))
     return json.loads((out / "metrics.json").read_text())
