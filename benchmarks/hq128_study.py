@@ -37,7 +37,6 @@ HQ128_2026_11 = {
 }
 VARIANTS = {
     "hq128-2026-11": HQ128_2026_11,
-    "hq128-2026-11+warmup": {"train": {**HQ128_2026_11["train"], "generator_ema_warmup": True}},
     "hq128": {},  # since 2026-12: small's recipe (warm-up average, L1, DiffAugment, lr 5e-4)
 }
 
