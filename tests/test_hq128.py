@@ -106,14 +106,9 @@ def test_hinge_losses_and_r1_penalty_values():
 def test_r1_metric_is_half_gamma_times_the_squared_input_gradient():
     """The step's R1 term, against an independent computation on the same weights (a plain face
     embedder: spectral norm would move its state in the first forward pass)."""
-    config = TINY128.replace(
-        model={"spectral_norm": False},
-        train={
-            "r1_gamma": 3.0,
-            "reconstruction_weight": 0.0,
-            "diff_augment": "",
-        },  # R1 on the real face
-    )
+    # No L1 or DiffAugment: the R1 term is then taken on the batch's real faces as they are.
+    recipe_off = {"reconstruction_weight": 0.0, "diff_augment": ""}
+    config = TINY128.replace(model={"spectral_norm": False}, train={"r1_gamma": 3.0, **recipe_off})
     keras.utils.set_random_seed(2)
     gan = build_gan(config, NUM_CLASSES)
     batch = {k: v[0] for k, v in toy_batches(1, BATCH, image_size=128).items()}

@@ -117,14 +117,10 @@ def test_l1_distance_golden_values():
     np.testing.assert_allclose(losses.l1_distance(a, b), [0.75, 0.5])
 
 
-def _recipe_batch(steps=1, seed=0):
-    return recipe_batches(steps, BATCH, seed=seed)
-
-
 def test_step_reports_the_masked_reconstruction_term():
     keras.utils.set_random_seed(2)
     gan = build_gan(CONFIG, NUM_CLASSES)
-    batch = {k: v[0] for k, v in _recipe_batch().items()}
+    batch = {k: v[0] for k, v in recipe_batches(1, BATCH).items()}
     # The generator's faces before the step, for the same normalised noisy embedding.
     from s2f_tf.models.voice_to_face import voice_embedding
 
@@ -148,7 +144,7 @@ def test_step_reports_the_masked_feature_matching_term():
     frozen_d = adam(CONFIG.train.__class__(learning_rate=0.0))
     gan = GANStep.from_config(models, adam(CONFIG.train), frozen_d, CONFIG)
     gan.build_optimizers()
-    batch = {k: v[0] for k, v in _recipe_batch().items()}
+    batch = {k: v[0] for k, v in recipe_batches(1, BATCH).items()}
     e = voice_embedding(models.voice_encoder, batch["voice"])
     fake = models.generator(tf.math.l2_normalize(e + 0.05 * batch["noise"], axis=-1))
     draws = batch["augment"][:, STREAMS.index("generator")]
@@ -179,7 +175,7 @@ def _custom_loop(strategy, steps=3):
     keras.utils.set_random_seed(1)
     with strategy.scope():
         gan = build_gan(CONFIG, NUM_CLASSES)
-    dataset = tf.data.Dataset.from_tensor_slices(_recipe_batch(steps))
+    dataset = tf.data.Dataset.from_tensor_slices(recipe_batches(steps, BATCH))
     batches = iter(strategy.experimental_distribute_dataset(dataset))
     step = make_distributed_step(strategy, gan, BATCH)
     return gan, [{k: float(v) for k, v in step(next(batches)).items()} for _ in range(steps)]
@@ -204,7 +200,9 @@ def test_fit_driver_trains_the_recipe_like_the_custom_loop():
     models = build_models(CONFIG, NUM_CLASSES)
     gan = VoiceToFaceGAN.from_config(models, CONFIG)
     gan.compile(adam(CONFIG.train), adam(CONFIG.train))
-    history = gan.fit(tf.data.Dataset.from_tensor_slices(_recipe_batch(3)), epochs=1, verbose=0)
+    history = gan.fit(
+        tf.data.Dataset.from_tensor_slices(recipe_batches(3, BATCH)), epochs=1, verbose=0
+    )
     assert set(history.history) == set(reference.METRICS) | PAIRED
     for a, b in zip(_weights(reference.models), _weights(models), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
